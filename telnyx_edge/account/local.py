@@ -1,0 +1,251 @@
+"""The local account: a SQLite database under `$TELNYX_EDGE_HOME` (default `~/.telnyx-edge`).
+
+Every write runs in `BEGIN IMMEDIATE`, so concurrent `new-func` processes serialise on
+SQLite's write lock instead of racing on check-then-insert; the name's UNIQUE constraint is
+the last word on duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from telnyx_edge.account.models import CREATED, FunctionRecord, RevisionRecord
+from telnyx_edge.errors import AccountError
+
+DB_NAME = "account.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS functions (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    directory TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    serving_revision TEXT
+);
+CREATE TABLE IF NOT EXISTS revisions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    func_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    path TEXT NOT NULL,
+    manifest TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS revisions_by_func ON revisions(func_id, seq);
+"""
+
+_FUNC_COLUMNS = "id, name, status, directory, kind, created_at, updated_at, serving_revision"
+_REV_COLUMNS = "id, func_id, created_at, status, path, manifest"
+
+
+def edge_home() -> Path:
+    """The account's home: `$TELNYX_EDGE_HOME`, else `~/.telnyx-edge`."""
+    configured = os.environ.get("TELNYX_EDGE_HOME")
+    return Path(configured).expanduser() if configured else Path.home() / ".telnyx-edge"
+
+
+def open_account(home: Path | None = None) -> LocalAccount:
+    return LocalAccount(home or edge_home())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class LocalAccount:
+    def __init__(self, home: Path) -> None:
+        self._home = home
+        self.db_path = home / DB_NAME
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def home(self) -> Path:
+        return self._home
+
+    # -- connection -------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        try:
+            self._home.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise AccountError(
+                f"Cannot open the account database {self.db_path}: {exc}",
+                hint="Check that TELNYX_EDGE_HOME points at a writable directory.",
+            ) from exc
+        conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Switching to WAL needs the write lock; many processes starting at once retry it.
+        for attempt in range(200):
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                with _immediate(conn):
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        conn.execute(statement)
+                break
+            except sqlite3.OperationalError:
+                if attempt == 199:
+                    raise
+                time.sleep(0.01)
+        self._conn = conn
+        return conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- functions --------------------------------------------------------------------
+
+    def register(self, name: str, directory: Path, kind: str) -> FunctionRecord:
+        conn = self._connect()
+        func_id = str(uuid.uuid4())
+        now = _now()
+        try:
+            with _immediate(conn):
+                conn.execute(
+                    f"INSERT INTO functions ({_FUNC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                    (func_id, name, CREATED, str(directory), kind, now, now),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise AccountError(
+                f"A function named '{name}' already exists on this account",
+                hint=f"Pick another name, or remove the old one with: telnyx-edge delete-func {name}",
+            ) from exc
+        return self.resolve(func_id)
+
+    def find(self, ref: str) -> FunctionRecord | None:
+        """A function by exact id, by name, or by a unique id prefix of 8+ characters."""
+        conn = self._connect()
+        row = conn.execute(
+            f"SELECT {_FUNC_COLUMNS} FROM functions WHERE id = ? OR name = ?", (ref, ref)
+        ).fetchone()
+        if row is None and len(ref) >= 8:
+            rows = conn.execute(
+                f"SELECT {_FUNC_COLUMNS} FROM functions WHERE id LIKE ? ESCAPE '\\'",
+                (ref.replace("%", "\\%").replace("_", "\\_") + "%",),
+            ).fetchall()
+            row = rows[0] if len(rows) == 1 else None
+        return FunctionRecord(*row) if row else None
+
+    def resolve(self, ref: str) -> FunctionRecord:
+        record = self.find(ref)
+        if record is None:
+            raise AccountError(
+                f"No function '{ref}' on this account",
+                hint="Run 'telnyx-edge list' to see the functions and their ids.",
+            )
+        return record
+
+    def functions(self) -> list[FunctionRecord]:
+        rows = self._connect().execute(
+            f"SELECT {_FUNC_COLUMNS} FROM functions ORDER BY created_at, name"
+        ).fetchall()
+        return [FunctionRecord(*row) for row in rows]
+
+    def delete(self, func_id: str) -> None:
+        conn = self._connect()
+        with _immediate(conn):
+            conn.execute("DELETE FROM revisions WHERE func_id = ?", (func_id,))
+            conn.execute("DELETE FROM functions WHERE id = ?", (func_id,))
+        _remove_tree(self._home / "revisions" / func_id)
+
+    def set_status(self, func_id: str, status: str) -> FunctionRecord:
+        conn = self._connect()
+        with _immediate(conn):
+            conn.execute(
+                "UPDATE functions SET status = ?, updated_at = ? WHERE id = ?", (status, _now(), func_id)
+            )
+        return self.resolve(func_id)
+
+    # -- revisions --------------------------------------------------------------------
+
+    def add_revision(
+        self, func_id: str, files: dict[str, bytes], manifest: dict[str, Any], status: str = "deploy_ok"
+    ) -> RevisionRecord:
+        """Store `files` as a new immutable revision (files written read-only, then the row)."""
+        revision_id = uuid.uuid4().hex[:12]
+        directory = self._home / "revisions" / func_id / revision_id
+        directory.mkdir(parents=True)
+        for name, content in files.items():
+            target = directory / name
+            target.write_bytes(content)
+            target.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        (directory / "manifest.json").chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        conn = self._connect()
+        with _immediate(conn):
+            conn.execute(
+                f"INSERT INTO revisions ({_REV_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (revision_id, func_id, _now(), status, str(directory), json.dumps(manifest, sort_keys=True)),
+            )
+        return self.revision(func_id, revision_id)
+
+    def revisions(self, func_id: str) -> list[RevisionRecord]:
+        rows = self._connect().execute(
+            f"SELECT {_REV_COLUMNS} FROM revisions WHERE func_id = ? ORDER BY seq DESC", (func_id,)
+        ).fetchall()
+        return [_revision(row) for row in rows]
+
+    def revision(self, func_id: str, revision_id: str) -> RevisionRecord:
+        row = self._connect().execute(
+            f"SELECT {_REV_COLUMNS} FROM revisions WHERE func_id = ? AND (id = ? OR id LIKE ?)",
+            (func_id, revision_id, revision_id + "%"),
+        ).fetchall()
+        if len(row) != 1:
+            raise AccountError(
+                f"No revision '{revision_id}' for this function",
+                hint="Run 'telnyx-edge revisions list FUNCTION' to see its revisions.",
+            )
+        return _revision(row[0])
+
+    def set_serving(self, func_id: str, revision_id: str) -> FunctionRecord:
+        conn = self._connect()
+        with _immediate(conn):
+            conn.execute(
+                "UPDATE functions SET serving_revision = ?, updated_at = ? WHERE id = ?",
+                (revision_id, _now(), func_id),
+            )
+        return self.resolve(func_id)
+
+
+def _revision(row: tuple[Any, ...]) -> RevisionRecord:
+    return RevisionRecord(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _remove_tree(path: Path) -> None:
+    if not path.exists():
+        return
+    for child in sorted(path.rglob("*"), reverse=True):
+        if child.is_dir():
+            child.rmdir()
+        else:
+            child.chmod(stat.S_IWUSR | stat.S_IRUSR)
+            child.unlink()
+    path.rmdir()

@@ -1,0 +1,59 @@
+"""The one place output is shaped: a stdout and a stderr rich Console and the few ways we print."""
+
+from __future__ import annotations
+
+import os
+
+from rich.console import Console
+from rich.table import Table
+
+# Width is fixed when not on a terminal so that piped output (and the tests) are stable.
+_width = None if os.isatty(1) else int(os.environ.get("COLUMNS", "120"))
+out = Console(highlight=False, soft_wrap=True, width=_width)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=_width)
+
+_verbose = False
+
+
+def set_verbose(flag: bool) -> None:
+    global _verbose
+    _verbose = flag
+
+
+def verbose(message: str) -> None:
+    """Client-side detail shown only with -v/--verbose (to stderr, so stdout stays parseable)."""
+    if _verbose:
+        err.print(f"[dim]{message}[/dim]", markup=True)
+
+
+def success(message: str) -> None:
+    out.print(f"✅ {message}", markup=False)
+
+
+def step(message: str) -> None:
+    out.print(f"✓ {message}", markup=False)
+
+
+def info(message: str) -> None:
+    out.print(message, markup=False)
+
+
+def warning(message: str) -> None:
+    err.print(f"⚠️  {message}", markup=False)
+
+
+def error(message: str, hint: str | None = None) -> None:
+    err.print(f"❌ {message}", markup=False)
+    if hint:
+        err.print(f"💡 {hint}", markup=False)
+
+
+def table(columns: list[str], rows: list[list[str]]) -> None:
+    """A plain fixed-column table: header, a row of dashes, then rows (scripts split on 2+ spaces)."""
+    grid = Table(box=None, show_header=True, header_style="bold", pad_edge=False, padding=(0, 2, 0, 0))
+    for column in columns:
+        grid.add_column(column, no_wrap=True)
+    grid.add_row(*["-" * max(3, len(c)) for c in columns])
+    for row in rows:
+        grid.add_row(*row)
+    out.print(grid)

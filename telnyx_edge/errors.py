@@ -1,0 +1,88 @@
+"""The one error hierarchy of telnyx-edge.
+
+Core modules raise these; only the CLI turns them into a message and an exit code
+(`telnyx_edge.cli.app.run`). Each class carries its own exit code and an optional hint,
+the one-line fix shown under the message.
+"""
+
+from __future__ import annotations
+
+
+class EdgeError(Exception):
+    """Base of every error that is the user's to fix (bad input, missing tool, ...)."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(EdgeError):
+    """A flag or argument that cannot be used as given."""
+
+    exit_code = 2
+
+
+class ConfigError(EdgeError):
+    """A manifest (`telnyx.toml` / `func.toml`) that is missing, unreadable or invalid."""
+
+    exit_code = 3
+
+    def __init__(
+        self, message: str, *, problems: list[str] | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems: list[str] = problems or []
+
+
+class ScaffoldError(EdgeError):
+    """A project could not be created (bad name, destination in the way, ...)."""
+
+    exit_code = 4
+
+
+class ToolNotFound(EdgeError):
+    """An external program (node, npm, esbuild) is missing or too old."""
+
+    exit_code = 5
+
+
+class InstallError(EdgeError):
+    """`npm install` failed; the project stays in place."""
+
+    exit_code = 6
+
+
+class AccountError(EdgeError):
+    """The local account refused an operation (unknown function, duplicate name, ...)."""
+
+    exit_code = 7
+
+
+class BundleError(EdgeError):
+    """esbuild failed or its output breaks a shipping rule."""
+
+    exit_code = 8
+
+    def __init__(
+        self, message: str, *, details: list[str] | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.details: list[str] = details or []
+
+
+class ShipError(EdgeError):
+    """A bundle that built but may not be deployed (ownership rules, load check)."""
+
+    exit_code = 9
+
+
+class RuntimeStartError(EdgeError):
+    """The local runtime could not start (port in use, unresolved actor type, ...)."""
+
+    exit_code = 10

@@ -1,0 +1,70 @@
+"""The life of a function on the account: create (scaffold + mint), inspect, delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from telnyx_edge import config, scaffold
+from telnyx_edge.account import AccountBackend, FunctionRecord, RevisionRecord
+from telnyx_edge.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Created:
+    record: FunctionRecord
+    path: Path
+    plan: scaffold.Plan
+
+
+@dataclass(frozen=True)
+class BindingView:
+    binding: str
+    type: str
+    role: str  # "owner", "reference", or "not shipped"
+
+
+@dataclass(frozen=True)
+class Details:
+    record: FunctionRecord
+    bindings: tuple[BindingView, ...]
+    serving: RevisionRecord | None
+    manifest_problem: str | None = None
+
+
+def create_function(
+    account: AccountBackend, name: str, *, parent: Path, actor: bool = False,
+    language: str | None = None, from_dir: Path | None = None,
+) -> Created:
+    """Validate, mint the func_id on the account, then write the project (or undo the mint)."""
+    plan = scaffold.plan(name, parent=parent, actor=actor, language=language, from_dir=from_dir)
+    record = account.register(name, plan.destination, plan.kind)
+    try:
+        path = scaffold.write(plan, record.id)
+    except BaseException:
+        account.delete(record.id)
+        raise
+    return Created(record=record, path=path, plan=plan)
+
+
+def inspect_function(account: AccountBackend, ref: str) -> Details:
+    record = account.resolve(ref)
+    serving = account.revision(record.id, record.serving_revision) if record.serving_revision else None
+    if serving is not None:
+        bindings = tuple(
+            BindingView(b["binding"], b["type"], b.get("role", "owner"))
+            for b in serving.manifest.get("actors", [])
+        )
+        return Details(record, bindings, serving)
+    try:
+        manifest = config.load_manifest(Path(record.directory), check_main=False)
+    except ConfigError as exc:
+        return Details(record, (), None, manifest_problem=exc.message)
+    bindings = tuple(BindingView(a.binding, a.type, "not shipped") for a in manifest.actors)
+    return Details(record, bindings, None)
+
+
+def delete_function(account: AccountBackend, ref: str) -> FunctionRecord:
+    record = account.resolve(ref)
+    account.delete(record.id)
+    return record
