@@ -1,0 +1,103 @@
+"""esbuild: one ESM file from the manifest's `main`, with a source map and a metafile.
+
+esbuild comes from the project's own `node_modules` (a devDependency of every scaffold), so
+the bundle is built by the version the project pinned. `@telnyx/edge-runtime` stays external:
+the runtime provides it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from telnyx_edge.errors import BundleError, ToolNotFound
+
+RUNTIME_MODULE = "@telnyx/edge-runtime"
+BUNDLE_NAME = "index.js"
+_LOCATION_RE = re.compile(r"^\s+(\S.*?):(\d+):(\d+):\s*$")
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    js_path: Path
+    map_path: Path
+    meta_path: Path
+    metafile: dict[str, Any]
+    exports: tuple[str, ...]  # names the bundle exports ("default" included)
+    inputs: tuple[str, ...]  # source files that ended up in the bundle (relative to the project)
+    size: int
+    elapsed_ms: float
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def find_esbuild(project: Path) -> Path:
+    for candidate in (project / "node_modules" / ".bin" / "esbuild", project / "node_modules" / "esbuild" / "bin" / "esbuild"):
+        if candidate.exists():
+            return candidate
+    raise ToolNotFound(
+        f"esbuild was not found in {project / 'node_modules'}",
+        hint=f"Install the project's dependencies: cd {project} && npm install",
+    )
+
+
+def build(project: Path, main: str, outdir: Path) -> BundleResult:
+    """Bundle `main` of `project` into `outdir/index.js` (+ `.map`, `meta.json`)."""
+    esbuild = find_esbuild(project)
+    outdir.mkdir(parents=True, exist_ok=True)
+    js_path = outdir / BUNDLE_NAME
+    meta_path = outdir / "meta.json"
+    args = [
+        str(esbuild), main, "--bundle", "--format=esm", "--platform=node", "--target=es2022",
+        f"--external:{RUNTIME_MODULE}", "--sourcemap", f"--metafile={meta_path}",
+        f"--outfile={js_path}", "--log-level=warning", "--color=false", "--charset=utf8",
+    ]
+    started = time.perf_counter()
+    try:
+        result = subprocess.run(args, cwd=project, capture_output=True, text=True, timeout=120)
+    except OSError as exc:
+        raise ToolNotFound(f"Cannot run esbuild at {esbuild}: {exc}", hint=f"Reinstall it: cd {project} && npm install") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise BundleError("esbuild did not finish within 120 s", hint="Check main for an import cycle or a huge input.") from exc
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    errors, warnings = parse_messages(result.stderr)
+    if result.returncode != 0:
+        raise BundleError(
+            f"Build failed with {len(errors) or 1} error{'s' if len(errors) != 1 else ''}",
+            details=errors or [result.stderr.strip()],
+            hint="Fix the errors above (file:line:column) and run the command again.",
+        )
+    metafile = json.loads(meta_path.read_text(encoding="utf-8"))
+    output = next(
+        (v for k, v in metafile.get("outputs", {}).items() if k.endswith(BUNDLE_NAME)), {}
+    )
+    return BundleResult(
+        js_path=js_path, map_path=js_path.with_suffix(".js.map"), meta_path=meta_path,
+        metafile=metafile, exports=tuple(output.get("exports", [])),
+        inputs=tuple(output.get("inputs", {}).keys()), size=js_path.stat().st_size,
+        elapsed_ms=elapsed_ms, warnings=tuple(warnings),
+    )
+
+
+def parse_messages(stderr: str) -> tuple[list[str], list[str]]:
+    """esbuild's text log -> (errors, warnings), each as `file:line:col: message`."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    current: tuple[list[str], str] | None = None
+    for line in stderr.splitlines():
+        for marker, sink in (("[ERROR]", errors), ("[WARNING]", warnings)):
+            if marker in line:
+                current = (sink, line.split(marker, 1)[1].strip())
+                sink.append(current[1])
+                break
+        else:
+            match = _LOCATION_RE.match(line)
+            if match and current is not None:
+                sink, message = current
+                sink[-1] = f"{match.group(1)}:{match.group(2)}:{match.group(3)}: {message}"
+                current = None
+    return errors, warnings
