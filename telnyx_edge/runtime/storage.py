@@ -1,0 +1,631 @@
+"""The storage engine: every actor's durable key/value state and alarm, in one SQLite file.
+
+Writes go through `commit()`, the durability boundary of a turn: it resolves only once the
+writes are inside a COMMITted transaction that SQLite has fsync'd (WAL, `synchronous=FULL`).
+One writer thread owns the write connection. It takes every commit waiting in its queue and
+applies them all in ONE transaction (group commit), so N waiting turns cost one fsync, then
+settles their futures on the event loop. Reads use a second connection: WAL lets them run
+while the writer is mid-transaction, and they always see the last committed state.
+
+Keys are stored as UTF-8 BLOBs so SQLite's memcmp ordering is code point order, and so a
+prefix turns into a plain index range. Values are opaque bytes (the isolate encodes them).
+Each actor also has one row in `actors`: its last activity and its alarm. The alarm keeps
+`alarm_ms` (what `getAlarm()` returns) apart from `alarm_fire_ms` (when the scheduler fires
+next, later than `alarm_ms` while retrying), plus the retry count, so retries survive a
+restart, and a generation that every `SetAlarm` bumps, so the scheduler's own bookkeeping
+never clobbers an alarm that a handler re-armed in the meantime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from telnyx_edge.errors import EdgeError, RuntimeStartError
+
+ActorKey = tuple[str, str]
+"""(actor type, actor name)."""
+
+RESERVED_PREFIX = "__telnyx_"
+MAX_LIST_LIMIT = 1000
+# A bound on one transaction: enough to amortise the fsync, small enough that the first
+# commit of a burst does not wait behind an unbounded amount of work.
+MAX_BATCH = 2048
+SCHEMA_VERSION = 1
+
+
+class StorageError(EdgeError):
+    """A commit that could not be made durable, or an engine used outside start()..stop()."""
+
+    exit_code = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    key: str
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteAll:
+    """Every key of the actor. The alarm stays (spec: deleteAll() does not clear it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetAlarm:
+    """Replace the actor's one alarm; its retry count starts again at 0."""
+
+    when_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteAlarm:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumeAlarm:
+    """Delete the alarm iff it is still the one that fired at `when_ms`.
+
+    "Still" means: its time is `when_ms` after the writes before this one, and no `SetAlarm`
+    came earlier in the same commit. A handler that re-armed (even to the same time) keeps
+    its new alarm.
+    """
+
+    when_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRetry:
+    """Scheduler bookkeeping: the attempt of alarm `generation` failed; fire again at `fire_ms`."""
+
+    generation: int
+    retry_count: int
+    fire_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmExpire:
+    """Scheduler bookkeeping: delete alarm `generation` (retries exhausted, or delivered)."""
+
+    generation: int
+
+
+Write = Put | Delete | DeleteAll | SetAlarm | DeleteAlarm | ConsumeAlarm | AlarmRetry | AlarmExpire
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceInfo:
+    """What `actors instances` may show about one actor: never its values."""
+
+    name: str
+    key_count: int
+    value_bytes: int
+    last_activity_ms: int
+    alarm_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmState:
+    """One armed alarm as the scheduler sees it."""
+
+    actor: ActorKey
+    when_ms: int
+    fire_ms: int
+    retry_count: int
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStats:
+    transactions: int  # committed write transactions, i.e. fsync batches
+    commits: int  # commit() calls made durable
+    failed_batches: int  # batches that failed and were retried one commit at a time
+    largest_batch: int
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key BLOB NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (type, name, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS actors (
+    type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    last_activity_ms INTEGER NOT NULL,
+    alarm_ms INTEGER,
+    alarm_fire_ms INTEGER,
+    alarm_retries INTEGER NOT NULL DEFAULT 0,
+    alarm_gen INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (type, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS actors_alarm_fire ON actors(alarm_fire_ms)
+    WHERE alarm_fire_ms IS NOT NULL;
+"""
+
+_TOUCH = (
+    "INSERT INTO actors(type, name, last_activity_ms) VALUES (?, ?, ?) "
+    "ON CONFLICT(type, name) DO UPDATE SET last_activity_ms = excluded.last_activity_ms"
+)
+_PUT = "INSERT OR REPLACE INTO kv(type, name, key, value) VALUES (?, ?, ?, ?)"
+_DELETE = "DELETE FROM kv WHERE type = ? AND name = ? AND key = ?"
+_DELETE_ALL = "DELETE FROM kv WHERE type = ? AND name = ?"
+_SET_ALARM = (
+    "UPDATE actors SET alarm_ms = ?, alarm_fire_ms = ?, alarm_retries = 0, "
+    "alarm_gen = alarm_gen + 1 WHERE type = ? AND name = ?"
+)
+_CLEAR_ALARM = (
+    "UPDATE actors SET alarm_ms = NULL, alarm_fire_ms = NULL, alarm_retries = 0 "
+    "WHERE type = ? AND name = ?"
+)
+_CONSUME_ALARM = _CLEAR_ALARM + " AND alarm_ms = ?"
+_EXPIRE_ALARM = _CLEAR_ALARM + " AND alarm_gen = ? AND alarm_ms IS NOT NULL"
+_RETRY_ALARM = (
+    "UPDATE actors SET alarm_retries = ?, alarm_fire_ms = ? "
+    "WHERE type = ? AND name = ? AND alarm_gen = ? AND alarm_ms IS NOT NULL"
+)
+_ALARM_COLUMNS = "type, name, alarm_ms, alarm_fire_ms, alarm_retries, alarm_gen"
+
+
+def _encode_key(key: object) -> bytes:
+    if not isinstance(key, str):
+        raise ValueError(f"storage keys are strings, not {type(key).__name__}")
+    if key.startswith(RESERVED_PREFIX):
+        raise ValueError(f"keys starting with {RESERVED_PREFIX!r} are reserved: {key!r}")
+    # surrogatepass: a lone UTF-16 surrogate from JS still round-trips and still sorts by
+    # code point (its three bytes fall between U+D7FF and U+E000).
+    return key.encode("utf-8", "surrogatepass")
+
+
+def _decode_key(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogatepass")
+
+
+def _check_ms(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{what} must be an integer (ms since epoch), not {value!r}")
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"{what} out of range: {value}")
+    return value
+
+
+# One write as the writer thread applies it: a tag and its ready-made parameters.
+_Op = tuple[str, tuple[Any, ...]]
+
+
+def _prepare(actor: ActorKey, writes: Sequence[Write]) -> list[_Op]:
+    """Validate on the caller's side, so bad input fails that caller before any I/O."""
+    if (
+        not isinstance(actor, tuple)
+        or len(actor) != 2
+        or not all(isinstance(part, str) and part for part in actor)
+    ):
+        raise ValueError(f"actor must be a (type, name) pair of non-empty strings, not {actor!r}")
+    kind, name = actor
+    ops: list[_Op] = []
+    for write in writes:
+        if isinstance(write, Put):
+            value = write.value
+            if isinstance(value, (bytearray, memoryview)):
+                value = bytes(value)
+            if not isinstance(value, bytes):
+                raise ValueError(f"values are bytes, not {type(value).__name__}")
+            ops.append(("put", (kind, name, _encode_key(write.key), value)))
+        elif isinstance(write, Delete):
+            ops.append(("delete", (kind, name, _encode_key(write.key))))
+        elif isinstance(write, DeleteAll):
+            ops.append(("delete_all", (kind, name)))
+        elif isinstance(write, SetAlarm):
+            when = _check_ms(write.when_ms, "alarm time")
+            ops.append(("set_alarm", (when, when, kind, name)))
+        elif isinstance(write, DeleteAlarm):
+            ops.append(("clear_alarm", (kind, name)))
+        elif isinstance(write, ConsumeAlarm):
+            ops.append(("consume_alarm", (kind, name, _check_ms(write.when_ms, "alarm time"))))
+        elif isinstance(write, AlarmRetry):
+            fire = _check_ms(write.fire_ms, "retry time")
+            ops.append(("retry_alarm", (write.retry_count, fire, kind, name, write.generation)))
+        elif isinstance(write, AlarmExpire):
+            ops.append(("expire_alarm", (kind, name, write.generation)))
+        else:
+            raise ValueError(f"not a storage write: {write!r}")
+    return ops
+
+
+@dataclass(slots=True)
+class _Job:
+    actor: ActorKey
+    ops: list[_Op]
+    future: asyncio.Future[None]
+
+
+_STOP = object()
+AlarmListener = Callable[[int], None]
+
+
+class StorageEngine:
+    """Durable state for every actor of a runtime. Use from one event loop; `get`/`list` are sync."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._state: Literal["new", "running", "stopping", "stopped"] = "new"
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._wconn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
+        # The read connection is shared by whoever reads (the loop thread, mostly, and
+        # helper threads); sqlite3 connections are not safe to use from two threads at once.
+        self._read_lock = threading.Lock()
+        self._alarm_listeners: list[AlarmListener] = []
+        self._stopped = asyncio.Event()
+        self._transactions = 0
+        self._commits = 0
+        self._failed_batches = 0
+        self._largest_batch = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._state != "new":
+            raise StorageError("a storage engine can be started once")
+        self._loop = asyncio.get_running_loop()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._wconn = self._connect()
+            mode = self._wconn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise sqlite3.OperationalError(f"could not switch to WAL (got {mode})")
+            version = self._wconn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeStartError(
+                    f"{self.path} was written by a newer telnyx-edge (schema {version})",
+                    hint="Upgrade telnyx-edge, or move the state file aside.",
+                )
+            self._wconn.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+            self._rconn = self._connect()
+            self._rconn.execute("PRAGMA query_only = ON")
+        except (sqlite3.Error, OSError) as exc:
+            self._close_connections()
+            self._state = "stopped"
+            raise RuntimeStartError(
+                f"cannot open actor storage {self.path}: {exc}",
+                hint="Check that the directory is writable and the file is a telnyx-edge state file.",
+            ) from exc
+        except BaseException:
+            self._close_connections()
+            self._state = "stopped"
+            raise
+        self._writer = threading.Thread(target=self._writer_main, name="storage-writer", daemon=True)
+        self._state = "running"
+        self._writer.start()
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one batch is one transaction.
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, cached_statements=64
+        )
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        return conn
+
+    async def stop(self) -> None:
+        """Finish every queued commit, checkpoint the WAL into the file, close. Idempotent."""
+        if self._state == "stopping":
+            await self._stopped.wait()
+            return
+        if self._state == "stopped":
+            return
+        if self._state == "new":
+            self._state = "stopped"
+            return
+        self._state = "stopping"
+        # 1. no new commits (commit() checks the state); 2. the sentinel queues behind every
+        # commit already accepted, so the writer makes them all durable before it exits;
+        # 3. the writer checkpoints and closes its connection; 4. close the reader.
+        self._queue.put(_STOP)
+        writer = self._writer
+        if writer is not None:
+            await asyncio.to_thread(writer.join)
+        # The writer settled its last batch with call_soon_threadsafe: let those callbacks run.
+        await asyncio.sleep(0)
+        self._close_connections()
+        self._state = "stopped"
+        self._stopped.set()
+
+    def _close_connections(self) -> None:
+        for conn in (self._wconn, self._rconn):
+            if conn is not None:
+                conn.close()
+        self._wconn = self._rconn = None
+
+    @property
+    def running(self) -> bool:
+        return self._state == "running"
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def commit(self, actor: ActorKey, writes: Sequence[Write]) -> None:
+        """Make `writes` durable as one atomic unit, in order. The reply waits for this."""
+        if self._state != "running" or self._loop is None:
+            raise StorageError("the storage engine is not running")
+        ops = _prepare(actor, writes)
+        if not ops:
+            return
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._queue.put(_Job(actor, ops, future))
+        await future
+
+    def add_alarm_listener(self, listener: AlarmListener) -> Callable[[], None]:
+        """Call `listener(fire_ms)` on the loop after a commit arms an alarm; returns an unsubscribe."""
+        self._alarm_listeners.append(listener)
+        return lambda: self._alarm_listeners.remove(listener)
+
+    @property
+    def stats(self) -> EngineStats:
+        return EngineStats(
+            self._transactions, self._commits, self._failed_batches, self._largest_batch
+        )
+
+    def _writer_main(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            assert isinstance(first, _Job)
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                assert isinstance(item, _Job)
+                batch.append(item)
+            self._run_batch(batch)
+        conn = self._wconn
+        if conn is not None:
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass  # the WAL stays and is replayed on the next open: nothing is lost
+            conn.close()
+            self._wconn = None
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        conn = self._wconn
+        assert conn is not None
+        results: list[tuple[asyncio.Future[None], BaseException | None]] = []
+        earliest: int | None = None
+        try:
+            earliest = self._transaction(conn, batch)
+            results = [(job.future, None) for job in batch]
+        except Exception:
+            # One bad commit must fail only its own caller: redo them one per transaction.
+            if len(batch) > 1:
+                self._failed_batches += 1
+            for job in batch:
+                try:
+                    alarm = self._transaction(conn, [job])
+                    if alarm is not None and (earliest is None or alarm < earliest):
+                        earliest = alarm
+                    results.append((job.future, None))
+                except Exception as exc:  # noqa: BLE001 - handed to the caller, not swallowed
+                    error = StorageError(f"commit failed: {exc}")
+                    error.__cause__ = exc
+                    results.append((job.future, error))
+        loop = self._loop
+        assert loop is not None
+        try:
+            loop.call_soon_threadsafe(self._settle, results, earliest)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting any more
+
+    def _transaction(self, conn: sqlite3.Connection, batch: list[_Job]) -> int | None:
+        """Apply `batch` in one transaction; return the earliest fire time it armed."""
+        now = int(time.time() * 1000)
+        earliest: int | None = None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for job in batch:
+                armed = self._apply(conn, job, now)
+                if armed is not None and (earliest is None or armed < earliest):
+                    earliest = armed
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._transactions += 1
+        self._commits += len(batch)
+        self._largest_batch = max(self._largest_batch, len(batch))
+        return earliest
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, job: _Job, now: int) -> int | None:
+        kind, name = job.actor
+        conn.execute(_TOUCH, (kind, name, now))
+        armed: int | None = None
+        rearmed = False
+        for tag, params in job.ops:
+            if tag == "put":
+                conn.execute(_PUT, params)
+            elif tag == "delete":
+                conn.execute(_DELETE, params)
+            elif tag == "delete_all":
+                conn.execute(_DELETE_ALL, params)
+            elif tag == "set_alarm":
+                conn.execute(_SET_ALARM, params)
+                armed = int(params[1])
+                rearmed = True
+            elif tag == "clear_alarm":
+                conn.execute(_CLEAR_ALARM, params)
+                armed = None
+            elif tag == "consume_alarm":
+                if not rearmed:
+                    conn.execute(_CONSUME_ALARM, params)
+            elif tag == "retry_alarm":
+                if conn.execute(_RETRY_ALARM, params).rowcount:
+                    armed = int(params[1])
+            elif tag == "expire_alarm":
+                conn.execute(_EXPIRE_ALARM, params)
+        return armed
+
+    def _settle(
+        self,
+        results: list[tuple[asyncio.Future[None], BaseException | None]],
+        earliest: int | None,
+    ) -> None:
+        if earliest is not None:
+            for listener in list(self._alarm_listeners):
+                listener(earliest)
+        for future, error in results:
+            if future.done():
+                continue  # the caller was cancelled; the write is durable regardless
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+    # -- reads (committed state, from any thread) ------------------------------------------
+
+    def _read(self, sql: str, params: tuple[object, ...]) -> list[Any]:
+        conn = self._rconn
+        if conn is None:
+            raise StorageError("the storage engine is not running")
+        with self._read_lock:
+            return conn.execute(sql, params).fetchall()
+
+    def get(self, actor: ActorKey, key: str) -> bytes | None:
+        conn = self._rconn
+        if conn is None:
+            raise StorageError("the storage engine is not running")
+        params = (actor[0], actor[1], _encode_key(key))
+        with self._read_lock:
+            row = conn.execute(
+                "SELECT value FROM kv WHERE type = ? AND name = ? AND key = ?", params
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def key_names(self, actor: ActorKey, *, limit: int = 50) -> list[str]:
+        """The first `limit` key names of an actor (for inspection: never values)."""
+        rows = self._read(
+            "SELECT key FROM kv WHERE type = ? AND name = ? ORDER BY key LIMIT ?",
+            (actor[0], actor[1], limit),
+        )
+        return [_decode_key(row[0]) for row in rows]
+
+    def get_alarm(self, actor: ActorKey) -> int | None:
+        rows = self._read(
+            "SELECT alarm_ms FROM actors WHERE type = ? AND name = ?", (actor[0], actor[1])
+        )
+        return None if not rows else int(rows[0][0]) if rows[0][0] is not None else None
+
+    def alarm_state(self, actor: ActorKey) -> AlarmState | None:
+        rows = self._read(
+            f"SELECT {_ALARM_COLUMNS} FROM actors WHERE type = ? AND name = ? "
+            "AND alarm_ms IS NOT NULL",
+            (actor[0], actor[1]),
+        )
+        return _alarm_state(rows[0]) if rows else None
+
+    def due_alarms(self, now_ms: int, *, limit: int = 1000) -> list[AlarmState]:
+        """Armed alarms whose next fire time is at or before `now_ms`, earliest first."""
+        rows = self._read(
+            f"SELECT {_ALARM_COLUMNS} FROM actors WHERE alarm_fire_ms <= ? "
+            "ORDER BY alarm_fire_ms LIMIT ?",
+            (now_ms, limit),
+        )
+        return [_alarm_state(row) for row in rows]
+
+    def next_alarm_after(self, after_ms: int) -> int | None:
+        """The earliest fire time strictly after `after_ms`, if any."""
+        rows = self._read(
+            "SELECT MIN(alarm_fire_ms) FROM actors WHERE alarm_fire_ms > ?", (after_ms,)
+        )
+        value = rows[0][0]
+        return None if value is None else int(value)
+
+    def instances(self, actor_type: str, *, limit: int | None = None) -> list[InstanceInfo]:
+        """Actors of a type that ever committed, newest activity first."""
+        rows = self._read(
+            "SELECT a.name, COALESCE(k.n, 0), COALESCE(k.b, 0), a.last_activity_ms, a.alarm_ms "
+            "FROM actors AS a LEFT JOIN ("
+            "  SELECT name, COUNT(*) AS n, SUM(LENGTH(value)) AS b FROM kv WHERE type = ?"
+            "  GROUP BY name) AS k ON k.name = a.name "
+            "WHERE a.type = ? ORDER BY a.last_activity_ms DESC, a.name LIMIT ?",
+            (actor_type, actor_type, -1 if limit is None else limit),
+        )
+        return [InstanceInfo(str(n), int(c), int(b), int(t), a) for n, c, b, t, a in rows]
+
+    def actor_types(self) -> list[str]:
+        rows = self._read("SELECT DISTINCT type FROM actors ORDER BY type", ())
+        return [str(row[0]) for row in rows]
+
+
+    # Last in the class: once `list` is a method name, it shadows the builtin in annotations.
+    def list(
+        self,
+        actor: ActorKey,
+        *,
+        prefix: str | None = None,
+        start: str | None = None,
+        start_after: str | None = None,
+        end: str | None = None,
+        reverse: bool = False,
+        limit: int = 128,
+    ) -> list[tuple[str, bytes]]:
+        """Keys in code point order (reversed on request), at most `limit` of them."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ValueError(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}, not {limit!r}")
+        if start is not None and start_after is not None:
+            raise ValueError("start and start_after cannot be used together")
+        if not isinstance(reverse, bool):
+            raise ValueError(f"reverse must be a boolean, not {reverse!r}")
+        where = ["type = ?", "name = ?"]
+        params: list[object] = [actor[0], actor[1]]
+        for option, op, value in (
+            ("prefix", ">=", prefix),
+            ("start", ">=", start),
+            ("start_after", ">", start_after),
+            ("end", "<", end),
+        ):
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise ValueError(f"{option} must be a string, not {type(value).__name__}")
+            where.append(f"key {op} ?")
+            params.append(value.encode("utf-8", "surrogatepass"))
+        if prefix:
+            # Every key with the prefix sorts below the prefix with its last byte bumped
+            # (UTF-8 never contains 0xFF, so the bump cannot overflow).
+            raw = prefix.encode("utf-8", "surrogatepass")
+            where.append("key < ?")
+            params.append(raw[:-1] + bytes([raw[-1] + 1]))
+        order = "DESC" if reverse else "ASC"
+        sql = f"SELECT key, value FROM kv WHERE {' AND '.join(where)} ORDER BY key {order} LIMIT ?"
+        params.append(limit)
+        return [(_decode_key(k), bytes(v)) for k, v in self._read(sql, tuple(params))]
+
+
+def _alarm_state(row: Any) -> AlarmState:
+    kind, name, when, fire, retries, gen = row
+    return AlarmState((str(kind), str(name)), int(when), int(fire), int(retries), int(gen))
