@@ -1,0 +1,412 @@
+// Activations, mailboxes, turns and the per-activation cache.
+//
+// Invariants:
+// - one Activation per (type, name) in the whole runtime: Python routes every call for a
+//   type to the one isolate that owns it, and this map holds at most one per name;
+// - one turn at a time: `pump` awaits each turn's user code before starting the next, so
+//   nothing interleaves across `await`;
+// - a turn's writes are buffered and sent to Python as one commit when it returns; its
+//   reply is released only when Python acks that commit (or, for a turn without writes,
+//   the last commit it could have read from). Replies therefore leave in commit order.
+// - the cache holds committed-or-queued values; if a commit fails the cache is dropped and
+//   every turn that could have seen the failed writes fails too (epoch check).
+
+import { encodeValue, decodeValue } from "./codec.mjs";
+import * as E from "./errors.mjs";
+import { StatefulActor } from "./edge-runtime.mjs";
+
+const RESERVED_PREFIX = "__telnyx_";
+const NOT_RPC = new Set(["fetch", "alarm", "webSocket", "constructor"]);
+const ABSENT = null;
+
+export const fmtKey = (type, name) => `${type}(${JSON.stringify(name)})`;
+
+function checkKey(key) {
+  if (typeof key !== "string") throw new TypeError(`storage keys must be strings, got ${typeof key}`);
+}
+
+function checkWritableKey(key) {
+  checkKey(key);
+  if (key.startsWith(RESERVED_PREFIX)) {
+    throw new TypeError(`storage key "${key}" is reserved: keys starting with "${RESERVED_PREFIX}" belong to the runtime`);
+  }
+}
+
+function inRange(key, o) {
+  if (o.prefix !== undefined && !key.startsWith(o.prefix)) return false;
+  if (o.start !== undefined && key < o.start) return false;
+  if (o.startAfter !== undefined && key <= o.startAfter) return false;
+  if (o.end !== undefined && key >= o.end) return false;
+  return true;
+}
+
+function listOptions(options) {
+  const o = options ?? {};
+  for (const k of ["prefix", "start", "startAfter", "end"]) {
+    if (o[k] !== undefined && typeof o[k] !== "string") throw new TypeError(`list option ${k} must be a string`);
+  }
+  const limit = o.limit === undefined ? 128 : o.limit;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new RangeError(`list option limit must be an integer from 1 to 1000, got ${o.limit}`);
+  }
+  return { prefix: o.prefix, start: o.start, startAfter: o.startAfter, end: o.end, reverse: !!o.reverse, limit };
+}
+
+/** The buffered writes of one turn. */
+class TurnWrites {
+  constructor() {
+    this.writes = new Map(); // key -> Buffer | ABSENT
+    this.cleared = false;
+    this.alarm = undefined; // undefined | number | ABSENT (delete)
+    this.gateError = null; // set when transaction() threw: the caller sees ActorOutputGateError
+  }
+
+  snapshot() {
+    return { writes: new Map(this.writes), cleared: this.cleared, alarm: this.alarm };
+  }
+
+  restore(s) {
+    this.writes = s.writes; this.cleared = s.cleared; this.alarm = s.alarm;
+  }
+
+  toWire() {
+    const out = [];
+    if (this.cleared) out.push(["deleteAll"]);
+    for (const [k, v] of this.writes) out.push(v === ABSENT ? ["delete", k] : ["put", k, v]);
+    if (this.alarm !== undefined) out.push(this.alarm === ABSENT ? ["deleteAlarm"] : ["setAlarm", this.alarm]);
+    return out;
+  }
+}
+
+class Storage {
+  constructor(act) { this.act = act; }
+
+  get tx() {
+    const tx = this.act.current;
+    if (!tx) throw new Error("ctx.storage can only be used while a method of this actor is running");
+    return tx;
+  }
+
+  async get(key) {
+    checkKey(key);
+    const bytes = await this.act.read(this.tx, key);
+    return bytes === ABSENT ? undefined : decodeValue(bytes);
+  }
+
+  async put(key, value) {
+    checkWritableKey(key);
+    const tx = this.tx;
+    tx.writes.set(key, encodeValue(value, `the value for key "${key}"`));
+  }
+
+  async delete(key) {
+    checkWritableKey(key);
+    const tx = this.tx;
+    const existed = (await this.act.read(tx, key)) !== ABSENT;
+    tx.writes.set(key, ABSENT);
+    return existed;
+  }
+
+  async deleteAll() {
+    const tx = this.tx;
+    tx.writes.clear();
+    tx.cleared = true;
+  }
+
+  async list(options) {
+    const o = listOptions(options);
+    const entries = await this.act.list(this.tx, o);
+    const out = new Map();
+    for (const [k, v] of entries) out.set(k, decodeValue(v));
+    return out;
+  }
+
+  async transaction(fn) {
+    const tx = this.tx;
+    const saved = tx.snapshot();
+    const txn = {
+      get: (k) => this.get(k), put: (k, v) => this.put(k, v),
+      delete: (k) => this.delete(k), list: (o) => this.list(o),
+    };
+    try {
+      return await fn(txn);
+    } catch (err) {
+      tx.restore(saved);
+      tx.gateError = err;
+      throw err;
+    }
+  }
+
+  async setAlarm(when) {
+    if (typeof when !== "number" || !Number.isFinite(when)) throw new TypeError("setAlarm(when) takes milliseconds since the epoch (a number)");
+    this.tx.alarm = Math.floor(when);
+  }
+
+  async getAlarm() {
+    const tx = this.tx;
+    if (tx.alarm !== undefined) return tx.alarm;
+    await this.act.settled();
+    const when = await this.act.host.chan.request("getalarm", this.act.type, this.act.name);
+    return when ?? null;
+  }
+
+  async deleteAlarm() {
+    this.tx.alarm = ABSENT;
+  }
+}
+
+export class Activation {
+  constructor(host, type, name) {
+    this.host = host;
+    this.type = type;
+    this.name = name;
+    this.key = fmtKey(type, name);
+    this.queue = [];
+    this.running = false;
+    this.cache = new Map();
+    this.complete = false; // after deleteAll the cache is the whole state
+    this.epoch = host.epochBase; // unique per isolate: Python remembers failed epochs
+    this.lastCommit = null;
+    this.current = null; // TurnWrites of the running turn
+    this.chain = []; // activations waiting on the running turn (re-entrancy detection)
+    this.instance = null;
+    this.initGate = null;
+    this.lastUsed = Date.now();
+    this.storage = new Storage(this);
+  }
+
+  construct() {
+    const cls = this.host.classes.get(this.type);
+    const act = this;
+    const ctx = {
+      id: this.name,
+      storage: this.storage,
+      blockConcurrencyWhile(fn) {
+        const p = Promise.resolve().then(fn);
+        act.initGate = p;
+        return p;
+      },
+      setAlarm: (when) => this.storage.setAlarm(when),
+      count: () => 0,
+      broadcast: () => 0,
+    };
+    this.current = new TurnWrites(); // writes made in a constructor are discarded
+    try {
+      this.instance = new cls(ctx, this.host.envFor(this));
+    } finally {
+      this.current = null;
+    }
+  }
+
+  async read(tx, key) {
+    if (tx.writes.has(key)) return tx.writes.get(key);
+    if (tx.cleared) return ABSENT;
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return cached;
+    if (this.complete) return ABSENT;
+    const epoch = this.epoch;
+    const bytes = (await this.host.chan.request("get", this.type, this.name, key)) ?? ABSENT;
+    if (epoch === this.epoch && !this.cache.has(key)) this.cache.set(key, bytes);
+    return bytes;
+  }
+
+  /** Wait for every commit this activation has queued (errors are the turns' business). */
+  async settled() {
+    if (this.lastCommit) await this.lastCommit.catch(() => {});
+  }
+
+  async list(tx, o) {
+    let base;
+    if (tx.cleared || this.complete) {
+      base = [];
+      if (!tx.cleared) for (const [k, v] of this.cache) if (v !== ABSENT && inRange(k, o)) base.push([k, v]);
+    } else {
+      await this.settled();
+      let overlay = 0;
+      for (const k of tx.writes.keys()) if (inRange(k, o)) overlay++;
+      const limit = Math.min(o.limit + overlay, 100000);
+      base = await this.host.chan.request("list", this.type, this.name, { ...o, limit });
+    }
+    const merged = new Map(base);
+    for (const [k, v] of tx.writes) {
+      if (!inRange(k, o)) continue;
+      if (v === ABSENT) merged.delete(k); else merged.set(k, v);
+    }
+    const keys = [...merged.keys()].sort();
+    if (o.reverse) keys.reverse();
+    return keys.slice(0, o.limit).map((k) => [k, merged.get(k)]);
+  }
+
+  enqueue(turn) {
+    this.queue.push(turn);
+    if (!this.running) this.pump();
+  }
+
+  async pump() {
+    this.running = true;
+    while (this.queue.length) {
+      const turn = this.queue.shift();
+      this.lastUsed = Date.now();
+      await this.run(turn);
+    }
+    this.running = false;
+    this.lastUsed = Date.now();
+  }
+
+  async ready(turn) {
+    if (!this.instance) {
+      try {
+        this.construct();
+      } catch (err) {
+        turn.reject(new E.ActorMethodError(`constructing ${this.key} failed: ${err?.message ?? err}`));
+        this.instance = null;
+        return false;
+      }
+    }
+    if (this.initGate) {
+      const gate = this.initGate;
+      let timer;
+      const budget = this.host.methodTimeoutMs;
+      try {
+        await Promise.race([gate, new Promise((_, rej) => { timer = setTimeout(() => rej(new E.BlockConcurrencyTimeoutError(`blockConcurrencyWhile() in ${this.key} took longer than ${budget} ms`)), budget); })]);
+        this.initGate = null;
+      } catch (err) {
+        // Torn down: the next call constructs a fresh instance.
+        this.instance = null;
+        this.initGate = null;
+        turn.reject(err instanceof E.BlockConcurrencyTimeoutError ? err : new E.ActorMethodError(`initialising ${this.key} failed: ${err?.message ?? err}`));
+        return false;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return true;
+  }
+
+  async run(turn) {
+    if (!(await this.ready(turn))) return;
+    let fn;
+    let args;
+    try {
+      if (turn.kind === "call") {
+        fn = this.host.method(this.instance, this.type, turn.method);
+        args = decodeValue(turn.args);
+      } else if (turn.kind === "alarm") {
+        fn = this.instance.alarm;
+        args = [{ retryCount: turn.retryCount, isRetry: turn.retryCount > 0 }];
+      } else {
+        fn = this.instance.fetch;
+        args = [turn.request()];
+      }
+    } catch (err) {
+      turn.reject(err);
+      return;
+    }
+    const tx = new TurnWrites();
+    const epoch = this.epoch;
+    this.current = tx;
+    this.chain = turn.chain;
+    let timer;
+    let value;
+    const budget = turn.kind === "alarm" ? this.host.alarmTimeoutMs : this.host.methodTimeoutMs;
+    try {
+      value = await Promise.race([
+        fn.apply(this.instance, args),
+        new Promise((_, rej) => {
+          timer = setTimeout(() => {
+            const cls = turn.kind === "fetch" ? E.ActorFetchTimeoutError : E.ActorMethodTimeoutError;
+            rej(new cls(`${this.key}.${turn.method ?? turn.kind}() did not finish within ${budget} ms`));
+          }, budget);
+        }),
+      ]);
+    } catch (err) {
+      clearTimeout(timer);
+      this.current = null;
+      this.chain = [];
+      turn.reject(toCallerError(err, this, turn));
+      return;
+    }
+    clearTimeout(timer);
+    this.current = null;
+    this.chain = [];
+    let result;
+    try {
+      result = turn.kind === "fetch" ? await turn.encodeResponse(value) : turn.kind === "alarm" ? null : encodeValue(value, `the return value of ${this.type}.${turn.method}()`);
+    } catch (err) {
+      turn.reject(err);
+      return;
+    }
+    const writes = tx.toWire();
+    let release = this.lastCommit;
+    if (writes.length || turn.kind === "alarm") {
+      this.apply(tx);
+      release = this.commit(writes, turn.kind === "alarm" ? turn.when : null);
+    }
+    const gateError = tx.gateError;
+    const finish = () => {
+      if (this.epoch !== epoch) {
+        turn.reject(new E.ActorOutputGateError(`${this.key}: an earlier write this call depended on failed to commit`));
+      } else if (gateError) {
+        turn.reject(new E.ActorOutputGateError(`transaction() threw in ${this.key}.${turn.method}(): ${gateError?.message ?? gateError}`));
+      } else {
+        turn.resolve(result);
+      }
+    };
+    if (!release) finish();
+    else release.then(finish, (err) => turn.reject(new E.ActorOutputGateError(`${this.key}: commit failed: ${err?.message ?? err}`)));
+  }
+
+  apply(tx) {
+    if (tx.cleared) { this.cache.clear(); this.complete = true; }
+    for (const [k, v] of tx.writes) this.cache.set(k, v);
+  }
+
+  commit(writes, consumeAlarm) {
+    const epoch = this.epoch;
+    const p = this.host.chan.request("commit", this.type, this.name, epoch, writes, consumeAlarm);
+    this.lastCommit = p;
+    p.catch(() => {
+      if (this.epoch === epoch) {
+        this.epoch++;
+        this.cache = new Map();
+        this.complete = false;
+        this.lastCommit = null;
+      }
+    });
+    return p;
+  }
+}
+
+function toCallerError(err, act, turn) {
+  if (err instanceof E.ActorMethodTimeoutError || err instanceof E.ActorFetchTimeoutError) return err;
+  if (err instanceof E.CodecError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const out = new E.ActorMethodError(message);
+  if (err instanceof Error && err.stack) out.userStack = err.stack;
+  return out;
+}
+
+/** Look up an RPC-callable method: public, defined by the subclass, a function. */
+export function findMethod(cache, instance, type, method) {
+  const cls = instance.constructor;
+  let table = cache.get(cls);
+  if (!table) { table = new Map(); cache.set(cls, table); }
+  let fn = table.get(method);
+  if (fn) return fn;
+  if (method.startsWith("_")) {
+    throw new E.ActorPrivateMethodError(`${type}.${method}() is private: methods whose names start with "_" cannot be called through a stub`);
+  }
+  if (!NOT_RPC.has(method)) {
+    let proto = Object.getPrototypeOf(instance);
+    while (proto && proto !== StatefulActor.prototype && proto !== Object.prototype) {
+      const desc = Object.getOwnPropertyDescriptor(proto, method);
+      if (desc) { if (typeof desc.value === "function") fn = desc.value; break; }
+      proto = Object.getPrototypeOf(proto);
+    }
+  }
+  if (!fn) {
+    throw new E.ActorUnknownMethodError(`${type} has no callable method "${method}"`);
+  }
+  table.set(method, fn);
+  return fn;
+}
