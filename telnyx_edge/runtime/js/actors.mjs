@@ -377,9 +377,12 @@ export class Activation {
   }
 }
 
+const RUNTIME_ERRORS = new Set(Object.values(E.ERRORS));
+
 function toCallerError(err, act, turn) {
-  if (err instanceof E.ActorMethodTimeoutError || err instanceof E.ActorFetchTimeoutError) return err;
-  if (err instanceof E.CodecError) return err;
+  // The runtime's own named errors (a timeout, a cycle, a codec failure, a failed nested
+  // call) pass through unchanged, so callers can branch on err.name however deep it arose.
+  if (err && RUNTIME_ERRORS.has(err.constructor)) return err;
   const message = err instanceof Error ? err.message : String(err);
   const out = new E.ActorMethodError(message);
   if (err instanceof Error && err.stack) out.userStack = err.stack;
