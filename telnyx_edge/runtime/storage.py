@@ -7,13 +7,8 @@ applies them all in ONE transaction (group commit), so N waiting turns cost one 
 settles their futures on the event loop. Reads use a second connection: WAL lets them run
 while the writer is mid-transaction, and they always see the last committed state.
 
-Keys are stored as UTF-8 BLOBs so SQLite's memcmp ordering is code point order, and so a
-prefix turns into a plain index range. Values are opaque bytes (the isolate encodes them).
-Each actor also has one row in `actors`: its last activity and its alarm. The alarm keeps
-`alarm_ms` (what `getAlarm()` returns) apart from `alarm_fire_ms` (when the scheduler fires
-next, later than `alarm_ms` while retrying), plus the retry count, so retries survive a
-restart, and a generation that every `SetAlarm` bumps, so the scheduler's own bookkeeping
-never clobbers an alarm that a handler re-armed in the meantime.
+Values are opaque bytes (the isolate encodes them); keys are ordered by code point. The
+layout and its reasons are in `storage_schema.py`.
 """
 
 from __future__ import annotations
@@ -29,6 +24,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 from telnyx_edge.errors import EdgeError, RuntimeStartError
+from telnyx_edge.runtime.storage_schema import (
+    ALARM_COLUMNS,
+    CLEAR_ALARM,
+    CONSUME_ALARM,
+    DELETE,
+    DELETE_ALL,
+    EXPIRE_ALARM,
+    PUT,
+    RETRY_ALARM,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SET_ALARM,
+    TOUCH,
+)
 
 ActorKey = tuple[str, str]
 """(actor type, actor name)."""
@@ -38,7 +47,6 @@ MAX_LIST_LIMIT = 1000
 # A bound on one transaction: enough to amortise the fsync, small enough that the first
 # commit of a burst does not wait behind an unbounded amount of work.
 MAX_BATCH = 2048
-SCHEMA_VERSION = 1
 
 
 class StorageError(EdgeError):
@@ -136,50 +144,6 @@ class EngineStats:
     largest_batch: int
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS kv (
-    type TEXT NOT NULL,
-    name TEXT NOT NULL,
-    key BLOB NOT NULL,
-    value BLOB NOT NULL,
-    PRIMARY KEY (type, name, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS actors (
-    type TEXT NOT NULL,
-    name TEXT NOT NULL,
-    last_activity_ms INTEGER NOT NULL,
-    alarm_ms INTEGER,
-    alarm_fire_ms INTEGER,
-    alarm_retries INTEGER NOT NULL DEFAULT 0,
-    alarm_gen INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (type, name)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS actors_alarm_fire ON actors(alarm_fire_ms)
-    WHERE alarm_fire_ms IS NOT NULL;
-"""
-
-_TOUCH = (
-    "INSERT INTO actors(type, name, last_activity_ms) VALUES (?, ?, ?) "
-    "ON CONFLICT(type, name) DO UPDATE SET last_activity_ms = excluded.last_activity_ms"
-)
-_PUT = "INSERT OR REPLACE INTO kv(type, name, key, value) VALUES (?, ?, ?, ?)"
-_DELETE = "DELETE FROM kv WHERE type = ? AND name = ? AND key = ?"
-_DELETE_ALL = "DELETE FROM kv WHERE type = ? AND name = ?"
-_SET_ALARM = (
-    "UPDATE actors SET alarm_ms = ?, alarm_fire_ms = ?, alarm_retries = 0, "
-    "alarm_gen = alarm_gen + 1 WHERE type = ? AND name = ?"
-)
-_CLEAR_ALARM = (
-    "UPDATE actors SET alarm_ms = NULL, alarm_fire_ms = NULL, alarm_retries = 0 "
-    "WHERE type = ? AND name = ?"
-)
-_CONSUME_ALARM = _CLEAR_ALARM + " AND alarm_ms = ?"
-_EXPIRE_ALARM = _CLEAR_ALARM + " AND alarm_gen = ? AND alarm_ms IS NOT NULL"
-_RETRY_ALARM = (
-    "UPDATE actors SET alarm_retries = ?, alarm_fire_ms = ? "
-    "WHERE type = ? AND name = ? AND alarm_gen = ? AND alarm_ms IS NOT NULL"
-)
-_ALARM_COLUMNS = "type, name, alarm_ms, alarm_fire_ms, alarm_retries, alarm_gen"
 
 
 def _encode_key(key: object) -> bytes:
@@ -204,8 +168,10 @@ def _check_ms(value: object, what: str) -> int:
     return value
 
 
-# One write as the writer thread applies it: a tag and its ready-made parameters.
-_Op = tuple[str, tuple[Any, ...]]
+# One write as the writer thread applies it: SQL, ready-made parameters, and what it does to
+# the alarm (the writer needs that for ConsumeAlarm and to notify the scheduler).
+_Op = tuple[str, tuple[Any, ...], int]
+_PLAIN, _ARM, _DISARM, _CONSUME, _RETRY = range(5)
 
 
 def _prepare(actor: ActorKey, writes: Sequence[Write]) -> list[_Op]:
@@ -225,23 +191,25 @@ def _prepare(actor: ActorKey, writes: Sequence[Write]) -> list[_Op]:
                 value = bytes(value)
             if not isinstance(value, bytes):
                 raise ValueError(f"values are bytes, not {type(value).__name__}")
-            ops.append(("put", (kind, name, _encode_key(write.key), value)))
+            ops.append((PUT, (kind, name, _encode_key(write.key), value), _PLAIN))
         elif isinstance(write, Delete):
-            ops.append(("delete", (kind, name, _encode_key(write.key))))
+            ops.append((DELETE, (kind, name, _encode_key(write.key)), _PLAIN))
         elif isinstance(write, DeleteAll):
-            ops.append(("delete_all", (kind, name)))
+            ops.append((DELETE_ALL, (kind, name), _PLAIN))
         elif isinstance(write, SetAlarm):
             when = _check_ms(write.when_ms, "alarm time")
-            ops.append(("set_alarm", (when, when, kind, name)))
+            ops.append((SET_ALARM, (when, when, kind, name), _ARM))
         elif isinstance(write, DeleteAlarm):
-            ops.append(("clear_alarm", (kind, name)))
+            ops.append((CLEAR_ALARM, (kind, name), _DISARM))
         elif isinstance(write, ConsumeAlarm):
-            ops.append(("consume_alarm", (kind, name, _check_ms(write.when_ms, "alarm time"))))
+            when = _check_ms(write.when_ms, "alarm time")
+            ops.append((CONSUME_ALARM, (kind, name, when), _CONSUME))
         elif isinstance(write, AlarmRetry):
             fire = _check_ms(write.fire_ms, "retry time")
-            ops.append(("retry_alarm", (write.retry_count, fire, kind, name, write.generation)))
+            params = (write.retry_count, fire, kind, name, write.generation)
+            ops.append((RETRY_ALARM, params, _RETRY))
         elif isinstance(write, AlarmExpire):
-            ops.append(("expire_alarm", (kind, name, write.generation)))
+            ops.append((EXPIRE_ALARM, (kind, name, write.generation), _PLAIN))
         else:
             raise ValueError(f"not a storage write: {write!r}")
     return ops
@@ -297,7 +265,7 @@ class StorageEngine:
                     f"{self.path} was written by a newer telnyx-edge (schema {version})",
                     hint="Upgrade telnyx-edge, or move the state file aside.",
                 )
-            self._wconn.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+            self._wconn.executescript(SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
             self._rconn = self._connect()
             self._rconn.execute("PRAGMA query_only = ON")
         except (sqlite3.Error, OSError) as exc:
@@ -400,7 +368,10 @@ class StorageEngine:
                     break
                 assert isinstance(item, _Job)
                 batch.append(item)
-            self._run_batch(batch)
+            try:
+                self._run_batch(batch)
+            except Exception as exc:  # noqa: BLE001 - a bug must not leave callers waiting forever
+                self._fail_all(batch, exc)
         conn = self._wconn
         if conn is not None:
             try:
@@ -409,6 +380,16 @@ class StorageEngine:
                 pass  # the WAL stays and is replayed on the next open: nothing is lost
             conn.close()
             self._wconn = None
+
+    def _fail_all(self, batch: list[_Job], exc: BaseException) -> None:
+        error = StorageError(f"the storage writer failed: {exc!r}")
+        results: list[tuple[asyncio.Future[None], BaseException | None]] = [
+            (job.future, error) for job in batch
+        ]
+        if self._wconn is not None and self._wconn.in_transaction:
+            self._wconn.execute("ROLLBACK")
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._settle, results, None)
 
     def _run_batch(self, batch: list[_Job]) -> None:
         conn = self._wconn
@@ -462,31 +443,19 @@ class StorageEngine:
     @staticmethod
     def _apply(conn: sqlite3.Connection, job: _Job, now: int) -> int | None:
         kind, name = job.actor
-        conn.execute(_TOUCH, (kind, name, now))
+        conn.execute(TOUCH, (kind, name, now))
         armed: int | None = None
         rearmed = False
-        for tag, params in job.ops:
-            if tag == "put":
-                conn.execute(_PUT, params)
-            elif tag == "delete":
-                conn.execute(_DELETE, params)
-            elif tag == "delete_all":
-                conn.execute(_DELETE_ALL, params)
-            elif tag == "set_alarm":
-                conn.execute(_SET_ALARM, params)
-                armed = int(params[1])
-                rearmed = True
-            elif tag == "clear_alarm":
-                conn.execute(_CLEAR_ALARM, params)
+        for sql, params, effect in job.ops:
+            if effect == _CONSUME and rearmed:
+                continue  # the handler re-armed in this very turn: keep the new alarm
+            cursor = conn.execute(sql, params)
+            if effect == _ARM:
+                armed, rearmed = params[0], True
+            elif effect == _DISARM:
                 armed = None
-            elif tag == "consume_alarm":
-                if not rearmed:
-                    conn.execute(_CONSUME_ALARM, params)
-            elif tag == "retry_alarm":
-                if conn.execute(_RETRY_ALARM, params).rowcount:
-                    armed = int(params[1])
-            elif tag == "expire_alarm":
-                conn.execute(_EXPIRE_ALARM, params)
+            elif effect == _RETRY and cursor.rowcount:
+                armed = params[1]
         return armed
 
     def _settle(
@@ -541,7 +510,7 @@ class StorageEngine:
 
     def alarm_state(self, actor: ActorKey) -> AlarmState | None:
         rows = self._read(
-            f"SELECT {_ALARM_COLUMNS} FROM actors WHERE type = ? AND name = ? "
+            f"SELECT {ALARM_COLUMNS} FROM actors WHERE type = ? AND name = ? "
             "AND alarm_ms IS NOT NULL",
             (actor[0], actor[1]),
         )
@@ -550,7 +519,7 @@ class StorageEngine:
     def due_alarms(self, now_ms: int, *, limit: int = 1000) -> list[AlarmState]:
         """Armed alarms whose next fire time is at or before `now_ms`, earliest first."""
         rows = self._read(
-            f"SELECT {_ALARM_COLUMNS} FROM actors WHERE alarm_fire_ms <= ? "
+            f"SELECT {ALARM_COLUMNS} FROM actors WHERE alarm_fire_ms <= ? "
             "ORDER BY alarm_fire_ms LIMIT ?",
             (now_ms, limit),
         )
