@@ -14,6 +14,7 @@ layout and its reasons are in `storage_schema.py`.
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import sqlite3
 import threading
@@ -24,25 +25,56 @@ from pathlib import Path
 from typing import Any, Literal
 
 from telnyx_edge.errors import EdgeError, RuntimeStartError
-from telnyx_edge.runtime.storage_schema import (
+from telnyx_edge.runtime.storage_sql import (
     ALARM_COLUMNS,
-    CLEAR_ALARM,
-    CONSUME_ALARM,
-    DELETE,
-    DELETE_ALL,
-    EXPIRE_ALARM,
-    PUT,
-    RETRY_ALARM,
+    ARM,
+    CONSUME,
+    DISARM,
+    RESERVED_PREFIX,
+    RETRY,
     SCHEMA,
     SCHEMA_VERSION,
-    SET_ALARM,
     TOUCH,
+    ActorKey,
+    AlarmExpire,
+    AlarmRetry,
+    ConsumeAlarm,
+    Delete,
+    DeleteAlarm,
+    DeleteAll,
+    Op,
+    Put,
+    SetAlarm,
+    Write,
+    decode_key,
+    encode_key,
+    prepare,
 )
 
-ActorKey = tuple[str, str]
-"""(actor type, actor name)."""
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows has no flock; the lock is skipped there
+    fcntl = None  # type: ignore[assignment]
 
-RESERVED_PREFIX = "__telnyx_"
+__all__ = [
+    "RESERVED_PREFIX",
+    "ActorKey",
+    "AlarmExpire",
+    "AlarmRetry",
+    "AlarmState",
+    "ConsumeAlarm",
+    "Delete",
+    "DeleteAlarm",
+    "DeleteAll",
+    "EngineStats",
+    "InstanceInfo",
+    "Put",
+    "SetAlarm",
+    "StorageEngine",
+    "StorageError",
+    "Write",
+]
+
 MAX_LIST_LIMIT = 1000
 # A bound on one transaction: enough to amortise the fsync, small enough that the first
 # commit of a burst does not wait behind an unbounded amount of work.
@@ -53,65 +85,6 @@ class StorageError(EdgeError):
     """A commit that could not be made durable, or an engine used outside start()..stop()."""
 
     exit_code = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Put:
-    key: str
-    value: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Delete:
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteAll:
-    """Every key of the actor. The alarm stays (spec: deleteAll() does not clear it)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SetAlarm:
-    """Replace the actor's one alarm; its retry count starts again at 0."""
-
-    when_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteAlarm:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumeAlarm:
-    """Delete the alarm iff it is still the one that fired at `when_ms`.
-
-    "Still" means: its time is `when_ms` after the writes before this one, and no `SetAlarm`
-    came earlier in the same commit. A handler that re-armed (even to the same time) keeps
-    its new alarm.
-    """
-
-    when_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class AlarmRetry:
-    """Scheduler bookkeeping: the attempt of alarm `generation` failed; fire again at `fire_ms`."""
-
-    generation: int
-    retry_count: int
-    fire_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class AlarmExpire:
-    """Scheduler bookkeeping: delete alarm `generation` (retries exhausted, or delivered)."""
-
-    generation: int
-
-
-Write = Put | Delete | DeleteAll | SetAlarm | DeleteAlarm | ConsumeAlarm | AlarmRetry | AlarmExpire
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,79 +119,10 @@ class EngineStats:
 
 
 
-def _encode_key(key: object) -> bytes:
-    if not isinstance(key, str):
-        raise ValueError(f"storage keys are strings, not {type(key).__name__}")
-    if key.startswith(RESERVED_PREFIX):
-        raise ValueError(f"keys starting with {RESERVED_PREFIX!r} are reserved: {key!r}")
-    # surrogatepass: a lone UTF-16 surrogate from JS still round-trips and still sorts by
-    # code point (its three bytes fall between U+D7FF and U+E000).
-    return key.encode("utf-8", "surrogatepass")
-
-
-def _decode_key(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogatepass")
-
-
-def _check_ms(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{what} must be an integer (ms since epoch), not {value!r}")
-    if not -(2**63) <= value < 2**63:
-        raise ValueError(f"{what} out of range: {value}")
-    return value
-
-
-# One write as the writer thread applies it: SQL, ready-made parameters, and what it does to
-# the alarm (the writer needs that for ConsumeAlarm and to notify the scheduler).
-_Op = tuple[str, tuple[Any, ...], int]
-_PLAIN, _ARM, _DISARM, _CONSUME, _RETRY = range(5)
-
-
-def _prepare(actor: ActorKey, writes: Sequence[Write]) -> list[_Op]:
-    """Validate on the caller's side, so bad input fails that caller before any I/O."""
-    if (
-        not isinstance(actor, tuple)
-        or len(actor) != 2
-        or not all(isinstance(part, str) and part for part in actor)
-    ):
-        raise ValueError(f"actor must be a (type, name) pair of non-empty strings, not {actor!r}")
-    kind, name = actor
-    ops: list[_Op] = []
-    for write in writes:
-        if isinstance(write, Put):
-            value = write.value
-            if isinstance(value, (bytearray, memoryview)):
-                value = bytes(value)
-            if not isinstance(value, bytes):
-                raise ValueError(f"values are bytes, not {type(value).__name__}")
-            ops.append((PUT, (kind, name, _encode_key(write.key), value), _PLAIN))
-        elif isinstance(write, Delete):
-            ops.append((DELETE, (kind, name, _encode_key(write.key)), _PLAIN))
-        elif isinstance(write, DeleteAll):
-            ops.append((DELETE_ALL, (kind, name), _PLAIN))
-        elif isinstance(write, SetAlarm):
-            when = _check_ms(write.when_ms, "alarm time")
-            ops.append((SET_ALARM, (when, when, kind, name), _ARM))
-        elif isinstance(write, DeleteAlarm):
-            ops.append((CLEAR_ALARM, (kind, name), _DISARM))
-        elif isinstance(write, ConsumeAlarm):
-            when = _check_ms(write.when_ms, "alarm time")
-            ops.append((CONSUME_ALARM, (kind, name, when), _CONSUME))
-        elif isinstance(write, AlarmRetry):
-            fire = _check_ms(write.fire_ms, "retry time")
-            params = (write.retry_count, fire, kind, name, write.generation)
-            ops.append((RETRY_ALARM, params, _RETRY))
-        elif isinstance(write, AlarmExpire):
-            ops.append((EXPIRE_ALARM, (kind, name, write.generation), _PLAIN))
-        else:
-            raise ValueError(f"not a storage write: {write!r}")
-    return ops
-
-
 @dataclass(slots=True)
 class _Job:
     actor: ActorKey
-    ops: list[_Op]
+    ops: list[Op]
     future: asyncio.Future[None]
 
 
@@ -237,6 +141,7 @@ class StorageEngine:
         self._writer: threading.Thread | None = None
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
         # The read connection is shared by whoever reads (the loop thread, mostly, and
         # helper threads); sqlite3 connections are not safe to use from two threads at once.
         self._read_lock = threading.Lock()
@@ -255,6 +160,7 @@ class StorageEngine:
         self._loop = asyncio.get_running_loop()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._take_lock()
             self._wconn = self._connect()
             mode = self._wconn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -282,6 +188,24 @@ class StorageEngine:
         self._writer = threading.Thread(target=self._writer_main, name="storage-writer", daemon=True)
         self._state = "running"
         self._writer.start()
+
+    def _take_lock(self) -> None:
+        """One runtime per state file: two would both fire its alarms and host its actors."""
+        if fcntl is None:
+            return
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 20, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise RuntimeStartError(
+                f"actor storage {self.path} is in use by another telnyx-edge runtime (pid {holder})",
+                hint="Stop the other `telnyx-edge dev` or `serve`: one runtime owns a state file.",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd  # the kernel drops the lock when this closes, even on SIGKILL
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one batch is one transaction.
@@ -321,6 +245,9 @@ class StorageEngine:
             if conn is not None:
                 conn.close()
         self._wconn = self._rconn = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     @property
     def running(self) -> bool:
@@ -332,7 +259,7 @@ class StorageEngine:
         """Make `writes` durable as one atomic unit, in order. The reply waits for this."""
         if self._state != "running" or self._loop is None:
             raise StorageError("the storage engine is not running")
-        ops = _prepare(actor, writes)
+        ops = prepare(actor, writes)
         if not ops:
             return
         future: asyncio.Future[None] = self._loop.create_future()
@@ -447,14 +374,14 @@ class StorageEngine:
         armed: int | None = None
         rearmed = False
         for sql, params, effect in job.ops:
-            if effect == _CONSUME and rearmed:
+            if effect == CONSUME and rearmed:
                 continue  # the handler re-armed in this very turn: keep the new alarm
             cursor = conn.execute(sql, params)
-            if effect == _ARM:
+            if effect == ARM:
                 armed, rearmed = params[0], True
-            elif effect == _DISARM:
+            elif effect == DISARM:
                 armed = None
-            elif effect == _RETRY and cursor.rowcount:
+            elif effect == RETRY and cursor.rowcount:
                 armed = params[1]
         return armed
 
@@ -487,7 +414,7 @@ class StorageEngine:
         conn = self._rconn
         if conn is None:
             raise StorageError("the storage engine is not running")
-        params = (actor[0], actor[1], _encode_key(key))
+        params = (actor[0], actor[1], encode_key(key))
         with self._read_lock:
             row = conn.execute(
                 "SELECT value FROM kv WHERE type = ? AND name = ? AND key = ?", params
@@ -500,7 +427,7 @@ class StorageEngine:
             "SELECT key FROM kv WHERE type = ? AND name = ? ORDER BY key LIMIT ?",
             (actor[0], actor[1], limit),
         )
-        return [_decode_key(row[0]) for row in rows]
+        return [decode_key(row[0]) for row in rows]
 
     def get_alarm(self, actor: ActorKey) -> int | None:
         rows = self._read(
@@ -592,7 +519,7 @@ class StorageEngine:
         order = "DESC" if reverse else "ASC"
         sql = f"SELECT key, value FROM kv WHERE {' AND '.join(where)} ORDER BY key {order} LIMIT ?"
         params.append(limit)
-        return [(_decode_key(k), bytes(v)) for k, v in self._read(sql, tuple(params))]
+        return [(decode_key(k), bytes(v)) for k, v in self._read(sql, tuple(params))]
 
 
 def _alarm_state(row: Any) -> AlarmState:
