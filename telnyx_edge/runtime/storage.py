@@ -7,18 +7,14 @@ applies them all in ONE transaction (group commit), so N waiting turns cost one 
 settles their futures on the event loop. Reads use a second connection: WAL lets them run
 while the writer is mid-transaction, and they always see the last committed state.
 
-Keys are stored as UTF-8 BLOBs so SQLite's memcmp ordering is code point order, and so a
-prefix turns into a plain index range. Values are opaque bytes (the isolate encodes them).
-Each actor also has one row in `actors`: its last activity and its alarm. The alarm keeps
-`alarm_ms` (what `getAlarm()` returns) apart from `alarm_fire_ms` (when the scheduler fires
-next, later than `alarm_ms` while retrying), plus the retry count, so retries survive a
-restart, and a generation that every `SetAlarm` bumps, so the scheduler's own bookkeeping
-never clobbers an alarm that a handler re-armed in the meantime.
+Values are opaque bytes (the isolate encodes them); keys are ordered by code point. The
+layout and its reasons are in `storage_schema.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import sqlite3
 import threading
@@ -29,81 +25,66 @@ from pathlib import Path
 from typing import Any, Literal
 
 from telnyx_edge.errors import EdgeError, RuntimeStartError
+from telnyx_edge.runtime.storage_sql import (
+    ALARM_COLUMNS,
+    ARM,
+    CONSUME,
+    DISARM,
+    RESERVED_PREFIX,
+    RETRY,
+    SCHEMA,
+    SCHEMA_VERSION,
+    TOUCH,
+    ActorKey,
+    AlarmExpire,
+    AlarmRetry,
+    ConsumeAlarm,
+    Delete,
+    DeleteAlarm,
+    DeleteAll,
+    Op,
+    Put,
+    SetAlarm,
+    Write,
+    decode_key,
+    encode_key,
+    prepare,
+)
 
-ActorKey = tuple[str, str]
-"""(actor type, actor name)."""
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows has no flock; the lock is skipped there
+    fcntl = None  # type: ignore[assignment]
 
-RESERVED_PREFIX = "__telnyx_"
+__all__ = [
+    "RESERVED_PREFIX",
+    "ActorKey",
+    "AlarmExpire",
+    "AlarmRetry",
+    "AlarmState",
+    "ConsumeAlarm",
+    "Delete",
+    "DeleteAlarm",
+    "DeleteAll",
+    "EngineStats",
+    "InstanceInfo",
+    "Put",
+    "SetAlarm",
+    "StorageEngine",
+    "StorageError",
+    "Write",
+]
+
 MAX_LIST_LIMIT = 1000
 # A bound on one transaction: enough to amortise the fsync, small enough that the first
 # commit of a burst does not wait behind an unbounded amount of work.
 MAX_BATCH = 2048
-SCHEMA_VERSION = 1
 
 
 class StorageError(EdgeError):
     """A commit that could not be made durable, or an engine used outside start()..stop()."""
 
     exit_code = 10
-
-
-@dataclass(frozen=True, slots=True)
-class Put:
-    key: str
-    value: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Delete:
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteAll:
-    """Every key of the actor. The alarm stays (spec: deleteAll() does not clear it)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SetAlarm:
-    """Replace the actor's one alarm; its retry count starts again at 0."""
-
-    when_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteAlarm:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumeAlarm:
-    """Delete the alarm iff it is still the one that fired at `when_ms`.
-
-    "Still" means: its time is `when_ms` after the writes before this one, and no `SetAlarm`
-    came earlier in the same commit. A handler that re-armed (even to the same time) keeps
-    its new alarm.
-    """
-
-    when_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class AlarmRetry:
-    """Scheduler bookkeeping: the attempt of alarm `generation` failed; fire again at `fire_ms`."""
-
-    generation: int
-    retry_count: int
-    fire_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class AlarmExpire:
-    """Scheduler bookkeeping: delete alarm `generation` (retries exhausted, or delivered)."""
-
-    generation: int
-
-
-Write = Put | Delete | DeleteAll | SetAlarm | DeleteAlarm | ConsumeAlarm | AlarmRetry | AlarmExpire
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,121 +117,12 @@ class EngineStats:
     largest_batch: int
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS kv (
-    type TEXT NOT NULL,
-    name TEXT NOT NULL,
-    key BLOB NOT NULL,
-    value BLOB NOT NULL,
-    PRIMARY KEY (type, name, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS actors (
-    type TEXT NOT NULL,
-    name TEXT NOT NULL,
-    last_activity_ms INTEGER NOT NULL,
-    alarm_ms INTEGER,
-    alarm_fire_ms INTEGER,
-    alarm_retries INTEGER NOT NULL DEFAULT 0,
-    alarm_gen INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (type, name)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS actors_alarm_fire ON actors(alarm_fire_ms)
-    WHERE alarm_fire_ms IS NOT NULL;
-"""
-
-_TOUCH = (
-    "INSERT INTO actors(type, name, last_activity_ms) VALUES (?, ?, ?) "
-    "ON CONFLICT(type, name) DO UPDATE SET last_activity_ms = excluded.last_activity_ms"
-)
-_PUT = "INSERT OR REPLACE INTO kv(type, name, key, value) VALUES (?, ?, ?, ?)"
-_DELETE = "DELETE FROM kv WHERE type = ? AND name = ? AND key = ?"
-_DELETE_ALL = "DELETE FROM kv WHERE type = ? AND name = ?"
-_SET_ALARM = (
-    "UPDATE actors SET alarm_ms = ?, alarm_fire_ms = ?, alarm_retries = 0, "
-    "alarm_gen = alarm_gen + 1 WHERE type = ? AND name = ?"
-)
-_CLEAR_ALARM = (
-    "UPDATE actors SET alarm_ms = NULL, alarm_fire_ms = NULL, alarm_retries = 0 "
-    "WHERE type = ? AND name = ?"
-)
-_CONSUME_ALARM = _CLEAR_ALARM + " AND alarm_ms = ?"
-_EXPIRE_ALARM = _CLEAR_ALARM + " AND alarm_gen = ? AND alarm_ms IS NOT NULL"
-_RETRY_ALARM = (
-    "UPDATE actors SET alarm_retries = ?, alarm_fire_ms = ? "
-    "WHERE type = ? AND name = ? AND alarm_gen = ? AND alarm_ms IS NOT NULL"
-)
-_ALARM_COLUMNS = "type, name, alarm_ms, alarm_fire_ms, alarm_retries, alarm_gen"
-
-
-def _encode_key(key: object) -> bytes:
-    if not isinstance(key, str):
-        raise ValueError(f"storage keys are strings, not {type(key).__name__}")
-    if key.startswith(RESERVED_PREFIX):
-        raise ValueError(f"keys starting with {RESERVED_PREFIX!r} are reserved: {key!r}")
-    # surrogatepass: a lone UTF-16 surrogate from JS still round-trips and still sorts by
-    # code point (its three bytes fall between U+D7FF and U+E000).
-    return key.encode("utf-8", "surrogatepass")
-
-
-def _decode_key(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogatepass")
-
-
-def _check_ms(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{what} must be an integer (ms since epoch), not {value!r}")
-    if not -(2**63) <= value < 2**63:
-        raise ValueError(f"{what} out of range: {value}")
-    return value
-
-
-# One write as the writer thread applies it: a tag and its ready-made parameters.
-_Op = tuple[str, tuple[Any, ...]]
-
-
-def _prepare(actor: ActorKey, writes: Sequence[Write]) -> list[_Op]:
-    """Validate on the caller's side, so bad input fails that caller before any I/O."""
-    if (
-        not isinstance(actor, tuple)
-        or len(actor) != 2
-        or not all(isinstance(part, str) and part for part in actor)
-    ):
-        raise ValueError(f"actor must be a (type, name) pair of non-empty strings, not {actor!r}")
-    kind, name = actor
-    ops: list[_Op] = []
-    for write in writes:
-        if isinstance(write, Put):
-            value = write.value
-            if isinstance(value, (bytearray, memoryview)):
-                value = bytes(value)
-            if not isinstance(value, bytes):
-                raise ValueError(f"values are bytes, not {type(value).__name__}")
-            ops.append(("put", (kind, name, _encode_key(write.key), value)))
-        elif isinstance(write, Delete):
-            ops.append(("delete", (kind, name, _encode_key(write.key))))
-        elif isinstance(write, DeleteAll):
-            ops.append(("delete_all", (kind, name)))
-        elif isinstance(write, SetAlarm):
-            when = _check_ms(write.when_ms, "alarm time")
-            ops.append(("set_alarm", (when, when, kind, name)))
-        elif isinstance(write, DeleteAlarm):
-            ops.append(("clear_alarm", (kind, name)))
-        elif isinstance(write, ConsumeAlarm):
-            ops.append(("consume_alarm", (kind, name, _check_ms(write.when_ms, "alarm time"))))
-        elif isinstance(write, AlarmRetry):
-            fire = _check_ms(write.fire_ms, "retry time")
-            ops.append(("retry_alarm", (write.retry_count, fire, kind, name, write.generation)))
-        elif isinstance(write, AlarmExpire):
-            ops.append(("expire_alarm", (kind, name, write.generation)))
-        else:
-            raise ValueError(f"not a storage write: {write!r}")
-    return ops
 
 
 @dataclass(slots=True)
 class _Job:
     actor: ActorKey
-    ops: list[_Op]
+    ops: list[Op]
     future: asyncio.Future[None]
 
 
@@ -269,6 +141,7 @@ class StorageEngine:
         self._writer: threading.Thread | None = None
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
         # The read connection is shared by whoever reads (the loop thread, mostly, and
         # helper threads); sqlite3 connections are not safe to use from two threads at once.
         self._read_lock = threading.Lock()
@@ -287,6 +160,7 @@ class StorageEngine:
         self._loop = asyncio.get_running_loop()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._take_lock()
             self._wconn = self._connect()
             mode = self._wconn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -297,7 +171,7 @@ class StorageEngine:
                     f"{self.path} was written by a newer telnyx-edge (schema {version})",
                     hint="Upgrade telnyx-edge, or move the state file aside.",
                 )
-            self._wconn.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+            self._wconn.executescript(SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
             self._rconn = self._connect()
             self._rconn.execute("PRAGMA query_only = ON")
         except (sqlite3.Error, OSError) as exc:
@@ -314,6 +188,24 @@ class StorageEngine:
         self._writer = threading.Thread(target=self._writer_main, name="storage-writer", daemon=True)
         self._state = "running"
         self._writer.start()
+
+    def _take_lock(self) -> None:
+        """One runtime per state file: two would both fire its alarms and host its actors."""
+        if fcntl is None:
+            return
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 20, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise RuntimeStartError(
+                f"actor storage {self.path} is in use by another telnyx-edge runtime (pid {holder})",
+                hint="Stop the other `telnyx-edge dev` or `serve`: one runtime owns a state file.",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd  # the kernel drops the lock when this closes, even on SIGKILL
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one batch is one transaction.
@@ -353,6 +245,9 @@ class StorageEngine:
             if conn is not None:
                 conn.close()
         self._wconn = self._rconn = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     @property
     def running(self) -> bool:
@@ -364,7 +259,7 @@ class StorageEngine:
         """Make `writes` durable as one atomic unit, in order. The reply waits for this."""
         if self._state != "running" or self._loop is None:
             raise StorageError("the storage engine is not running")
-        ops = _prepare(actor, writes)
+        ops = prepare(actor, writes)
         if not ops:
             return
         future: asyncio.Future[None] = self._loop.create_future()
@@ -400,7 +295,10 @@ class StorageEngine:
                     break
                 assert isinstance(item, _Job)
                 batch.append(item)
-            self._run_batch(batch)
+            try:
+                self._run_batch(batch)
+            except Exception as exc:  # noqa: BLE001 - a bug must not leave callers waiting forever
+                self._fail_all(batch, exc)
         conn = self._wconn
         if conn is not None:
             try:
@@ -409,6 +307,16 @@ class StorageEngine:
                 pass  # the WAL stays and is replayed on the next open: nothing is lost
             conn.close()
             self._wconn = None
+
+    def _fail_all(self, batch: list[_Job], exc: BaseException) -> None:
+        error = StorageError(f"the storage writer failed: {exc!r}")
+        results: list[tuple[asyncio.Future[None], BaseException | None]] = [
+            (job.future, error) for job in batch
+        ]
+        if self._wconn is not None and self._wconn.in_transaction:
+            self._wconn.execute("ROLLBACK")
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._settle, results, None)
 
     def _run_batch(self, batch: list[_Job]) -> None:
         conn = self._wconn
@@ -462,31 +370,19 @@ class StorageEngine:
     @staticmethod
     def _apply(conn: sqlite3.Connection, job: _Job, now: int) -> int | None:
         kind, name = job.actor
-        conn.execute(_TOUCH, (kind, name, now))
+        conn.execute(TOUCH, (kind, name, now))
         armed: int | None = None
         rearmed = False
-        for tag, params in job.ops:
-            if tag == "put":
-                conn.execute(_PUT, params)
-            elif tag == "delete":
-                conn.execute(_DELETE, params)
-            elif tag == "delete_all":
-                conn.execute(_DELETE_ALL, params)
-            elif tag == "set_alarm":
-                conn.execute(_SET_ALARM, params)
-                armed = int(params[1])
-                rearmed = True
-            elif tag == "clear_alarm":
-                conn.execute(_CLEAR_ALARM, params)
+        for sql, params, effect in job.ops:
+            if effect == CONSUME and rearmed:
+                continue  # the handler re-armed in this very turn: keep the new alarm
+            cursor = conn.execute(sql, params)
+            if effect == ARM:
+                armed, rearmed = params[0], True
+            elif effect == DISARM:
                 armed = None
-            elif tag == "consume_alarm":
-                if not rearmed:
-                    conn.execute(_CONSUME_ALARM, params)
-            elif tag == "retry_alarm":
-                if conn.execute(_RETRY_ALARM, params).rowcount:
-                    armed = int(params[1])
-            elif tag == "expire_alarm":
-                conn.execute(_EXPIRE_ALARM, params)
+            elif effect == RETRY and cursor.rowcount:
+                armed = params[1]
         return armed
 
     def _settle(
@@ -518,7 +414,7 @@ class StorageEngine:
         conn = self._rconn
         if conn is None:
             raise StorageError("the storage engine is not running")
-        params = (actor[0], actor[1], _encode_key(key))
+        params = (actor[0], actor[1], encode_key(key))
         with self._read_lock:
             row = conn.execute(
                 "SELECT value FROM kv WHERE type = ? AND name = ? AND key = ?", params
@@ -531,7 +427,7 @@ class StorageEngine:
             "SELECT key FROM kv WHERE type = ? AND name = ? ORDER BY key LIMIT ?",
             (actor[0], actor[1], limit),
         )
-        return [_decode_key(row[0]) for row in rows]
+        return [decode_key(row[0]) for row in rows]
 
     def get_alarm(self, actor: ActorKey) -> int | None:
         rows = self._read(
@@ -541,7 +437,7 @@ class StorageEngine:
 
     def alarm_state(self, actor: ActorKey) -> AlarmState | None:
         rows = self._read(
-            f"SELECT {_ALARM_COLUMNS} FROM actors WHERE type = ? AND name = ? "
+            f"SELECT {ALARM_COLUMNS} FROM actors WHERE type = ? AND name = ? "
             "AND alarm_ms IS NOT NULL",
             (actor[0], actor[1]),
         )
@@ -550,7 +446,7 @@ class StorageEngine:
     def due_alarms(self, now_ms: int, *, limit: int = 1000) -> list[AlarmState]:
         """Armed alarms whose next fire time is at or before `now_ms`, earliest first."""
         rows = self._read(
-            f"SELECT {_ALARM_COLUMNS} FROM actors WHERE alarm_fire_ms <= ? "
+            f"SELECT {ALARM_COLUMNS} FROM actors WHERE alarm_fire_ms <= ? "
             "ORDER BY alarm_fire_ms LIMIT ?",
             (now_ms, limit),
         )
@@ -623,7 +519,7 @@ class StorageEngine:
         order = "DESC" if reverse else "ASC"
         sql = f"SELECT key, value FROM kv WHERE {' AND '.join(where)} ORDER BY key {order} LIMIT ?"
         params.append(limit)
-        return [(_decode_key(k), bytes(v)) for k, v in self._read(sql, tuple(params))]
+        return [(decode_key(k), bytes(v)) for k, v in self._read(sql, tuple(params))]
 
 
 def _alarm_state(row: Any) -> AlarmState:

@@ -382,3 +382,17 @@ def test_acknowledged_commits_survive_sigkill(db: Path) -> None:
             assert engine.get(("Crash", worker), key) == key.encode(), key
 
     with_engine(db, check)
+
+
+def test_one_runtime_per_state_file(db: Path) -> None:
+    async def main() -> None:
+        first = StorageEngine(db)
+        await first.start()
+        with pytest.raises(RuntimeStartError, match=rf"in use by another .* \(pid {os.getpid()}\)"):
+            await StorageEngine(db).start()
+        await first.stop()
+        second = StorageEngine(db)  # the lock went with the first engine
+        await second.start()
+        await second.stop()
+
+    asyncio.run(main())
