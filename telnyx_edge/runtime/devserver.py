@@ -14,12 +14,12 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from telnyx_edge import bundle
 from telnyx_edge.config import Manifest, load_manifest
 from telnyx_edge.errors import BundleError, ConfigError, EdgeError
 from telnyx_edge.runtime import events, watcher
+from telnyx_edge.runtime.alarms import AlarmScheduler
 from telnyx_edge.runtime.isolate import JS_DIR
 from telnyx_edge.runtime.registry import FunctionSpec, Limits, Registry
 from telnyx_edge.runtime.server import HttpServer, Ingress, bind
@@ -66,7 +66,7 @@ class DevServer:
         self._build_no = 0
         self._engine: StorageEngine | None = None
         self._registry: Registry | None = None
-        self._scheduler: Any = None
+        self._scheduler: AlarmScheduler | None = None
         self._http: HttpServer | None = None
         self._stop_watch = asyncio.Event()
         self._watch_task: asyncio.Task[None] | None = None
@@ -131,15 +131,11 @@ class DevServer:
         unresolved = self._registry.unresolved(spec)
         if unresolved:
             self.report(events.Unresolved(spec.name, unresolved))
-        try:
-            from telnyx_edge.runtime.alarms import AlarmScheduler
-        except ImportError:  # TEMPORARY until the storage branch lands alarms.py
-            AlarmScheduler = None  # type: ignore[assignment,misc]  # noqa: N806
-        if AlarmScheduler is not None:
-            self._scheduler = AlarmScheduler(
-                self._engine, self._registry.deliver_alarm, retry_delay_s=self.options.alarm_retry_delay_s
-            )
-            await self._scheduler.start()
+        # Alarms delivered during a reload wait at the function's gate like any other call.
+        self._scheduler = AlarmScheduler(
+            self._engine, self._registry.deliver_alarm, retry_delay_s=self.options.alarm_retry_delay_s
+        )
+        await self._scheduler.start()
         self._http = HttpServer(Ingress(self._registry), bind(self.options.host, self.options.port))
         await self._http.start()
         host = self.options.host if ":" not in self.options.host else f"[{self.options.host}]"
