@@ -29,7 +29,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 
 _LEN = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024

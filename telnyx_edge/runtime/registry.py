@@ -241,7 +241,7 @@ class Registry:
     def get_alarm(self, actor: ActorKey) -> int | None:
         return self.engine.get_alarm(actor)
 
-    def list(self, actor: ActorKey, options: dict[str, Any]) -> list[list[Any]]:
+    def list_range(self, actor: ActorKey, options: dict[str, Any]) -> list[list[Any]]:
         """The committed range; a limit above the engine's page size is read in pages."""
         want = int(options.get("limit") or 128)
         reverse = bool(options.get("reverse"))

@@ -220,13 +220,14 @@ def test_one_activation_one_turn_at_a_time(server: ServerProcess) -> None:
 
 
 def test_process_exit_in_user_code_is_survived(client: httpx.Client, server: ServerProcess) -> None:
-    value(client, "exiter", "put", "kept", "yes")
-    response = client.post("/rpc/exiter/exit", json={"args": []})
+    value(client, "boot-exiter", "put", "kept", "yes")
+    assert value(client, "boot-exiter", "boots") == 1
+    response = client.post("/rpc/boot-exiter/exit", json={"args": []})
     assert response.status_code == 500
     assert response.text.startswith("ActorIsolateCrashedError: the isolate for lab exited (code 3)")
     server.wait_for(r"Isolate replaced: the isolate for lab exited \(code 3\)")
-    assert value(client, "exiter", "get", "kept") == "yes"
-    assert value(client, "exiter", "version") == "v1"
+    assert value(client, "boot-exiter", "get", "kept") == "yes"
+    assert value(client, "boot-exiter", "boots") == 2  # a fresh activation in the new isolate
 
 
 def test_a_synchronous_hang_is_killed_and_replaced(client: httpx.Client, server: ServerProcess) -> None:
@@ -269,3 +270,18 @@ def test_failed_alarm_is_retried_three_times_then_deleted(client: httpx.Client) 
     eventually(lambda: value(client, "alarm-bad", "alarmAt"), lambda when: when is None, timeout=5)
     assert value(client, "alarm-bad", "get", "alarm-fired") is None  # failed runs committed nothing
     assert len(_log(client, "alarm-bad")) == 4
+
+
+def test_block_concurrency_while_gates_the_first_call(client: httpx.Client) -> None:
+    # The constructor counts boots in storage inside blockConcurrencyWhile(); calls wait for it.
+    assert value(client, "booter", "boots") == 1
+    assert value(client, "booter", "get", "boots") == 1
+
+
+def test_actor_fetch_and_new_unique_id(client: httpx.Client) -> None:
+    response = client.get("/actorfetch/inbox-1")
+    assert response.status_code == 201
+    assert response.headers["x-actor"] == "lab"
+    assert response.json() == {"id": "inbox-1", "method": "PUT", "path": "/inbox?x=1", "body": "payload"}
+    unique = client.get("/unique").json()
+    assert unique["value"] == 42 and len(unique["id"]) == 36

@@ -102,3 +102,23 @@ def test_build_error_keeps_old_code_serving(client: httpx.Client, server: Server
     server.wait_for(r"Reloaded in \d+ ms")
     assert value(client, "keeper", "version") == "v3"
     assert value(client, "keeper", "get", "balance") == 70
+
+
+def test_restart_keeps_state_and_fires_alarms_that_came_due(tmp_path: Path, node_modules: Path) -> None:
+    project = copy_project("lab", tmp_path)
+    first = start_dev(project, "--no-watch")
+    with httpx.Client(base_url=first.url, timeout=30) as client:
+        value(client, "survivor", "put", "balance", 5)
+        due = value(client, "survivor", "arm", 1200, "ok")
+    assert close(first) == 0
+    assert "Stopping..." in first.output
+    second = start_dev(project, "--no-watch")
+    try:
+        with httpx.Client(base_url=second.url, timeout=30) as client:
+            assert value(client, "survivor", "get", "balance") == 5
+            log = eventually(lambda: value(client, "survivor-log", "log"), lambda log: len(log) >= 1, timeout=10)
+            assert log == [[0, False, "ok"]]
+            assert value(client, "survivor", "get", "alarm-fired") >= due
+            assert value(client, "survivor", "alarmAt") is None
+    finally:
+        assert close(second) == 0

@@ -190,12 +190,11 @@ export class Activation {
       count: () => 0,
       broadcast: () => 0,
     };
-    this.current = new TurnWrites(); // writes made in a constructor are discarded
-    try {
-      this.instance = new cls(ctx, this.host.envFor(this));
-    } finally {
-      this.current = null;
-    }
+    const init = new TurnWrites();
+    this.current = init; // storage used while initialising buffers into this init turn
+    this.chain = [];
+    this.instance = new cls(ctx, this.host.envFor(this));
+    return init;
   }
 
   async read(tx, key) {
@@ -253,34 +252,42 @@ export class Activation {
     this.lastUsed = Date.now();
   }
 
+  /** Construct on first use; the constructor's blockConcurrencyWhile() gates the first call. */
   async ready(turn) {
-    if (!this.instance) {
-      try {
-        this.construct();
-      } catch (err) {
-        turn.reject(new E.ActorMethodError(`constructing ${this.key} failed: ${err?.message ?? err}`));
-        this.instance = null;
-        return false;
-      }
+    if (this.instance) return true;
+    let init;
+    try {
+      init = this.construct();
+    } catch (err) {
+      this.current = null;
+      turn.reject(new E.ActorMethodError(`constructing ${this.key} failed: ${err?.message ?? err}`));
+      return false;
     }
-    if (this.initGate) {
-      const gate = this.initGate;
-      let timer;
-      const budget = this.host.methodTimeoutMs;
-      try {
-        await Promise.race([gate, new Promise((_, rej) => { timer = setTimeout(() => rej(new E.BlockConcurrencyTimeoutError(`blockConcurrencyWhile() in ${this.key} took longer than ${budget} ms`)), budget); })]);
-        this.initGate = null;
-      } catch (err) {
-        // Torn down: the next call constructs a fresh instance.
-        this.instance = null;
-        this.initGate = null;
-        turn.reject(err instanceof E.BlockConcurrencyTimeoutError ? err : new E.ActorMethodError(`initialising ${this.key} failed: ${err?.message ?? err}`));
-        return false;
-      } finally {
-        clearTimeout(timer);
+    let timer;
+    try {
+      if (this.initGate) {
+        const budget = this.host.methodTimeoutMs;
+        await Promise.race([this.initGate, new Promise((_, rej) => {
+          timer = setTimeout(() => rej(new E.BlockConcurrencyTimeoutError(`blockConcurrencyWhile() in ${this.key} took longer than ${budget} ms`)), budget);
+        })]);
       }
+      // What initialisation wrote commits before the first call runs.
+      const writes = init.toWire();
+      if (writes.length) {
+        this.apply(init);
+        await this.commit(writes, null);
+      }
+      return true;
+    } catch (err) {
+      // Torn down: the next call constructs a fresh instance.
+      this.instance = null;
+      turn.reject(err instanceof E.BlockConcurrencyTimeoutError ? err : new E.ActorMethodError(`initialising ${this.key} failed: ${err?.message ?? err}`));
+      return false;
+    } finally {
+      clearTimeout(timer);
+      this.current = null;
+      this.initGate = null;
     }
-    return true;
   }
 
   async run(turn) {
