@@ -170,7 +170,8 @@ class DevServer:
         if self._stopped:
             return
         self._stopped = True
-        self.report(events.Stopping())
+        if self.url:
+            self.report(events.Stopping())
         self._stop_watch.set()
         if self._watch_task is not None:
             self._watch_task.cancel()

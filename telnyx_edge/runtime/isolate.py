@@ -266,7 +266,9 @@ class Isolate:
                 self._ready.set_result(msg[1])
         elif op == "fatal":
             if self._ready is not None and not self._ready.done():
-                self._ready.set_exception(RuntimeStartError(str(msg[1])))
+                self._ready.set_exception(RuntimeStartError(
+                    str(msg[1]), hint="Fix the error above; main and every module it imports run when the isolate starts.",
+                ))
 
     def _reply_sync(self, rid: int, fn: Callable[[Any, Any], Any], actor: Any, arg: Any) -> None:
         assert self._conn is not None

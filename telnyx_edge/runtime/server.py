@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 
+from telnyx_edge.errors import RuntimeStartError
 from telnyx_edge.runtime.isolate import CallError
 from telnyx_edge.runtime.registry import Registry
 
@@ -78,7 +79,14 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise RuntimeStartError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="Pick another port with --port (0 picks a free one), or stop what is using it.",
+        ) from exc
     sock.listen(2048)
     sock.setblocking(False)
     return sock

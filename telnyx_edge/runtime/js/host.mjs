@@ -258,6 +258,14 @@ function errorWire(err) {
   return [err?.name ?? "Error", err?.message ?? String(err)];
 }
 
+/** One line: the error and where user code threw it (first stack frame outside node:). */
+function describeLoadError(err) {
+  const head = `${err?.name ?? "Error"}: ${err?.message ?? err}`;
+  const frame = String(err?.stack ?? "").split("\n").slice(1).find((l) => !l.includes("node:internal"));
+  const where = frame?.match(/\(?([^()\s]+:\d+:\d+)\)?\s*$/)?.[1];
+  return where ? `${head} (at ${where})` : head;
+}
+
 function logError(what, err) {
   const detail = err?.userStack ?? err?.stack ?? String(err);
   process.stderr.write(`[isolate] ${what}: ${detail}\n`);
@@ -284,7 +292,7 @@ async function main() {
   try {
     mod = await import(pathToFileURL(config.bundle).href);
   } catch (err) {
-    chan.send(["fatal", `loading ${config.bundle} failed: ${err?.stack ?? err}`]);
+    chan.send(["fatal", `the code threw while loading: ${describeLoadError(err)}`]);
     chan.flush();
     return;
   }
