@@ -123,3 +123,24 @@ def test_missing_manifest(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert "❌ No project manifest found" in result.stderr
     assert "💡 Run 'telnyx-edge dev' from a directory containing a telnyx.toml manifest." in result.stderr
+
+
+def test_code_that_throws_at_start(tmp_path: Path, node_modules: Path) -> None:
+    project = copy_project("account", tmp_path)
+    with (project / "src" / "account.ts").open("a") as source:
+        source.write('throw new Error("top-level failure");\n')
+    result = run_cli("dev", "--port", "0", "--no-watch", cwd=project)
+    assert result.returncode == 10
+    assert "❌ the code threw while loading: Error: top-level failure (at " in result.stderr
+    assert "account.ts:" in result.stderr
+    assert "Ready on" not in result.stdout
+
+
+def test_build_error_at_start(tmp_path: Path, node_modules: Path) -> None:
+    project = copy_project("account", tmp_path)
+    with (project / "src" / "index.ts").open("a") as source:
+        source.write("export const = 1;\n")
+    result = run_cli("dev", "--port", "0", "--no-watch", cwd=project)
+    assert result.returncode == 8
+    assert "❌ Build failed with 1 error" in result.stderr
+    assert "src/index.ts:" in result.stderr

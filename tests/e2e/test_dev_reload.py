@@ -122,3 +122,16 @@ def test_restart_keeps_state_and_fires_alarms_that_came_due(tmp_path: Path, node
             assert value(client, "survivor", "alarmAt") is None
     finally:
         assert close(second) == 0
+
+
+def test_code_that_throws_while_loading_keeps_old_code(client: httpx.Client, server: ServerProcess, project: Path) -> None:
+    source = project / "src" / "lab.ts"
+    good = source.read_text()
+    before = value(client, "keeper", "version")
+    source.write_text(good + '\nthrow new Error("boom at load");\n')
+    failed = server.wait_for(r"Reload failed: the code threw while loading: Error: boom at load \(at .*lab\.ts:\d+:\d+\)")
+    assert "previous code keeps serving" in failed.string
+    assert value(client, "keeper", "version") == before
+    source.write_text(good.replace(f'export const VERSION = "{before}"', 'export const VERSION = "v4"'))
+    server.wait_for(r"Reloaded in \d+ ms")
+    assert value(client, "keeper", "version") == "v4"
