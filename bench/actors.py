@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument("--only", choices=["hot", "spread"], help="run one workload only")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
 
@@ -61,7 +62,10 @@ def main() -> None:
                 for i in range(args.accounts):
                     client.post(f"/accounts/acct{i}/deposit", json={"amount": FUNDS})
             rows = []
-            for label, accounts in (("hot (1 account)", 1), (f"spread ({args.accounts} accounts)", args.accounts)):
+            workloads = [("hot", "hot (1 account)", 1), ("spread", f"spread ({args.accounts} accounts)", args.accounts)]
+            for key, label, accounts in workloads:
+                if args.only and key != args.only:
+                    continue
                 for c in levels:
                     runs = [run_load(server.url, c, args.seconds, accounts) for _ in range(args.runs)]
                     errors = sum(int(r["errors"]) for r in runs)

@@ -100,7 +100,7 @@ class HttpServer:
         config = uvicorn.Config(
             app, http="httptools", loop="none", lifespan="off", access_log=False,
             log_level="warning", server_header=False, date_header=False, backlog=2048,
-            timeout_keep_alive=30,
+            timeout_keep_alive=30, proxy_headers=False,
         )
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
