@@ -204,6 +204,7 @@ def run(options: DevOptions, report: events.Reporter) -> None:
     """Serve until SIGINT/SIGTERM, then stop in order. Raises EdgeError if start fails."""
     import gc
     import signal
+    import sys
 
     async def main() -> None:
         server = DevServer(options, report)
@@ -218,6 +219,9 @@ def run(options: DevOptions, report: events.Reporter) -> None:
             gc.collect()
             gc.freeze()
             gc.set_threshold(50_000, 20, 100)
+            # The storage writer thread needs the GIL back right after each fsync; with the
+            # default 5 ms switch interval a busy event loop would hold every commit that long.
+            sys.setswitchinterval(0.0005)
             await stop.wait()
         finally:
             await server.stop()

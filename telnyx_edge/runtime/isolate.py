@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shlex
 import shutil
 import signal
 import socket
@@ -97,8 +99,10 @@ class Isolate:
         try:
             # The protocol socket is passed as an extra fd (its number is the last argument);
             # stdout/stderr stay the user's console output.
+            # TELNYX_EDGE_NODE_FLAGS: extra node flags, e.g. --inspect or --cpu-prof.
+            flags = shlex.split(os.environ.get("TELNYX_EDGE_NODE_FLAGS", ""))
             self._proc = await asyncio.create_subprocess_exec(
-                node_binary(), "--enable-source-maps", str(HOST_SCRIPT), str(child.fileno()),
+                node_binary(), "--enable-source-maps", *flags, str(HOST_SCRIPT), str(child.fileno()),
                 stdin=asyncio.subprocess.DEVNULL, pass_fds=(child.fileno(),),
             )
         finally:
