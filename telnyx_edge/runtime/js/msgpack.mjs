@@ -48,6 +48,11 @@ function writeValue(v) {
           else { buf[pos++] = 0xce; buf.writeUInt32BE(v, pos); pos += 4; }
         } else if (v >= -32) buf[pos++] = v & 0xff;
         else { buf[pos++] = 0xd2; buf.writeInt32BE(v, pos); pos += 4; }
+      } else if (Number.isSafeInteger(v)) {
+        // Beyond 32 bits (epoch milliseconds, say): 64-bit ints, so Python gets an int.
+        if (v >= 0) { buf[pos++] = 0xcf; buf.writeBigUInt64BE(BigInt(v), pos); }
+        else { buf[pos++] = 0xd3; buf.writeBigInt64BE(BigInt(v), pos); }
+        pos += 8;
       } else { buf[pos++] = 0xcb; buf.writeDoubleBE(v, pos); pos += 8; }
       return;
     case "bigint": writeValue(Number(v)); return;
