@@ -285,3 +285,9 @@ def test_actor_fetch_and_new_unique_id(client: httpx.Client) -> None:
     assert response.json() == {"id": "inbox-1", "method": "PUT", "path": "/inbox?x=1", "body": "payload"}
     unique = client.get("/unique").json()
     assert unique["value"] == 42 and len(unique["id"]) == 36
+
+
+def test_a_fetch_handler_that_never_answers_is_a_504(client: httpx.Client) -> None:
+    response = client.get("/hang")  # the request budget is 2 x the 1 s method budget
+    assert response.status_code == 504
+    assert response.text == "RequestTimeoutError: the fetch handler did not respond within 2000 ms\n"

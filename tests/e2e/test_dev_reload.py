@@ -135,3 +135,16 @@ def test_code_that_throws_while_loading_keeps_old_code(client: httpx.Client, ser
     source.write_text(good.replace(f'export const VERSION = "{before}"', 'export const VERSION = "v4"'))
     server.wait_for(r"Reloaded in \d+ ms")
     assert value(client, "keeper", "version") == "v4"
+
+
+def test_rapid_saves_make_one_reload(client: httpx.Client, server: ServerProcess, project: Path) -> None:
+    source = project / "src" / "lab.ts"
+    text = source.read_text()
+    current = value(client, "keeper", "version")
+    for i in range(3):  # three saves within a few milliseconds
+        source.write_text(text + f"\n// save {i}\n")
+    server.wait_for(r"Reloaded in \d+ ms")
+    source.write_text(text.replace(f'export const VERSION = "{current}"', 'export const VERSION = "v9"'))
+    server.wait_for(r"Reloaded in \d+ ms")
+    # Had the burst made two reloads, the second line above would be the burst's, not v9's.
+    assert value(client, "keeper", "version") == "v9"
