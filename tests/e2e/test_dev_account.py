@@ -77,21 +77,25 @@ def test_concurrent_debits_never_overdraw(server: ServerProcess) -> None:
 def test_no_acknowledged_debit_lost_across_kill_9(tmp_path: Path, node_modules: Path) -> None:
     project = copy_project("account", tmp_path)
     start = 1_000_000
-    first = start_dev(project, "--no-watch")
+    state = tmp_path / "elsewhere"
+    first = start_dev(project, "--no-watch", "--state", str(state))
     try:
         assert httpx.post(f"{first.url}/accounts/dave/deposit", json={"amount": start}).json()["balance"] == start
         acked, attempted = asyncio.run(_debit_until_killed(first, kill_after=400))
     finally:
         close(first, kill=True)
     assert acked >= 400
-    second = start_dev(project, "--no-watch")
+    assert (state / "actors.sqlite3").is_file()
+    assert not (project / ".telnyx" / "dev" / "state").exists()
+    second = start_dev(project, "--no-watch", "--state", str(state))
     try:
         balance = httpx.get(f"{second.url}/accounts/dave/balance").json()["balance"]
     finally:
         close(second)
     # Nothing acknowledged is lost; at most the debits in flight at the kill landed unanswered.
-    assert balance <= start - acked
-    assert balance >= start - attempted
+    report = f"start {start}, acked {acked}, attempted {attempted}, balance {balance}"
+    assert balance <= start - acked, report
+    assert balance >= start - attempted, report
 
 
 async def _debit_until_killed(server: ServerProcess, *, kill_after: int) -> tuple[int, int]:

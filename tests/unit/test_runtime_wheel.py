@@ -11,7 +11,7 @@ import pytest
 
 from tests.harness import ROOT
 
-JS_FILES = ["host.mjs", "actors.mjs", "codec.mjs", "errors.mjs", "edge-runtime.mjs", "msgpack.mjs", "package.json"]
+JS_FILES = ["host.mjs", "actors.mjs", "storage.mjs", "codec.mjs", "errors.mjs", "edge-runtime.mjs", "msgpack.mjs", "package.json"]
 
 
 @pytest.mark.slow
