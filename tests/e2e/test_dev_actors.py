@@ -172,8 +172,9 @@ def test_reserved_keys_are_rejected(client: httpx.Client) -> None:
     assert "reserved" in value(client, "reserved", "reserved")
 
 
-def test_env_vars_reach_actors(client: httpx.Client) -> None:
+def test_env_vars_reach_actors_and_the_global_env(client: httpx.Client) -> None:
     assert value(client, "env", "greeting") == "hello from env"
+    assert client.get("/env").json() == {"atLoad": "hello from env", "binding": "function", "same": True}
 
 
 def test_reentrancy_fails_fast_naming_the_cycle(client: httpx.Client) -> None:

@@ -56,25 +56,29 @@ class Channel {
 }
 
 class Host {
-  constructor(chan, config, mod) {
+  constructor(chan, config) {
     this.chan = chan;
     this.config = config;
-    this.mod = mod;
+    this.mod = null;
     this.methodTimeoutMs = config.method_timeout_ms;
     this.alarmTimeoutMs = config.alarm_timeout_ms;
     this.requestTimeoutMs = config.request_timeout_ms;
     this.epochBase = config.epoch_base ?? 0;
     this.classes = new Map();
     this.problems = [];
-    for (const type of config.owned_types) {
+    this.activations = new Map();
+    this.methodCache = new Map();
+    // Before the bundle loads, so `import { env }` is usable at module top level too.
+    Object.assign(globalEnv, this.envFor(null));
+  }
+
+  attach(mod) {
+    this.mod = mod;
+    for (const type of this.config.owned_types) {
       const cls = mod[type];
       if (typeof cls === "function" && cls.prototype instanceof StatefulActor) this.classes.set(type, cls);
       else this.problems.push(`export ${type} is not a class extending StatefulActor`);
     }
-    this.activations = new Map();
-    this.methodCache = new Map();
-    this.stopping = false;
-    Object.assign(globalEnv, this.envFor(null));
   }
 
   envFor(caller) {
@@ -274,11 +278,12 @@ function logError(what, err) {
 async function main() {
   const socket = new net.Socket({ fd: Number(process.argv[2] ?? 3), readable: true, writable: true });
   let host = null;
+  let loaded = false;
   const early = [];
   let gotConfig;
   const configReady = new Promise((resolve) => { gotConfig = resolve; });
   const chan = new Channel(socket, (msg) => {
-    if (host) dispatch(host, chan, msg);
+    if (loaded) dispatch(host, chan, msg);
     else if (msg[0] === "init") gotConfig(msg[1]);
     else early.push(msg);
   });
@@ -288,6 +293,7 @@ async function main() {
   process.on("unhandledRejection", (err) => logError("unhandled rejection", err));
 
   const config = await configReady;
+  host = new Host(chan, config);
   let mod;
   try {
     mod = await import(pathToFileURL(config.bundle).href);
@@ -300,7 +306,8 @@ async function main() {
     chan.send(["fatal", "the entry module must `export default { fetch(req, env) { ... } }`"]);
     return;
   }
-  host = new Host(chan, config, mod);
+  host.attach(mod);
+  loaded = true;
   const exportedActors = Object.entries(mod)
     .filter(([, v]) => typeof v === "function" && v.prototype instanceof StatefulActor)
     .map(([k]) => k);
