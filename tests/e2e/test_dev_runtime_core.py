@@ -1,0 +1,67 @@
+"""The runtime core with two functions at once (what `serve` will build on): each function has
+its own isolate and bindings, the Account type has one owner, and the reference function's stub
+calls reach the owner's activations through the registry (spec 9.2)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from telnyx_edge import bundle
+from telnyx_edge.runtime import events
+from telnyx_edge.runtime.devserver import DevServer
+from telnyx_edge.runtime.registry import FunctionSpec, Limits, Registry
+from telnyx_edge.runtime.server import HttpServer, Ingress, bind
+from telnyx_edge.runtime.storage import StorageEngine
+from tests.e2e.dev_helpers import copy_project
+
+pytestmark = pytest.mark.e2e
+
+
+def _spec(project: Path, name: str, host: str, owned: tuple[str, ...], bindings: dict[str, str]) -> FunctionSpec:
+    builds = project / ".telnyx" / "dev" / "build"
+    DevServer._link_runtime(builds)
+    result = bundle.build(project, "src/index.ts", builds / "1")
+    return FunctionSpec(name=name, bundle_path=result.js_path, bindings=bindings, owned_types=owned, hosts=(host,))
+
+
+def test_reference_function_reaches_the_owners_actor(tmp_path: Path, node_modules: Path) -> None:
+    owner = _spec(copy_project("account", tmp_path), "account", "own.localhost", ("Account",), {"ACCOUNT": "Account"})
+    reference = _spec(copy_project("account-readonly", tmp_path), "account-readonly", "ref.localhost", (), {"READONLY": "Account"})
+    seen: list[events.Event] = []
+
+    async def scenario() -> None:
+        engine = StorageEngine(tmp_path / "state" / "actors.sqlite3")
+        await engine.start()
+        registry = Registry(engine, Limits(method_timeout_ms=2000), seen.append)
+        await registry.add(owner)
+        await registry.add(reference)
+        assert registry.unresolved(reference) == ()
+        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
+        await http.start()
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http.port}", timeout=30) as client:
+                own = {"host": "own.localhost"}
+                ref = {"host": "ref.localhost"}
+                deposit = await client.post("/accounts/carol/deposit", json={"amount": 100}, headers=own)
+                assert deposit.text == '{"account":"carol","balance":100}'
+                shared = await client.get("/accounts/carol/balance", headers=ref)
+                assert shared.json() == {"account": "carol", "balance": 100, "via": "READONLY->Account(shared)"}
+                # Concurrent debits through the owner while the reference reads: one activation.
+                debits = [client.post("/accounts/carol/debit", json={"amount": 1}, headers=own) for _ in range(50)]
+                reads = [client.get("/accounts/carol/balance", headers=ref) for _ in range(50)]
+                results = await asyncio.gather(*debits, *reads)
+                assert all(r.status_code == 200 for r in results)
+                final = await client.get("/accounts/carol/balance", headers=ref)
+                assert final.json()["balance"] == 50
+                unknown = await client.get("/accounts/carol/balance", headers={"host": "nobody.localhost"})
+                assert unknown.status_code == 404 and unknown.text.startswith("FunctionNotFound")
+        finally:
+            await http.stop()
+            await registry.stop()
+            await engine.stop()
+
+    asyncio.run(scenario())
