@@ -72,7 +72,7 @@ def build(project: Path, main: str, outdir: Path) -> BundleResult:
             hint="Fix the errors above (file:line:column) and run the command again.",
         )
     metafile = json.loads(meta_path.read_text(encoding="utf-8"))
-    output = next(
+    output: dict[str, Any] = next(
         (v for k, v in metafile.get("outputs", {}).items() if k.endswith(BUNDLE_NAME)), {}
     )
     return BundleResult(
