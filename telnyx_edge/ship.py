@@ -245,7 +245,8 @@ def _check_exports(bindings: tuple[ShipBinding, ...], report: LoadReport, built:
             )
     source = built.js_path.read_text(encoding="utf-8", errors="replace")
     for b in bindings:
-        if b.role == REFERENCE and re.search(rf"\bclass\s+{re.escape(b.type)}\b", source):
+        name = re.escape(b.type)
+        if b.role == REFERENCE and re.search(rf"\bclass\s+{name}\b|\b{name}\s*=\s*class\b", source):
             warnings.append(
                 f"binding {b.binding}: the bundle contains class {b.type} without exporting it; "
                 "a reference function should import the class only as a type"
