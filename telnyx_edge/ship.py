@@ -168,6 +168,7 @@ def ship(
     if record is None or account is None:
         return ShipResult(name, built, gz, bindings, ship_manifest, target, tuple(warnings))
     func_id = record.id
+    warnings.extend(_orphaned_references(account, func_id, bindings))
     files = {
         bundle.BUNDLE_NAME: built.js_path.read_bytes(),
         bundle.MAP_NAME: built.map_path.read_bytes(),
@@ -194,6 +195,23 @@ def rollback(account: AccountBackend, ref: str, revision_id: str) -> tuple[Funct
         record.id, target.id, check=lambda owners: check_ownership(bindings, record.id, owners)
     )
     return updated, target
+
+
+def _orphaned_references(
+    account: AccountBackend, func_id: str, bindings: tuple[ShipBinding, ...]
+) -> list[str]:
+    """Types this function owns now but not in the new revision, while others still reference them."""
+    owned_now = {b.type for b in bindings if b.role == OWNER}
+    dropped = sorted(t for t, rec in account.owners().items() if rec.id == func_id and t not in owned_now)
+    warnings = []
+    for type_ in dropped:
+        users = [f"'{r.name}'" for r in account.referrers(type_) if r.id != func_id]
+        if users:
+            warnings.append(
+                f"type {type_} has no owner after this ship, but functions still reference it: {', '.join(users)}; "
+                f"those bindings will not resolve until a function ships class {type_}"
+            )
+    return warnings
 
 
 def _remaining(deadline: float, timeout: float) -> float:

@@ -39,6 +39,10 @@ class AccountBackend(Protocol):
         """Actor type -> the function whose serving revision owns it."""
         ...
 
+    def referrers(self, type_: str) -> list[FunctionRecord]:
+        """Functions whose serving revision binds `type_` as a reference."""
+        ...
+
     def deploy(
         self, func_id: str, files: dict[str, bytes], manifest: dict[str, Any],
         check: Callable[[dict[str, FunctionRecord]], None] | None = None,

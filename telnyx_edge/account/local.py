@@ -242,18 +242,28 @@ class LocalAccount:
         """Actor type -> the function whose serving revision owns it (ships its class)."""
         return self._owners(self._connect())
 
+    def referrers(self, type_: str) -> list[FunctionRecord]:
+        """Functions whose serving revision binds `type_` as a reference (ships no class for it)."""
+        return [
+            record for record, manifest in self._serving(self._connect())
+            if any(a.get("type") == type_ and a.get("role") != OWNER for a in manifest.get("actors", []))
+        ]
+
     def _owners(self, conn: sqlite3.Connection) -> dict[str, FunctionRecord]:
+        owners: dict[str, FunctionRecord] = {}
+        for record, manifest in self._serving(conn):
+            for actor in manifest.get("actors", []):
+                if actor.get("role") == OWNER:
+                    owners.setdefault(str(actor["type"]), record)
+        return owners
+
+    def _serving(self, conn: sqlite3.Connection) -> list[tuple[FunctionRecord, dict[str, Any]]]:
+        """Every function that serves a revision, with that revision's manifest (oldest function first)."""
         rows = conn.execute(
             f"SELECT {_F_FUNC_COLUMNS}, r.manifest FROM functions f "
             "JOIN revisions r ON r.id = f.serving_revision AND r.func_id = f.id ORDER BY f.created_at"
         ).fetchall()
-        owners: dict[str, FunctionRecord] = {}
-        for row in rows:
-            record = FunctionRecord(*row[:-1])
-            for actor in json.loads(row[-1]).get("actors", []):
-                if actor.get("role") == OWNER:
-                    owners.setdefault(str(actor["type"]), record)
-        return owners
+        return [(FunctionRecord(*row[:-1]), json.loads(row[-1])) for row in rows]
 
     def _write_files(
         self, func_id: str, files: dict[str, bytes], manifest: dict[str, Any]

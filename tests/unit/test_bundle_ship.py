@@ -127,3 +127,30 @@ def test_rollback_may_not_take_a_type_another_function_owns(account: LocalAccoun
 def test_deploy_to_a_missing_function(account: LocalAccount) -> None:
     with pytest.raises(AccountError, match="is not on this account"):
         account.deploy("00000000-0000-4000-8000-00000000abcd", {"index.js": b""}, {"actors": []})
+
+
+def test_dropping_an_owned_type_that_others_reference_is_warned(copy_fixture, tmp_path: Path) -> None:
+    from telnyx_edge.config import write_edge_compute
+    from telnyx_edge.ship import ship
+
+    account = LocalAccount(tmp_path / "home")
+    project = copy_fixture("ship-owner")
+    owner = account.register("account", project, "umbrella")
+    write_edge_compute(project / "telnyx.toml", owner.id, "account")
+    ref = account.register("account-readonly", tmp_path, "umbrella")
+    ship(project, account)
+    _deploy(account, ref.id, ShipBinding("READONLY", "Account", "reference"))
+    assert [r.name for r in account.referrers("Account")] == ["account-readonly"]
+
+    # The owner drops its [[actors]] block and the class export.
+    toml = project / "telnyx.toml"
+    text = toml.read_text()
+    toml.write_text(text[: text.index("[[actors]]")] + text[text.index("[edge_compute]"):])
+    index = project / "src" / "index.ts"
+    index.write_text(index.read_text().replace('export { Account } from "./account";', ""))
+    result = ship(project, account)
+    assert result.warnings == (
+        "type Account has no owner after this ship, but functions still reference it: 'account-readonly'; "
+        "those bindings will not resolve until a function ships class Account",
+    )
+    assert "Account" not in account.owners()
