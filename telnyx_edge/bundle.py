@@ -79,7 +79,7 @@ def build(project: Path, main: str, outdir: Path, *, timeout: float = DEFAULT_TI
         raise BundleError(
             f"Build failed with {len(errors) or 1} error{'s' if len(errors) != 1 else ''}",
             details=errors or [result.stderr.strip()],
-            hint="Fix the errors above (file:line:column) and run the command again.",
+            hint="Fix the errors listed below (file:line:column) and run the command again.",
         )
     metafile = json.loads(meta_path.read_text(encoding="utf-8"))
     output: dict[str, Any] = next(

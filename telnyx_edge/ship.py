@@ -87,6 +87,25 @@ def parse_duration(text: str) -> float:
     return total
 
 
+def format_duration(seconds: float) -> str:
+    """Seconds as Go prints a duration: `5m0s`, `1h30m0s`, `2.5s`, `500ms`, `1µs`."""
+    if seconds == 0:
+        return "0s"
+    if seconds < 1:
+        for unit, scale in (("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+            if seconds >= scale:
+                return f"{seconds / scale:.6g}{unit}"
+        return f"{seconds / 1e-9:.6g}ns"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{secs:.9g}s"
+    if hours or minutes:
+        text = f"{int(minutes)}m{text}"
+    if hours:
+        text = f"{int(hours)}h{text}"
+    return text
+
+
 def plan_bindings(actors: tuple[config.ActorBinding, ...], exports: tuple[str, ...]) -> tuple[ShipBinding, ...]:
     """Each binding's role: owner when the bundle exports a class named like its type."""
     exported = set(exports) - {"default"}
@@ -154,12 +173,17 @@ def ship(
     try:
         built = bundle.build(manifest.root, manifest.main, target, timeout=_remaining(deadline, timeout))
     except BundleError:
+        _remaining(deadline, timeout)  # out of time: say so, and it is not a build failure
         if record is not None and account is not None:
             account.set_status(record.id, BUILD_FAILED)
         raise
     warnings.extend(built.warnings)
     bindings = plan_bindings(manifest.actors, built.exports)
-    report = load_check(built.js_path, timeout=min(30.0, _remaining(deadline, timeout)))
+    try:
+        report = load_check(built.js_path, timeout=min(30.0, _remaining(deadline, timeout)))
+    except ShipError:
+        _remaining(deadline, timeout)
+        raise
     warnings.extend(_check_exports(bindings, report, built))
     gz = bundle.gzip_size(built.js_path)
     ship_manifest = _ship_manifest(manifest, record, built, bindings, gz)
@@ -218,7 +242,7 @@ def _remaining(deadline: float, timeout: float) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
         raise ShipError(
-            f"Shipping did not finish within the --timeout of {timeout:g} s",
+            f"Shipping did not finish within the --timeout of {format_duration(timeout)}",
             hint="Raise --timeout (a Go duration, e.g. -t 10m).",
         )
     return min(left, bundle.DEFAULT_TIMEOUT)

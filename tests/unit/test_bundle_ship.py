@@ -22,6 +22,16 @@ def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(300, "5m0s"), (5400, "1h30m0s"), (2.5, "2.5s"), (0.5, "500ms"), (1e-6, "1µs"), (0, "0s")]
+)
+def test_format_duration(seconds: float, text: str) -> None:
+    from telnyx_edge.ship import format_duration
+
+    assert format_duration(seconds) == text
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
 @pytest.mark.parametrize("text", ["", "5", "5 m", "m", "5d", "1h-2m", "abc"])
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(UsageError, match="Invalid duration"):
@@ -154,3 +164,18 @@ def test_dropping_an_owned_type_that_others_reference_is_warned(copy_fixture, tm
         "those bindings will not resolve until a function ships class Account",
     )
     assert "Account" not in account.owners()
+
+
+def test_running_out_of_time_is_not_a_build_failure(copy_fixture, tmp_path: Path) -> None:
+    from telnyx_edge.config import write_edge_compute
+    from telnyx_edge.errors import ShipError
+    from telnyx_edge.ship import ship
+
+    account = LocalAccount(tmp_path / "home")
+    project = copy_fixture("ship-owner")
+    record = account.register("account", project, "umbrella")
+    write_edge_compute(project / "telnyx.toml", record.id, "account")
+    with pytest.raises(ShipError, match="Shipping did not finish within the --timeout of 1µs"):
+        ship(project, account, timeout=parse_duration("1us"))
+    assert account.resolve(record.id).status == "created"
+    assert account.revisions(record.id) == []
