@@ -240,15 +240,24 @@ def test_types_type_check_in_a_scaffolded_project(tmp_path: Path, edge_home: Pat
     assert created.returncode == 0, created.stderr
     project = tmp_path / "counter-app"
     link_node_modules(project)
+    with (project / "telnyx.toml").open("a") as toml:
+        toml.write(
+            '\n[[secrets]]\nbinding = "STRIPE"\nname = "STRIPE_API_KEY"\n'
+            '\n[storage.kv.CACHE]\nid = "7d1f6c3e-7b7a-4a55-9a4e-9d6f0d7c1a11"\n'
+            '\n[[ratelimits]]\nname = "LIMITER"\nlimit = 10\nperiod = 60\n'
+        )
     # Use the global Env from a second module, next to index.ts's own local Env.
     (project / "src" / "use-env.ts").write_text(
         "export async function bump(env: Env): Promise<number> {\n"
-        '  return env.COUNTER.idFromName("a").increment(2);\n'
+        '  const key: string = await env.SECRETS.get("STRIPE");\n'
+        '  const cached: string | null = await env.CACHE.get(key);\n'
+        '  const { success } = await env.LIMITER.limit({ key: cached ?? "" });\n'
+        '  return success ? env.COUNTER.idFromName("a").increment(2) : 0;\n'
         "}\n"
     )
     done = run_cli("types", cwd=project)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"✅ Wrote {project.resolve() / 'telnyx-env.d.ts'} (1 binding)"
+    assert done.stdout.strip() == f"✅ Wrote {project.resolve() / 'telnyx-env.d.ts'} (4 bindings)"
     text = (project / "telnyx-env.d.ts").read_text()
     assert 'import type { Counter } from "./src/index";' in text
     assert text.count("COUNTER: __TelnyxActorNamespace<Counter>;") == 2
@@ -258,8 +267,11 @@ def test_types_type_check_in_a_scaffolded_project(tmp_path: Path, edge_home: Pat
     # The check has teeth: a method the class lacks fails to type-check.
     (project / "src" / "use-env.ts").write_text(
         'export const x = (env: Env) => env.COUNTER.idFromName("a").decrement();\n'
+        'export const y = (env: Env) => env.SECRETS.get("UNDECLARED");\n'
     )
-    assert "Property 'decrement' does not exist" in _tsc(project).stdout
+    failed = _tsc(project).stdout
+    assert "Property 'decrement' does not exist" in failed
+    assert "'\"UNDECLARED\"' is not assignable" in failed
 
 
 def test_types_for_a_reference_project(copy_fixture, edge_home: Path) -> None:
