@@ -52,15 +52,13 @@ def find_esbuild(project: Path) -> Path:
 def build(project: Path, main: str, outdir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> BundleResult:
     """Bundle `main` of `project` into `outdir/index.js` (+ `.map`, `meta.json`).
 
-    The previous outputs are removed first, so a failed build never leaves a stale bundle
-    behind that a later step could pick up.
+    A failed build leaves the previous outputs in place (a dev server may still be serving
+    them); callers that must not see a stale bundle call `clean` first.
     """
     esbuild = find_esbuild(project)
     outdir.mkdir(parents=True, exist_ok=True)
     js_path = outdir / BUNDLE_NAME
     meta_path = outdir / META_NAME
-    for stale in (js_path, outdir / MAP_NAME, meta_path):
-        stale.unlink(missing_ok=True)
     args = [
         str(esbuild), main, "--bundle", "--format=esm", "--platform=node", "--target=es2022",
         f"--external:{RUNTIME_MODULE}", "--sourcemap", f"--metafile={meta_path}",
@@ -111,6 +109,12 @@ def parse_messages(stderr: str) -> tuple[list[str], list[str]]:
                 sink[-1] = f"{match.group(1)}:{match.group(2)}:{match.group(3)}: {message}"
                 current = None
     return errors, warnings
+
+
+def clean(outdir: Path) -> None:
+    """Remove the outputs of an earlier build from `outdir` (other files stay)."""
+    for name in (BUNDLE_NAME, MAP_NAME, META_NAME):
+        (outdir / name).unlink(missing_ok=True)
 
 
 def gzip_size(path: Path) -> int:

@@ -170,6 +170,9 @@ def ship(
             f"'{record.name}' on the account; shipping to '{record.name}'"
         )
     target = (outdir if outdir is not None else manifest.root / BUILD_DIR).resolve()
+    # `rm -rf .telnyx` is folk wisdom for the real CLI: a stale bundle must never be shipped.
+    bundle.clean(target)
+    (target / MANIFEST_NAME).unlink(missing_ok=True)
     try:
         built = bundle.build(manifest.root, manifest.main, target, timeout=_remaining(deadline, timeout))
     except BundleError:

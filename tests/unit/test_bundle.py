@@ -92,14 +92,18 @@ def test_syntax_error_reports_file_and_line(copy_fixture) -> None:
     assert any(re.match(rf"src/index\.ts:{line}:\d+: ", d) for d in caught.value.details), caught.value.details
 
 
-def test_failed_build_leaves_no_stale_bundle(copy_fixture) -> None:
+def test_failed_ship_leaves_no_stale_bundle(copy_fixture) -> None:
     project = copy_fixture("ship-owner")
     out = project / ".telnyx" / "build"
-    bundle.build(project, "src/index.ts", out)
+    ship(project, None, dry_run=True)
+    assert (out / "index.js").exists()
     (project / "src" / "index.ts").write_text("export default {\n")
     with pytest.raises(BundleError):
         bundle.build(project, "src/index.ts", out)
-    assert not (out / "index.js").exists()
+    assert (out / "index.js").exists()  # build() alone keeps the last good output (dev serves it)
+    with pytest.raises(BundleError):
+        ship(project, None, dry_run=True)
+    assert sorted(p.name for p in out.iterdir()) == []
 
 
 def test_missing_node_modules(tmp_path: Path) -> None:
