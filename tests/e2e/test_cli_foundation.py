@@ -188,7 +188,11 @@ def test_list_inspect_and_delete(tmp_path: Path, env: dict[str, str]) -> None:
         f"URL:        http://demo-{func_id[:10]}.localhost:8788", "Kind:       umbrella (telnyx.toml)",
         f"Directory:  {project}",
     ]
-    assert out[-4:] == ["Actor bindings:", "BINDING  TYPE     ROLE", "-------  ----     ----", "COUNTER  Counter  not shipped"]
+    assert out[8] == "Revision:   - (never shipped)"
+    assert out[-4:] == [
+        "Actor bindings:", "BINDING  TYPE     ROLE         STATUS", "-------  ----     ----         ------",
+        "COUNTER  Counter  not shipped  -",
+    ]
     assert run_cli("inspect", func_id, env=env).stdout == inspect.stdout
 
     missing = run_cli("inspect", "nope", env=env)
