@@ -57,7 +57,9 @@ except ImportError:  # pragma: no cover - Windows has no flock; the lock is skip
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
+    "MAX_LIST_LIMIT",
     "RESERVED_PREFIX",
+    "AlarmListener",
     "ActorKey",
     "AlarmExpire",
     "AlarmRetry",

@@ -227,9 +227,9 @@ def test_commit_rejects_bad_input_before_any_io(db: Path) -> None:
         bad: list[tuple[object, list[object]]] = [
             (A, [Put("__telnyx_meta", b"x")]),
             (A, [Delete("__telnyx_meta")]),
-            (A, [Put("k", "not bytes")]),
-            (A, [Put(3, b"x")]),
-            (A, [SetAlarm("soon")]),
+            (A, [Put("k", "not bytes")]),  # type: ignore[arg-type]
+            (A, [Put(3, b"x")]),  # type: ignore[arg-type]
+            (A, [SetAlarm("soon")]),  # type: ignore[arg-type]
             (A, ["not a write"]),
             (("Counter",), [Put("k", b"x")]),
             (("Counter", ""), [Put("k", b"x")]),
