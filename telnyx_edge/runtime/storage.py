@@ -14,6 +14,7 @@ layout and its reasons are in `storage_schema.py`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import sqlite3
@@ -77,6 +78,8 @@ __all__ = [
     "Write",
 ]
 
+log = logging.getLogger(__name__)
+
 MAX_LIST_LIMIT = 1000
 # A bound on one transaction: enough to amortise the fsync, small enough that the first
 # commit of a burst does not wait behind an unbounded amount of work.
@@ -117,8 +120,6 @@ class EngineStats:
     commits: int  # commit() calls made durable
     failed_batches: int  # batches that failed and were retried one commit at a time
     largest_batch: int
-
-
 
 
 @dataclass(slots=True)
@@ -394,7 +395,10 @@ class StorageEngine:
     ) -> None:
         if earliest is not None:
             for listener in list(self._alarm_listeners):
-                listener(earliest)
+                try:
+                    listener(earliest)
+                except Exception:  # noqa: BLE001 - a listener must not strand the commits
+                    log.exception("alarm listener %r failed", listener)
         for future, error in results:
             if future.done():
                 continue  # the caller was cancelled; the write is durable regardless
