@@ -398,3 +398,24 @@ def test_one_runtime_per_state_file(db: Path) -> None:
         await second.stop()
 
     asyncio.run(main())
+
+
+def test_read_only_open_beside_a_running_engine(db: Path) -> None:
+    async def main() -> None:
+        with pytest.raises(RuntimeStartError, match="no actor state"):
+            await StorageEngine(db, read_only=True).start()
+        engine = StorageEngine(db)
+        await engine.start()
+        await engine.commit(A, [Put("k", b"v"), SetAlarm(9)])
+        viewer = StorageEngine(db, read_only=True)
+        await viewer.start()  # no lock taken: the running engine keeps it
+        assert viewer.get(A, "k") == b"v"
+        await engine.commit(A, [Put("k", b"w")])
+        assert viewer.get(A, "k") == b"w"  # sees each new commit
+        assert [i.name for i in viewer.instances("Counter")] == ["alice"]
+        with pytest.raises(StorageError, match="read-only"):
+            await viewer.commit(A, [Put("k", b"x")])
+        await viewer.stop()
+        await engine.stop()
+
+    asyncio.run(main())
