@@ -1,0 +1,1 @@
+"""The local runtime: ingress, placement, storage engine, alarms and isolate supervision."""
