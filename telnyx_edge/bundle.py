@@ -7,6 +7,7 @@ the runtime provides it.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import subprocess
@@ -19,6 +20,9 @@ from telnyx_edge.errors import BundleError, ToolNotFound
 
 RUNTIME_MODULE = "@telnyx/edge-runtime"
 BUNDLE_NAME = "index.js"
+MAP_NAME = "index.js.map"
+META_NAME = "meta.json"
+DEFAULT_TIMEOUT = 120.0
 _LOCATION_RE = re.compile(r"^\s+(\S.*?):(\d+):(\d+):\s*$")
 
 
@@ -45,12 +49,16 @@ def find_esbuild(project: Path) -> Path:
     )
 
 
-def build(project: Path, main: str, outdir: Path) -> BundleResult:
-    """Bundle `main` of `project` into `outdir/index.js` (+ `.map`, `meta.json`)."""
+def build(project: Path, main: str, outdir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> BundleResult:
+    """Bundle `main` of `project` into `outdir/index.js` (+ `.map`, `meta.json`).
+
+    A failed build leaves the previous outputs in place (a dev server may still be serving
+    them); callers that must not see a stale bundle call `clean` first.
+    """
     esbuild = find_esbuild(project)
     outdir.mkdir(parents=True, exist_ok=True)
     js_path = outdir / BUNDLE_NAME
-    meta_path = outdir / "meta.json"
+    meta_path = outdir / META_NAME
     args = [
         str(esbuild), main, "--bundle", "--format=esm", "--platform=node", "--target=es2022",
         f"--external:{RUNTIME_MODULE}", "--sourcemap", f"--metafile={meta_path}",
@@ -58,22 +66,22 @@ def build(project: Path, main: str, outdir: Path) -> BundleResult:
     ]
     started = time.perf_counter()
     try:
-        result = subprocess.run(args, cwd=project, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(args, cwd=project, capture_output=True, text=True, timeout=timeout)
     except OSError as exc:
         raise ToolNotFound(f"Cannot run esbuild at {esbuild}: {exc}", hint=f"Reinstall it: cd {project} && npm install") from exc
     except subprocess.TimeoutExpired as exc:
-        raise BundleError("esbuild did not finish within 120 s", hint="Check main for an import cycle or a huge input.") from exc
+        raise BundleError(f"esbuild did not finish within {timeout:g} s", hint="Check main for an import cycle or a huge input.") from exc
     elapsed_ms = (time.perf_counter() - started) * 1000
     errors, warnings = parse_messages(result.stderr)
     if result.returncode != 0:
         raise BundleError(
             f"Build failed with {len(errors) or 1} error{'s' if len(errors) != 1 else ''}",
             details=errors or [result.stderr.strip()],
-            hint="Fix the errors above (file:line:column) and run the command again.",
+            hint="Fix the errors listed below (file:line:column) and run the command again.",
         )
     metafile = json.loads(meta_path.read_text(encoding="utf-8"))
-    output = next(
-        (v for k, v in metafile.get("outputs", {}).items() if k.endswith(BUNDLE_NAME)), {}
+    output: dict[str, Any] = next(
+        (v for k, v in metafile.get("outputs", {}).items() if k.endswith("/" + BUNDLE_NAME) or k == BUNDLE_NAME), {}
     )
     return BundleResult(
         js_path=js_path, map_path=js_path.with_suffix(".js.map"), meta_path=meta_path,
@@ -101,3 +109,14 @@ def parse_messages(stderr: str) -> tuple[list[str], list[str]]:
                 sink[-1] = f"{match.group(1)}:{match.group(2)}:{match.group(3)}: {message}"
                 current = None
     return errors, warnings
+
+
+def clean(outdir: Path) -> None:
+    """Remove the outputs of an earlier build from `outdir` (other files stay)."""
+    for name in (BUNDLE_NAME, MAP_NAME, META_NAME):
+        (outdir / name).unlink(missing_ok=True)
+
+
+def gzip_size(path: Path) -> int:
+    """Size of the file gzip-compressed (what a transfer of the bundle costs)."""
+    return len(gzip.compress(path.read_bytes(), compresslevel=9))

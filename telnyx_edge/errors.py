@@ -86,3 +86,13 @@ class RuntimeStartError(EdgeError):
     """The local runtime could not start (port in use, unresolved actor type, ...)."""
 
     exit_code = 10
+
+
+class OwnershipError(ShipError):
+    """`[[actors]]` roles that the account's type owners do not allow (no owner, a second owner)."""
+
+    def __init__(
+        self, message: str, *, details: list[str] | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.details: list[str] = details or []

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from telnyx_edge import config, scaffold
-from telnyx_edge.account import AccountBackend, FunctionRecord, RevisionRecord
+from telnyx_edge.account import OWNER, AccountBackend, FunctionRecord, RevisionRecord
 from telnyx_edge.errors import ConfigError
 
 
@@ -22,6 +22,7 @@ class BindingView:
     binding: str
     type: str
     role: str  # "owner", "reference", or "not shipped"
+    status: str = "-"  # for a shipped binding: "serving" (owner), "resolves to NAME" or "unresolved" (reference)
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,19 @@ def inspect_function(account: AccountBackend, ref: str) -> Details:
     record = account.resolve(ref)
     serving = account.revision(record.id, record.serving_revision) if record.serving_revision else None
     if serving is not None:
-        bindings = tuple(
-            BindingView(b["binding"], b["type"], b.get("role", "owner"))
-            for b in serving.manifest.get("actors", [])
-        )
-        return Details(record, bindings, serving)
+        owners = account.owners()
+        views = []
+        for b in serving.manifest.get("actors", []):
+            role = str(b.get("role", OWNER))
+            owner = owners.get(str(b["type"]))
+            if role == OWNER:
+                status = "serving"
+            elif owner is not None and owner.id != record.id:
+                status = f"resolves to '{owner.name}'"
+            else:
+                status = "unresolved: no owner on this account"
+            views.append(BindingView(str(b["binding"]), str(b["type"]), role, status))
+        return Details(record, tuple(views), serving)
     try:
         manifest = config.load_manifest(Path(record.directory), check_main=False)
     except ConfigError as exc:

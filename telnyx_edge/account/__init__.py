@@ -13,6 +13,8 @@ from telnyx_edge.account.models import (
     DEPLOY_FAILED,
     DEPLOY_OK,
     LOCAL_EDGE_PORT,
+    OWNER,
+    REFERENCE,
     FunctionRecord,
     RevisionRecord,
 )
@@ -20,4 +22,5 @@ from telnyx_edge.account.models import (
 __all__ = [
     "AccountBackend", "LocalAccount", "open_account", "edge_home", "FunctionRecord",
     "RevisionRecord", "CREATED", "DEPLOY_OK", "BUILD_FAILED", "DEPLOY_FAILED", "LOCAL_EDGE_PORT",
+    "OWNER", "REFERENCE",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from telnyx_edge.account.models import FunctionRecord, RevisionRecord
@@ -33,3 +34,24 @@ class AccountBackend(Protocol):
     def revision(self, func_id: str, revision_id: str) -> RevisionRecord: ...
 
     def set_serving(self, func_id: str, revision_id: str) -> FunctionRecord: ...
+
+    def owners(self) -> dict[str, FunctionRecord]:
+        """Actor type -> the function whose serving revision owns it."""
+        ...
+
+    def referrers(self, type_: str) -> list[FunctionRecord]:
+        """Functions whose serving revision binds `type_` as a reference."""
+        ...
+
+    def deploy(
+        self, func_id: str, files: dict[str, bytes], manifest: dict[str, Any],
+        check: Callable[[dict[str, FunctionRecord]], None] | None = None,
+    ) -> RevisionRecord:
+        """Atomically: `check(owners)`, store a deploy_ok revision, serve it, mark the function deploy_ok."""
+        ...
+
+    def rollback(
+        self, func_id: str, revision_id: str, check: Callable[[dict[str, FunctionRecord]], None] | None = None
+    ) -> FunctionRecord:
+        """Serve an earlier deploy_ok revision again (after `check(owners)`, atomically)."""
+        ...

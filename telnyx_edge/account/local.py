@@ -13,13 +13,13 @@ import sqlite3
 import stat
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from telnyx_edge.account.models import CREATED, FunctionRecord, RevisionRecord
+from telnyx_edge.account.models import CREATED, DEPLOY_OK, OWNER, FunctionRecord, RevisionRecord
 from telnyx_edge.errors import AccountError
 
 DB_NAME = "account.db"
@@ -48,6 +48,7 @@ CREATE INDEX IF NOT EXISTS revisions_by_func ON revisions(func_id, seq);
 """
 
 _FUNC_COLUMNS = "id, name, status, directory, kind, created_at, updated_at, serving_revision"
+_F_FUNC_COLUMNS = ", ".join(f"f.{column.strip()}" for column in _FUNC_COLUMNS.split(","))
 _REV_COLUMNS = "id, func_id, created_at, status, path, manifest"
 
 
@@ -59,6 +60,9 @@ def edge_home() -> Path:
 
 def open_account(home: Path | None = None) -> LocalAccount:
     return LocalAccount(home or edge_home())
+
+
+OwnershipCheck = Callable[[dict[str, FunctionRecord]], None]
 
 
 def _now() -> str:
@@ -179,22 +183,110 @@ class LocalAccount:
         self, func_id: str, files: dict[str, bytes], manifest: dict[str, Any], status: str = "deploy_ok"
     ) -> RevisionRecord:
         """Store `files` as a new immutable revision (files written read-only, then the row)."""
+        revision_id, directory = self._write_files(func_id, files, manifest)
+        conn = self._connect()
+        with _immediate(conn):
+            self._insert_revision(conn, revision_id, func_id, status, directory, manifest)
+        return self.revision(func_id, revision_id)
+
+    def deploy(
+        self, func_id: str, files: dict[str, bytes], manifest: dict[str, Any],
+        check: OwnershipCheck | None = None,
+    ) -> RevisionRecord:
+        """Store a `deploy_ok` revision and make it serving, in one transaction.
+
+        `check(owners)` runs under the write lock with the account's current type owners, so
+        two ships racing for the same actor type cannot both win; if it raises, nothing is
+        recorded and the revision's files are removed.
+        """
+        revision_id, directory = self._write_files(func_id, files, manifest)
+        conn = self._connect()
+        try:
+            with _immediate(conn):
+                if conn.execute("SELECT 1 FROM functions WHERE id = ?", (func_id,)).fetchone() is None:
+                    raise AccountError(
+                        f"Function {func_id} is not on this account",
+                        hint="Run 'telnyx-edge list' to see the functions and their ids.",
+                    )
+                if check is not None:
+                    check(self._owners(conn))
+                self._insert_revision(conn, revision_id, func_id, DEPLOY_OK, directory, manifest)
+                conn.execute(
+                    "UPDATE functions SET serving_revision = ?, status = ?, updated_at = ? WHERE id = ?",
+                    (revision_id, DEPLOY_OK, _now(), func_id),
+                )
+        except BaseException:
+            _remove_tree(directory)
+            raise
+        return self.revision(func_id, revision_id)
+
+    def rollback(self, func_id: str, revision_id: str, check: OwnershipCheck | None = None) -> FunctionRecord:
+        """Serve an earlier `deploy_ok` revision again (`check` as in `deploy`)."""
+        target = self.revision(func_id, revision_id)
+        if target.status != DEPLOY_OK:
+            raise AccountError(
+                f"Revision {target.id} has status {target.status}; only deploy_ok revisions can be served",
+                hint="Pick a deploy_ok revision from 'telnyx-edge revisions list FUNCTION'.",
+            )
+        conn = self._connect()
+        with _immediate(conn):
+            if check is not None:
+                check(self._owners(conn))
+            conn.execute(
+                "UPDATE functions SET serving_revision = ?, status = ?, updated_at = ? WHERE id = ?",
+                (target.id, DEPLOY_OK, _now(), func_id),
+            )
+        return self.resolve(func_id)
+
+    def owners(self) -> dict[str, FunctionRecord]:
+        """Actor type -> the function whose serving revision owns it (ships its class)."""
+        return self._owners(self._connect())
+
+    def referrers(self, type_: str) -> list[FunctionRecord]:
+        """Functions whose serving revision binds `type_` as a reference (ships no class for it)."""
+        return [
+            record for record, manifest in self._serving(self._connect())
+            if any(a.get("type") == type_ and a.get("role") != OWNER for a in manifest.get("actors", []))
+        ]
+
+    def _owners(self, conn: sqlite3.Connection) -> dict[str, FunctionRecord]:
+        owners: dict[str, FunctionRecord] = {}
+        for record, manifest in self._serving(conn):
+            for actor in manifest.get("actors", []):
+                if actor.get("role") == OWNER:
+                    owners.setdefault(str(actor["type"]), record)
+        return owners
+
+    def _serving(self, conn: sqlite3.Connection) -> list[tuple[FunctionRecord, dict[str, Any]]]:
+        """Every function that serves a revision, with that revision's manifest (oldest function first)."""
+        rows = conn.execute(
+            f"SELECT {_F_FUNC_COLUMNS}, r.manifest FROM functions f "
+            "JOIN revisions r ON r.id = f.serving_revision AND r.func_id = f.id ORDER BY f.created_at"
+        ).fetchall()
+        return [(FunctionRecord(*row[:-1]), json.loads(row[-1])) for row in rows]
+
+    def _write_files(
+        self, func_id: str, files: dict[str, bytes], manifest: dict[str, Any]
+    ) -> tuple[str, Path]:
         revision_id = uuid.uuid4().hex[:12]
         directory = self._home / "revisions" / func_id / revision_id
         directory.mkdir(parents=True)
-        for name, content in files.items():
+        contents = {**files, "manifest.json": json.dumps(manifest, indent=2, sort_keys=True).encode()}
+        for name, content in contents.items():
             target = directory / name
             target.write_bytes(content)
             target.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        (directory / "manifest.json").chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        conn = self._connect()
-        with _immediate(conn):
-            conn.execute(
-                f"INSERT INTO revisions ({_REV_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                (revision_id, func_id, _now(), status, str(directory), json.dumps(manifest, sort_keys=True)),
-            )
-        return self.revision(func_id, revision_id)
+        return revision_id, directory
+
+    @staticmethod
+    def _insert_revision(
+        conn: sqlite3.Connection, revision_id: str, func_id: str, status: str, directory: Path,
+        manifest: dict[str, Any],
+    ) -> None:
+        conn.execute(
+            f"INSERT INTO revisions ({_REV_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            (revision_id, func_id, _now(), status, str(directory), json.dumps(manifest, sort_keys=True)),
+        )
 
     def revisions(self, func_id: str) -> list[RevisionRecord]:
         rows = self._connect().execute(

@@ -13,6 +13,10 @@ DEPLOY_OK = "deploy_ok"
 BUILD_FAILED = "build_failed"
 DEPLOY_FAILED = "deploy_failed"
 
+# Roles of an [[actors]] binding in a shipped revision's manifest.
+OWNER = "owner"  # the bundle exports the class named by `type`
+REFERENCE = "reference"  # it does not: calls route to the type's owner on the account
+
 
 @dataclass(frozen=True)
 class FunctionRecord:

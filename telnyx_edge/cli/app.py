@@ -21,7 +21,7 @@ from telnyx_edge.errors import ConfigError, EdgeError
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 INTERNAL_ERROR_EXIT = 70
 
-_COMMANDS = ["new_func", "functions", "status", "dev"]
+_COMMANDS = ["new_func", "functions", "status", "ship", "revisions", "types_cmd", "actors", "dev", "serve"]
 
 _debug = False
 
@@ -35,14 +35,12 @@ class EdgeGroup(TyperGroup):
         except EdgeError as exc:
             report(exc)
             raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort):
-            raise
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # usage errors and exits keep typer's own handling
         except KeyboardInterrupt:
             console.error("Interrupted")
             raise typer.Exit(130) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence
-            if isinstance(exc, _click_passthrough()):
-                raise
             if _debug:
                 traceback.print_exc()
             console.error(
@@ -50,13 +48,6 @@ class EdgeGroup(TyperGroup):
                 hint="This is a bug in telnyx-edge; run again with --debug for a traceback and report it.",
             )
             raise typer.Exit(INTERNAL_ERROR_EXIT) from None
-
-
-def _click_passthrough() -> tuple[type[BaseException], ...]:
-    # typer's exit/usage exceptions come from click; let them keep their own handling.
-    import click
-
-    return (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort)
 
 
 def report(exc: EdgeError) -> None:

@@ -48,6 +48,12 @@ def _report(event: object) -> None:
 
     if isinstance(event, events.Ready):
         console.info(f"Ready on {event.url}")
+        width = max((len(name) for name, _ in event.functions), default=0)
+        for name, url in event.functions:
+            console.info(f"  {name.ljust(width)}  {url}")
+    elif isinstance(event, events.FunctionReloaded):
+        verb = "Added" if event.added else "Reloaded"
+        console.info(f"{verb} {event.function} (revision {event.revision}) in {event.elapsed_ms:.0f} ms: {event.url}")
     elif isinstance(event, events.Reloaded):
         console.info(f"Reloaded in {event.elapsed_ms:.0f} ms")
     elif isinstance(event, events.ReloadFailed):

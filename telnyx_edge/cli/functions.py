@@ -50,13 +50,18 @@ def inspect(ref: str = typer.Argument(..., metavar="NAME|ID", help="Function nam
     console.info(f"Directory:  {r.directory}")
     console.info(f"Created:    {_when(r.created_at)}")
     console.info(f"Updated:    {_when(r.updated_at)}")
-    console.info(f"Revision:   {details.serving.id if details.serving else '-'}")
+    if details.serving:
+        console.info(f"Revision:   {details.serving.id} (serving, shipped {_when(details.serving.created_at)})")
+    else:
+        console.info("Revision:   - (never shipped)")
     if details.manifest_problem:
         console.warning(f"Cannot read the project manifest: {details.manifest_problem}")
     if details.bindings:
         console.info("")
         console.info("Actor bindings:")
-        console.table(["BINDING", "TYPE", "ROLE"], [[b.binding, b.type, b.role] for b in details.bindings])
+        console.table(
+            ["BINDING", "TYPE", "ROLE", "STATUS"], [[b.binding, b.type, b.role, b.status] for b in details.bindings]
+        )
 
 
 def delete_func(

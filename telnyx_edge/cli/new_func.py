@@ -28,7 +28,9 @@ def new_func(
     from telnyx_edge.scaffold import npm_install
 
     account = open_account()
+    console.verbose(f"account: {account.home}")
     created = create_function(account, name, parent=parent, actor=actor, language=language, from_dir=from_dir)
+    console.verbose(f"scaffold: {created.plan.template or created.plan.from_dir}")
     console.success(f"Func '{created.record.name}' created")
     console.info(f"   func_id:   {created.record.id}")
     console.info(f"   directory: {created.path}")

@@ -10,6 +10,18 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Ready:
     url: str
+    functions: tuple[tuple[str, str], ...] = ()  # (function name, its URL) when several are served
+
+
+@dataclass(frozen=True)
+class FunctionReloaded:
+    """`serve` swapped in a function's new serving revision (a ship or a rollback)."""
+
+    function: str
+    revision: str
+    url: str
+    elapsed_ms: float
+    added: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,5 +61,5 @@ class Stopping:
     pass
 
 
-Event = Ready | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | Stopping
+Event = Ready | FunctionReloaded | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | Stopping
 Reporter = Callable[[Event], None]

@@ -1,0 +1,94 @@
+"""Actor types on the account, and their instances as the storage engine records them.
+
+Types are account-scoped: the owner is the function whose serving revision exports the class;
+referrers bind the type without shipping it. Instances are read from a runtime's state file
+(read-only, so `serve` or `dev` can keep running); values are never read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from telnyx_edge.account import AccountBackend, FunctionRecord
+from telnyx_edge.errors import AccountError, RuntimeStartError
+
+STATE_FILE = "actors.sqlite3"
+
+
+def account_state_dir(home: Path) -> Path:
+    """Where `serve` keeps the durable state of every actor on the account."""
+    return home / "state"
+
+
+def project_state_dir(project: Path) -> Path:
+    """Where `dev` keeps a project's actor state unless `--state` says otherwise."""
+    return project / ".telnyx" / "dev" / "state"
+
+
+@dataclass(frozen=True)
+class TypeView:
+    type: str
+    owner: FunctionRecord | None
+    referrers: tuple[tuple[FunctionRecord, str], ...]  # (function, its binding name)
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    keys: int
+    bytes: int
+    last_activity_ms: int
+    alarm_ms: int | None
+
+
+def list_types(account: AccountBackend) -> list[TypeView]:
+    """Every type that a serving revision on the account owns or references."""
+    owners = account.owners()
+    bindings: dict[str, list[tuple[FunctionRecord, str]]] = {}
+    for record in account.functions():
+        if not record.serving_revision:
+            continue
+        manifest = account.revision(record.id, record.serving_revision).manifest
+        for binding in manifest.get("actors", []):
+            if binding.get("role") != "owner":
+                bindings.setdefault(binding["type"], []).append((record, binding["binding"]))
+    types = sorted(set(owners) | set(bindings))
+    return [TypeView(t, owners.get(t), tuple(bindings.get(t, []))) for t in types]
+
+
+def inspect_type(account: AccountBackend, type_: str) -> TypeView:
+    for view in list_types(account):
+        if view.type == type_:
+            return view
+    raise AccountError(
+        f"No actor type '{type_}' on this account",
+        hint="Run 'telnyx-edge actors list' to see the types; a type appears once a function that binds it is shipped.",
+    )
+
+
+def list_instances(state_dir: Path, type_: str, *, limit: int = 50) -> list[Instance]:
+    """Instances of `type_` recorded in the state under `state_dir`, newest activity first."""
+    from telnyx_edge.runtime.storage import StorageEngine
+
+    path = state_dir / STATE_FILE
+    if not path.is_file():
+        return []
+    engine = StorageEngine(path, read_only=True)
+
+    async def read() -> list[Instance]:
+        await engine.start()
+        try:
+            return [
+                Instance(i.name, i.key_count, i.value_bytes, i.last_activity_ms, i.alarm_ms)
+                for i in engine.instances(type_, limit=limit)
+            ]
+        finally:
+            await engine.stop()
+
+    try:
+        return asyncio.run(read())
+    except (sqlite3.DatabaseError, OSError) as exc:  # a corrupt or foreign file
+        raise RuntimeStartError(f"Cannot read actor state {path}: {exc}", hint="Point --state at a runtime's state directory.") from exc

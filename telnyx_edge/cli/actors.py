@@ -1,0 +1,96 @@
+"""`telnyx-edge actors list|inspect|instances`: actor types on the account and their instances."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from telnyx_edge import console
+
+
+def register(app: typer.Typer) -> None:
+    from telnyx_edge.cli.app import new_group
+
+    group = new_group("Inspect Stateful Actor types on the account and their instances.")
+    group.command("list", help="The actor types on the account, with owner and referencing functions.")(list_types)
+    group.command("inspect", help="One type: its owner, the functions that bind it, and its instance count.")(inspect)
+    group.command("instances", help="Persisted instances of a type (names, keys, bytes, activity, alarm; never values).")(instances)
+    app.add_typer(group, name="actors")
+
+
+def _state_dir(state: Optional[Path], project: Optional[Path]) -> Path:
+    from telnyx_edge.account import edge_home
+    from telnyx_edge.actors import account_state_dir, project_state_dir
+    from telnyx_edge.errors import UsageError
+
+    if state is not None and project is not None:
+        raise UsageError("--state and -f/--from-dir cannot be used together", hint="Pass one of them.")
+    if state is not None:
+        return state.expanduser().resolve()
+    if project is not None:
+        return project_state_dir(project.expanduser().resolve())
+    return account_state_dir(edge_home())
+
+
+def _ms(value: int | None) -> str:
+    if value is None:
+        return "-"
+    return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+_STATE = typer.Option(None, "--state", help="Read this state directory (default: the account's, used by serve).")
+_PROJECT = typer.Option(None, "-f", "--from-dir", help="Read the dev state of this project (.telnyx/dev/state).")
+
+
+def list_types() -> None:
+    from telnyx_edge.account import open_account
+    from telnyx_edge.actors import list_types as core_list
+
+    views = core_list(open_account())
+    if not views:
+        console.info("No actor types on this account yet. Ship a function with an [[actors]] binding.")
+        return
+    console.table(
+        ["TYPE", "OWNER", "REFERENCED BY"],
+        [[v.type, v.owner.name if v.owner else "(no owner)", ", ".join(f"{f.name} ({b})" for f, b in v.referrers) or "-"] for v in views],
+    )
+
+
+def inspect(
+    type_: str = typer.Argument(..., metavar="TYPE", help="Actor type (class name)."),
+    state: Optional[Path] = _STATE,
+    project: Optional[Path] = _PROJECT,
+) -> None:
+    from telnyx_edge.account import open_account
+    from telnyx_edge.actors import inspect_type, list_instances
+
+    view = inspect_type(open_account(), type_)
+    count = len(list_instances(_state_dir(state, project), type_, limit=1_000_000))
+    console.info(f"Type:       {view.type}")
+    console.info(f"Owner:      {f'{view.owner.name} ({view.owner.id})' if view.owner else '(no owner: references do not resolve)'}")
+    console.info(f"Instances:  {count}")
+    rows = [[view.owner.name, "owner", "-"]] if view.owner else []
+    rows += [[f.name, "reference", b] for f, b in view.referrers]
+    console.info("")
+    console.table(["FUNCTION", "ROLE", "BINDING"], rows)
+
+
+def instances(
+    type_: str = typer.Argument(..., metavar="TYPE", help="Actor type (class name)."),
+    state: Optional[Path] = _STATE,
+    project: Optional[Path] = _PROJECT,
+    limit: int = typer.Option(50, "--limit", min=1, max=1000, help="At most this many, newest activity first."),
+) -> None:
+    from telnyx_edge.actors import list_instances
+
+    found = list_instances(_state_dir(state, project), type_, limit=limit)
+    if not found:
+        console.info(f"No persisted instances of {type_}.")
+        return
+    console.table(
+        ["NAME", "KEYS", "BYTES", "LAST ACTIVITY", "NEXT ALARM"],
+        [[i.name, str(i.keys), str(i.bytes), _ms(i.last_activity_ms), _ms(i.alarm_ms)] for i in found],
+    )

@@ -1,0 +1,192 @@
+"""`telnyx-edge serve`: the local edge, every shipped function of the account in one runtime.
+
+Each `deploy_ok` function runs its serving revision in its own isolate and answers at
+`{name}-{func_id[:10]}.localhost:PORT` (routing by Host). Actor types are account-scoped: the
+owner function's isolate hosts every activation of its type, and stubs from any function that
+binds the type reach it. State lives under `$TELNYX_EDGE_HOME/state`. A new ship or rollback is
+picked up by polling the account and swapped in like a `dev` reload, so no request is dropped.
+
+Stop order: 1. stop polling; 2. stop accepting HTTP and finish in-flight requests; 3. stop the
+alarm scheduler; 4. drain and stop the isolates; 5. close storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from telnyx_edge.account import DEPLOY_OK, FunctionRecord, open_account
+from telnyx_edge.account.models import OWNER
+from telnyx_edge.actors import STATE_FILE, account_state_dir
+from telnyx_edge.errors import EdgeError, RuntimeStartError
+from telnyx_edge.runtime import events
+from telnyx_edge.runtime.alarms import AlarmScheduler
+from telnyx_edge.runtime.isolate import JS_DIR
+from telnyx_edge.runtime.lifecycle import run_until_signal
+from telnyx_edge.runtime.registry import FunctionSpec, Limits, Registry
+from telnyx_edge.runtime.server import HttpServer, Ingress, bind
+from telnyx_edge.runtime.storage import StorageEngine
+
+LOCAL_EDGE_PORT = 8788
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    home: Path
+    host: str = "127.0.0.1"
+    port: int = LOCAL_EDGE_PORT
+    limits: Limits = field(default_factory=Limits)
+    alarm_retry_delay_s: float = 1.0
+    poll_s: float = 0.25
+
+
+def link_runtime_module(root: Path) -> None:
+    """Make `import "@telnyx/edge-runtime"` in any bundle under `root` resolve to the runtime's module.
+
+    Node looks for bare specifiers in `node_modules` of every parent directory, so one link at
+    the top serves every revision below it.
+    """
+    scope = root / "node_modules" / "@telnyx"
+    link = scope / "edge-runtime"
+    scope.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() and link.resolve() == JS_DIR.resolve():
+        return
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(JS_DIR.resolve(), target_is_directory=True)
+
+
+def revision_spec(record: FunctionRecord, revision_path: Path, manifest: dict[str, object]) -> FunctionSpec:
+    """How the runtime runs one shipped revision, from the manifest `ship` stored with it."""
+    actors = manifest.get("actors", [])
+    assert isinstance(actors, list)
+    env_vars = manifest.get("env_vars", {})
+    return FunctionSpec(
+        name=record.name,
+        bundle_path=revision_path / str(manifest.get("bundle", "index.js")),
+        bindings={str(a["binding"]): str(a["type"]) for a in actors},
+        owned_types=tuple(sorted({str(a["type"]) for a in actors if a.get("role") == OWNER})),
+        env_vars=dict(env_vars) if isinstance(env_vars, dict) else {},
+        hosts=(record.host,),
+    )
+
+
+def serving_functions(home: Path) -> list[tuple[FunctionRecord, FunctionSpec]]:
+    """Every function of the account that has a serving `deploy_ok` revision, with its spec."""
+    account = open_account(home)
+    try:
+        found = []
+        for record in account.functions():
+            if record.status != DEPLOY_OK or not record.serving_revision:
+                continue
+            revision = account.revision(record.id, record.serving_revision)
+            found.append((record, revision_spec(record, Path(revision.path), revision.manifest)))
+        return found
+    finally:
+        account.close()
+
+
+class EdgeServer:
+    def __init__(self, options: ServeOptions, report: events.Reporter) -> None:
+        self.options = options
+        self.report = report
+        self._engine: StorageEngine | None = None
+        self._registry: Registry | None = None
+        self._scheduler: AlarmScheduler | None = None
+        self._http: HttpServer | None = None
+        self._serving: dict[str, str] = {}  # function name -> revision path being served
+        self._poll_task: asyncio.Task[None] | None = None
+        self._stop_poll = asyncio.Event()
+        self.url = ""
+        self._stopped = False
+
+    async def start(self) -> str:
+        home = self.options.home
+        functions = await asyncio.to_thread(serving_functions, home)
+        if not functions:
+            raise RuntimeStartError(
+                "No shipped functions on this account to serve",
+                hint="Ship one first: telnyx-edge new-func --actor --name=NAME, then telnyx-edge ship in its directory.",
+            )
+        link_runtime_module(home)
+        self._engine = StorageEngine(account_state_dir(home) / STATE_FILE)
+        await self._engine.start()
+        self._registry = Registry(self._engine, self.options.limits, self.report)
+        for _, spec in functions:
+            await self._registry.add(spec)
+            self._serving[spec.name] = str(spec.bundle_path)
+        for _, spec in functions:
+            unresolved = self._registry.unresolved(spec)
+            if unresolved:
+                self.report(events.Unresolved(spec.name, unresolved))
+        self._scheduler = AlarmScheduler(
+            self._engine, self._registry.deliver_alarm, retry_delay_s=self.options.alarm_retry_delay_s
+        )
+        await self._scheduler.start()
+        self._http = HttpServer(Ingress(self._registry), bind(self.options.host, self.options.port))
+        await self._http.start()
+        port = self._http.port
+        host = self.options.host if ":" not in self.options.host else f"[{self.options.host}]"
+        self.url = f"http://{host}:{port}"
+        self.report(events.Ready(self.url, tuple((r.name, r.url(port)) for r, _ in functions)))
+        self._poll_task = asyncio.create_task(self._poll())
+        return self.url
+
+    async def _poll(self) -> None:
+        """Pick up new ships and rollbacks: a changed serving revision is swapped in."""
+        while not self._stop_poll.is_set():
+            try:
+                await asyncio.wait_for(self._stop_poll.wait(), self.options.poll_s)
+                return
+            except asyncio.TimeoutError:
+                pass
+            try:
+                functions = await asyncio.to_thread(serving_functions, self.options.home)
+            except EdgeError as exc:
+                self.report(events.ReloadFailed(f"cannot read the account: {exc.message}"))
+                continue
+            for record, spec in functions:
+                if self._serving.get(spec.name) != str(spec.bundle_path):
+                    await self._swap(record, spec)
+
+    async def _swap(self, record: FunctionRecord, spec: FunctionSpec) -> None:
+        assert self._registry is not None
+        started = time.perf_counter()
+        is_new = spec.name not in self._serving
+        try:
+            if is_new:
+                await self._registry.add(spec)
+            else:
+                await self._registry.replace(spec)
+        except EdgeError as exc:
+            self.report(events.ReloadFailed(f"{spec.name}: {exc.message}", ((exc.hint,) if exc.hint else ())))
+            self._serving[spec.name] = str(spec.bundle_path)  # do not retry the same revision forever
+            return
+        self._serving[spec.name] = str(spec.bundle_path)
+        port = self._http.port if self._http else self.options.port
+        self.report(events.FunctionReloaded(spec.name, record.serving_revision or "", record.url(port), (time.perf_counter() - started) * 1000, is_new))
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.url:
+            self.report(events.Stopping())
+        self._stop_poll.set()
+        if self._poll_task is not None:
+            await self._poll_task
+        if self._http is not None:
+            await self._http.stop()
+        if self._scheduler is not None:
+            await self._scheduler.stop()
+        if self._registry is not None:
+            await self._registry.stop()
+        if self._engine is not None:
+            await self._engine.stop()
+
+
+def run(options: ServeOptions, report: events.Reporter) -> None:
+    """Serve until SIGINT/SIGTERM, then stop in order. Raises EdgeError if start fails."""
+    run_until_signal(EdgeServer(options, report))
