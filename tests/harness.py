@@ -55,6 +55,7 @@ class ServerProcess:
     lines: list[str] = field(default_factory=list)
     _queue: queue.Queue[str | None] = field(default_factory=queue.Queue)
     url: str = ""
+    _reader: threading.Thread | None = None
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -96,13 +97,22 @@ class ServerProcess:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._close()
         return self.proc.wait()
+
+    def _close(self) -> None:
+        # The reader sees EOF once the process (and every child holding the pipe) is gone.
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+        if self.proc.stdout is not None and (self._reader is None or not self._reader.is_alive()):
+            self.proc.stdout.close()
 
     def kill(self) -> None:
         """SIGKILL the whole process group: the runtime and every isolate it started."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
+        self._close()
 
 
 def start_server(
@@ -115,7 +125,8 @@ def start_server(
         text=True, bufsize=1, start_new_session=True,
     )
     server = ServerProcess(proc)
-    threading.Thread(target=server._read, daemon=True).start()
+    server._reader = threading.Thread(target=server._read, daemon=True)
+    server._reader.start()
     try:
         server.url = server.wait_for(READY_RE, timeout=ready_timeout).group(1)
     except BaseException:

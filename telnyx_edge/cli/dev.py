@@ -47,10 +47,11 @@ def _report(event: object) -> None:
     from telnyx_edge.runtime import events
 
     if isinstance(event, events.Ready):
-        console.info(f"Ready on {event.url}")
+        # The functions come first: whoever waits for "Ready on" has read them already.
         width = max((len(name) for name, _ in event.functions), default=0)
         for name, url in event.functions:
             console.info(f"  {name.ljust(width)}  {url}")
+        console.info(f"Ready on {event.url}")
     elif isinstance(event, events.FunctionReloaded):
         verb = "Added" if event.added else "Reloaded"
         console.info(f"{verb} {event.function} (revision {event.revision}) in {event.elapsed_ms:.0f} ms: {event.url}")

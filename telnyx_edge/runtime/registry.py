@@ -216,7 +216,8 @@ class Registry:
     async def fetch(self, host: str, method: str, url: str, headers: list[str], body: bytes) -> tuple[int, list[str], bytes]:
         function = self.function_for_host(host)
         if function is None:
-            raise CallError("FunctionNotFound", f"no function serves host {host!r}")
+            known = sorted(h for spec in self._specs.values() for h in spec.hosts)
+            raise CallError("FunctionNotFound", f"no function serves host {host!r}; known hosts: {', '.join(known) or '-'}")
         isolate = self._isolates[function]
         if not self._gates[function].is_set() or not isolate.alive:
             isolate = await self.isolate(function)

@@ -1,0 +1,199 @@
+"""The seed's shared-actor walkthrough with our commands: an owner and a reference function on
+one account reach the same durable Account actor, under `serve` and under `dev --with`."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import tomlkit
+
+from tests.harness import ROOT, ServerProcess, link_node_modules, run_cli, start_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def set_actor(project: Path, binding: str, type_: str) -> None:
+    path = project / "telnyx.toml"
+    doc = tomlkit.parse(path.read_text())
+    doc["actors"][0]["binding"] = binding  # type: ignore[index]
+    doc["actors"][0]["type"] = type_  # type: ignore[index]
+    path.write_text(tomlkit.dumps(doc))
+
+
+def scaffold(parent: Path, name: str) -> Path:
+    result = run_cli("new-func", "--actor", f"--name={name}", "--no-install", cwd=parent)
+    assert result.returncode == 0, result.stderr
+    project = parent / name
+    link_node_modules(project)
+    return project
+
+
+def make_owner(parent: Path) -> Path:
+    project = scaffold(parent, "account")
+    for name in ("account.ts", "index.ts"):
+        shutil.copy(FIXTURES / "projects" / "ship-owner" / "src" / name, project / "src" / name)
+    set_actor(project, "ACCOUNT", "Account")
+    return project
+
+
+def make_reference(parent: Path) -> Path:
+    project = scaffold(parent, "account-readonly")
+    (project / "src" / "counter.ts").unlink()  # the reference ships no actor class
+    shutil.copy(FIXTURES / "shared" / "readonly-index.ts", project / "src" / "index.ts")
+    set_actor(project, "READONLY", "Account")
+    return project
+
+
+def ship(project: Path) -> None:
+    result = run_cli("ship", "-f", str(project))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def hosts_of(server: ServerProcess) -> dict[str, str]:
+    """Function name -> Host header, from the serve/dev readiness output."""
+    found = {}
+    for line in server.lines:
+        match = re.match(r"^\s+(\S+)\s+http://([^/:\s]+\.localhost):\d+$", line)
+        if match:
+            found[match.group(1)] = match.group(2)
+    return found
+
+
+@pytest.fixture
+def projects(tmp_path: Path, edge_home: Path, node_modules: Path) -> tuple[Path, Path]:
+    owner, reference = make_owner(tmp_path), make_reference(tmp_path)
+    return owner, reference
+
+
+@pytest.fixture
+def served(projects: tuple[Path, Path]) -> Iterator[ServerProcess]:
+    owner, reference = projects
+    ship(owner)
+    ship(reference)
+    server = start_server(["serve", "--port", "0"])
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def client(server: ServerProcess, host: str) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers={"Host": host}, timeout=30)
+
+
+def walkthrough(own: httpx.Client, ref: httpx.Client) -> None:
+    assert own.post("/accounts/carol/deposit", json={"amount": 100}).json() == {"account": "carol", "balance": 100}
+    assert ref.get("/accounts/carol/balance").json() == {"account": "carol", "balance": 100, "via": "READONLY->Account(shared)"}
+    assert ref.post("/accounts/carol/debit", json={"amount": 30}).json() == {
+        "account": "carol", "ok": True, "balance": 70, "via": "READONLY->Account(shared)"
+    }
+    assert own.get("/accounts/carol/balance").json() == {"account": "carol", "balance": 70}
+
+
+async def debit_through_both(base: str, own_host: str, ref_host: str, n: int) -> list[dict[str, object]]:
+    limits = httpx.Limits(max_connections=32)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+        async def debit(i: int) -> dict[str, object]:
+            host = own_host if i % 2 else ref_host
+            response = await http.post("/accounts/dave/debit", json={"amount": 1}, headers={"Host": host})
+            assert response.status_code == 200, response.text
+            return dict(response.json())
+
+        return await asyncio.gather(*(debit(i) for i in range(n)))
+
+
+def test_serve_shares_one_actor_between_owner_and_reference(served: ServerProcess, projects: tuple[Path, Path]) -> None:
+    hosts = hosts_of(served)
+    assert set(hosts) == {"account", "account-readonly"}
+    with client(served, hosts["account"]) as own, client(served, hosts["account-readonly"]) as ref:
+        walkthrough(own, ref)
+
+        # Concurrent debits through both functions on one name never overdraw.
+        assert own.post("/accounts/dave/deposit", json={"amount": 50}).json()["balance"] == 50
+        results = asyncio.run(debit_through_both(served.url, hosts["account"], hosts["account-readonly"], 80))
+        assert sum(1 for r in results if r["ok"]) == 50
+        assert own.get("/accounts/dave/balance").json()["balance"] == 0
+
+        unknown = httpx.get(served.url + "/", headers={"Host": "nope.localhost"})
+        assert unknown.status_code == 404
+        assert hosts["account"] in unknown.text and hosts["account-readonly"] in unknown.text
+
+    # A restart of serve keeps the balances.
+    assert served.stop() == 0
+    again = start_server(["serve", "--port", "0"])
+    try:
+        with client(again, hosts["account"]) as own, client(again, hosts["account-readonly"]) as ref:
+            assert own.get("/accounts/carol/balance").json()["balance"] == 70
+            assert ref.get("/accounts/dave/balance").json()["balance"] == 0
+    finally:
+        again.stop()
+
+
+def test_serve_picks_up_a_new_ship_without_dropping_requests(served: ServerProcess, projects: tuple[Path, Path]) -> None:
+    _, reference = projects
+    hosts = hosts_of(served)
+    index = reference / "src" / "index.ts"
+    index.write_text(index.read_text().replace('"READONLY->Account(shared)"', '"v2"'))
+
+    async def hammer(stop: asyncio.Event) -> int:
+        count = 0
+        async with httpx.AsyncClient(base_url=served.url, timeout=60, headers={"Host": hosts["account-readonly"]}) as http:
+            while not stop.is_set():
+                response = await http.get("/accounts/erin/balance")
+                assert response.status_code == 200, response.text
+                count += 1
+        return count
+
+    async def scenario() -> int:
+        stop = asyncio.Event()
+        load = asyncio.create_task(hammer(stop))
+        await asyncio.to_thread(ship, reference)
+        await asyncio.to_thread(served.wait_for, r"Reloaded account-readonly", 60)
+        stop.set()
+        return await load
+
+    assert asyncio.run(scenario()) > 0
+    with client(served, hosts["account-readonly"]) as ref:
+        assert ref.get("/accounts/erin/balance").json()["via"] == "v2"
+
+
+def test_dev_with_resolves_references_against_other_projects(projects: tuple[Path, Path]) -> None:
+    owner, reference = projects
+    server = start_server(["dev", "-f", str(reference), "--with", str(owner), "--port", "0", "--no-watch"])
+    try:
+        hosts = hosts_of(server)
+        assert set(hosts) == {"account", "account-readonly"}
+        with client(server, hosts["account"]) as own, httpx.Client(base_url=server.url, timeout=30) as ref:
+            walkthrough(own, ref)  # the main project also answers at http://HOST:PORT
+            assert own.post("/accounts/dave/deposit", json={"amount": 20}).json()["balance"] == 20
+            results = asyncio.run(debit_through_both(server.url, hosts["account"], hosts["account-readonly"], 40))
+            assert sum(1 for r in results if r["ok"]) == 20
+    finally:
+        server.stop()
+
+
+def test_dev_reference_resolves_against_the_account(projects: tuple[Path, Path]) -> None:
+    owner, reference = projects
+    ship(owner)
+    server = start_server(["dev", "-f", str(reference), "--port", "0", "--no-watch"])
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as ref:
+            assert ref.get("/accounts/zoe/balance").json() == {"account": "zoe", "balance": 0, "via": "READONLY->Account(shared)"}
+    finally:
+        server.stop()
+
+
+def test_dev_reference_that_resolves_nowhere_is_an_error(projects: tuple[Path, Path]) -> None:
+    _, reference = projects
+    result = run_cli("dev", "-f", str(reference), "--port", "0", "--no-watch", timeout=60)
+    assert result.returncode != 0
+    assert "READONLY" in result.stderr and "Account" in result.stderr
+    assert "--with" in result.stderr and "ship" in result.stderr
