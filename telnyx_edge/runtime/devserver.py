@@ -146,7 +146,7 @@ class DevServer:
         return self.url
 
     async def _watch(self) -> None:
-        async for _ in watcher.changes(self.project, self._stop_watch):
+        async for _ in watcher.changes(self.project, self._stop_watch, ignore_paths=[self.state_dir]):
             await self.reload()
 
     async def reload(self) -> None:
