@@ -65,3 +65,50 @@ def test_reference_function_reaches_the_owners_actor(tmp_path: Path, node_module
             await engine.stop()
 
     asyncio.run(scenario())
+
+
+class FlakyEngine(StorageEngine):
+    """A real engine whose commits fail on demand for actors named doomed*."""
+
+    failing = False
+
+    async def commit(self, actor, writes):  # type: ignore[no-untyped-def]
+        if self.failing and actor[1].startswith("doomed"):
+            raise OSError("disk full (simulated)")
+        await super().commit(actor, writes)
+
+
+def test_a_failed_commit_fails_the_call_and_drops_the_cache(tmp_path: Path, node_modules: Path) -> None:
+    lab = _spec(copy_project("lab", tmp_path), "lab", "lab.localhost", ("Lab",), {"LAB": "Lab"})
+
+    async def scenario() -> None:
+        engine = FlakyEngine(tmp_path / "state" / "actors.sqlite3")
+        await engine.start()
+        registry = Registry(engine, Limits(method_timeout_ms=2000), lambda event: None)
+        await registry.add(lab)
+        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
+        await http.start()
+        try:
+            url = f"http://127.0.0.1:{http.port}"
+            async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
+                async def rpc(method: str, *args: object) -> dict[str, object]:
+                    response = await client.post(f"/rpc/doomed/{method}", json={"args": list(args)})
+                    result: dict[str, object] = response.json()
+                    return result
+
+                assert (await rpc("put", "k", 1))["ok"] is True
+                engine.failing = True
+                failed = await rpc("put", "k", 2)
+                assert failed["name"] == "ActorOutputGateError"
+                assert "disk full (simulated)" in str(failed["message"])
+                engine.failing = False
+                # The failed value was in the activation's cache; it must not be visible now.
+                assert await rpc("get", "k") == {"ok": True, "value": 1}
+                assert (await rpc("put", "k", 3))["ok"] is True
+                assert await rpc("get", "k") == {"ok": True, "value": 3}
+        finally:
+            await http.stop()
+            await registry.stop()
+            await engine.stop()
+
+    asyncio.run(scenario())
