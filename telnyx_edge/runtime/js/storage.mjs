@@ -78,6 +78,7 @@ export class Storage {
 
   async get(key) {
     checkKey(key);
+    if (key.startsWith(RESERVED_PREFIX)) return undefined; // no user value can live there
     const bytes = await this.act.read(this.tx, key);
     return bytes === ABSENT ? undefined : decodeValue(bytes);
   }
