@@ -71,9 +71,14 @@ class FlakyEngine(StorageEngine):
     """A real engine whose commits fail on demand for actors named doomed*."""
 
     failing = False
+    fail_next = False
 
     async def commit(self, actor, writes):  # type: ignore[no-untyped-def]
-        if self.failing and actor[1].startswith("doomed"):
+        if actor[1].startswith("doomed") and (self.failing or self.fail_next):
+            if self.fail_next:
+                # Fail the way a real engine does: later commits are already on their way.
+                self.fail_next = False
+                await asyncio.sleep(0.02)
             raise OSError("disk full (simulated)")
         await super().commit(actor, writes)
 
@@ -110,5 +115,42 @@ def test_a_failed_commit_fails_the_call_and_drops_the_cache(tmp_path: Path, node
             await http.stop()
             await registry.stop()
             await engine.stop()
+
+    asyncio.run(scenario())
+
+
+def test_turns_queued_behind_a_failed_commit_fail_with_it(tmp_path: Path, node_modules: Path) -> None:
+    lab = _spec(copy_project("lab", tmp_path), "lab", "lab.localhost", ("Lab",), {"LAB": "Lab"})
+
+    async def scenario() -> None:
+        engine = FlakyEngine(tmp_path / "state" / "actors.sqlite3")
+        await engine.start()
+        registry = Registry(engine, Limits(method_timeout_ms=2000), lambda event: None)
+        await registry.add(lab)
+        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
+        await http.start()
+        try:
+            url = f"http://127.0.0.1:{http.port}"
+            async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
+                async def incr() -> dict[str, object]:
+                    response = await client.post("/rpc/doomed-counter/incr", json={"args": []})
+                    result: dict[str, object] = response.json()
+                    return result
+
+                assert await incr() == {"ok": True, "value": 1}
+                engine.fail_next = True  # one commit fails; the engine works again right after
+                results = await asyncio.gather(*(incr() for _ in range(40)))
+                stored = (await client.post("/rpc/doomed-counter/get", json={"args": ["count"]})).json()["value"]
+        finally:
+            await http.stop()
+            await registry.stop()
+            await engine.stop()
+        ok = sorted(int(r["value"]) for r in results if r["ok"])  # type: ignore[call-overload]
+        failed = [r for r in results if not r["ok"]]
+        assert failed and all(r["name"] == "ActorOutputGateError" for r in failed)
+        # Turns that read the failed write never committed: what is stored is exactly the
+        # increments that were acknowledged, counted from the last durable value.
+        assert ok == list(range(2, 2 + len(ok)))
+        assert stored == 1 + len(ok)
 
     asyncio.run(scenario())
