@@ -86,7 +86,7 @@ async def main() -> None:
         for run in range(args.runs):
             path = workdir / f"c{concurrency}-r{run}.db"
             runs.append(await one_run(path, concurrency, args.seconds))
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", ".lock"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         med = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
         print(

@@ -131,6 +131,9 @@ class AlarmScheduler:
                     timeout = self._dispatch_due()
                 except StorageError:
                     return  # the engine stopped under us: nothing more to fire
+                except Exception:  # noqa: BLE001 - keep firing alarms after a bad read
+                    log.exception("alarm scheduler: reading due alarms failed")
+                    timeout = 1.0
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:
@@ -166,6 +169,8 @@ class AlarmScheduler:
             await self._after(state, ok)
         except StorageError:
             pass  # engine stopped: the row is unchanged and fires again on the next start
+        except Exception:  # noqa: BLE001 - the row is unchanged, so the alarm fires again
+            log.exception("alarm bookkeeping for %s/%s failed", *actor)
         finally:
             del self._in_flight[actor]
             self._wake.set()

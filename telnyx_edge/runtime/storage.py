@@ -14,6 +14,7 @@ layout and its reasons are in `storage_schema.py`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import sqlite3
@@ -23,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from telnyx_edge.errors import EdgeError, RuntimeStartError
 from telnyx_edge.runtime.storage_sql import (
@@ -57,7 +59,9 @@ except ImportError:  # pragma: no cover - Windows has no flock; the lock is skip
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
+    "MAX_LIST_LIMIT",
     "RESERVED_PREFIX",
+    "AlarmListener",
     "ActorKey",
     "AlarmExpire",
     "AlarmRetry",
@@ -74,6 +78,8 @@ __all__ = [
     "StorageError",
     "Write",
 ]
+
+log = logging.getLogger(__name__)
 
 MAX_LIST_LIMIT = 1000
 # A bound on one transaction: enough to amortise the fsync, small enough that the first
@@ -117,8 +123,6 @@ class EngineStats:
     largest_batch: int
 
 
-
-
 @dataclass(slots=True)
 class _Job:
     actor: ActorKey
@@ -133,8 +137,10 @@ AlarmListener = Callable[[int], None]
 class StorageEngine:
     """Durable state for every actor of a runtime. Use from one event loop; `get`/`list` are sync."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """`read_only`: inspect a file another runtime may hold (no lock, no writer, no commits)."""
         self.path = Path(path)
+        self.read_only = read_only
         self._state: Literal["new", "running", "stopping", "stopped"] = "new"
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
@@ -158,6 +164,9 @@ class StorageEngine:
         if self._state != "new":
             raise StorageError("a storage engine can be started once")
         self._loop = asyncio.get_running_loop()
+        if self.read_only:
+            self._open_read_only()
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._take_lock()
@@ -188,6 +197,21 @@ class StorageEngine:
         self._writer = threading.Thread(target=self._writer_main, name="storage-writer", daemon=True)
         self._state = "running"
         self._writer.start()
+
+    def _open_read_only(self) -> None:
+        if not self.path.is_file():
+            self._state = "stopped"
+            raise RuntimeStartError(
+                f"no actor state at {self.path}", hint="Run the project once to create it."
+            )
+        try:
+            uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+            self._rconn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._rconn.execute("PRAGMA busy_timeout = 5000")
+        except sqlite3.Error as exc:
+            self._state = "stopped"
+            raise RuntimeStartError(f"cannot read actor storage {self.path}: {exc}") from exc
+        self._state = "running"
 
     def _take_lock(self) -> None:
         """One runtime per state file: two would both fire its alarms and host its actors."""
@@ -259,6 +283,8 @@ class StorageEngine:
         """Make `writes` durable as one atomic unit, in order. The reply waits for this."""
         if self._state != "running" or self._loop is None:
             raise StorageError("the storage engine is not running")
+        if self.read_only:
+            raise StorageError("this storage engine was opened read-only")
         ops = prepare(actor, writes)
         if not ops:
             return
@@ -392,7 +418,10 @@ class StorageEngine:
     ) -> None:
         if earliest is not None:
             for listener in list(self._alarm_listeners):
-                listener(earliest)
+                try:
+                    listener(earliest)
+                except Exception:  # noqa: BLE001 - a listener must not strand the commits
+                    log.exception("alarm listener %r failed", listener)
         for future, error in results:
             if future.done():
                 continue  # the caller was cancelled; the write is durable regardless

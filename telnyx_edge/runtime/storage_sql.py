@@ -132,11 +132,15 @@ Write = Put | Delete | DeleteAll | SetAlarm | DeleteAlarm | ConsumeAlarm | Alarm
 def encode_key(key: object) -> bytes:
     if not isinstance(key, str):
         raise ValueError(f"storage keys are strings, not {type(key).__name__}")
-    if key.startswith(RESERVED_PREFIX):
-        raise ValueError(f"keys starting with {RESERVED_PREFIX!r} are reserved: {key!r}")
     # surrogatepass: a lone UTF-16 surrogate from JS still round-trips and still sorts by
     # code point (its three bytes fall between U+D7FF and U+E000).
     return key.encode("utf-8", "surrogatepass")
+
+
+def _written_key(key: object) -> bytes:
+    if isinstance(key, str) and key.startswith(RESERVED_PREFIX):
+        raise ValueError(f"keys starting with {RESERVED_PREFIX!r} are reserved: {key!r}")
+    return encode_key(key)
 
 
 def decode_key(raw: bytes) -> str:
@@ -174,9 +178,9 @@ def prepare(actor: ActorKey, writes: Sequence[Write]) -> list[Op]:
                 value = bytes(value)
             if not isinstance(value, bytes):
                 raise ValueError(f"values are bytes, not {type(value).__name__}")
-            ops.append((PUT, (kind, name, encode_key(write.key), value), PLAIN))
+            ops.append((PUT, (kind, name, _written_key(write.key), value), PLAIN))
         elif isinstance(write, Delete):
-            ops.append((DELETE, (kind, name, encode_key(write.key)), PLAIN))
+            ops.append((DELETE, (kind, name, _written_key(write.key)), PLAIN))
         elif isinstance(write, DeleteAll):
             ops.append((DELETE_ALL, (kind, name), PLAIN))
         elif isinstance(write, SetAlarm):

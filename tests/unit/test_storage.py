@@ -58,6 +58,7 @@ def test_commit_then_read_and_parent_dirs_created(db: Path) -> None:
         assert engine.get(A, "count") == b"\x01"
         assert engine.get(A, "missing") is None
         assert engine.get(B, "count") is None  # actors are isolated from each other
+        assert engine.get(A, "__telnyx_meta") is None  # reserved: never stored, readable as absent
 
     with_engine(db, body)
     assert db.exists()
@@ -225,9 +226,10 @@ def test_commit_rejects_bad_input_before_any_io(db: Path) -> None:
     async def body(engine: StorageEngine) -> None:
         bad: list[tuple[object, list[object]]] = [
             (A, [Put("__telnyx_meta", b"x")]),
-            (A, [Put("k", "not bytes")]),
-            (A, [Put(3, b"x")]),
-            (A, [SetAlarm("soon")]),
+            (A, [Delete("__telnyx_meta")]),
+            (A, [Put("k", "not bytes")]),  # type: ignore[arg-type]
+            (A, [Put(3, b"x")]),  # type: ignore[arg-type]
+            (A, [SetAlarm("soon")]),  # type: ignore[arg-type]
             (A, ["not a write"]),
             (("Counter",), [Put("k", b"x")]),
             (("Counter", ""), [Put("k", b"x")]),
@@ -276,14 +278,14 @@ def test_durable_across_close_and_reopen(db: Path) -> None:
 
 def test_instances_never_show_values(db: Path) -> None:
     async def body(engine: StorageEngine) -> None:
-        await engine.commit(B, [Put("a", b"12345"), Put("b", b"678")])
-        await asyncio.sleep(0.002)  # distinct activity timestamps (ms)
         await engine.commit(A, [Put("a", b"1"), SetAlarm(7)])
+        await asyncio.sleep(0.002)  # distinct activity timestamps (ms)
+        await engine.commit(B, [Put("a", b"12345"), Put("b", b"678")])
         await engine.commit(("Other", "x"), [Put("a", b"1")])
-        infos = engine.instances("Counter")
+        infos = engine.instances("Counter")  # newest activity first, not by name
         assert [(i.name, i.key_count, i.value_bytes, i.alarm_ms) for i in infos] == [
-            ("alice", 1, 1, 7),
             ("bob", 2, 8, None),
+            ("alice", 1, 1, 7),
         ]
         assert infos[0].last_activity_ms >= infos[1].last_activity_ms
         assert engine.key_names(B) == ["a", "b"]
@@ -394,5 +396,26 @@ def test_one_runtime_per_state_file(db: Path) -> None:
         second = StorageEngine(db)  # the lock went with the first engine
         await second.start()
         await second.stop()
+
+    asyncio.run(main())
+
+
+def test_read_only_open_beside_a_running_engine(db: Path) -> None:
+    async def main() -> None:
+        with pytest.raises(RuntimeStartError, match="no actor state"):
+            await StorageEngine(db, read_only=True).start()
+        engine = StorageEngine(db)
+        await engine.start()
+        await engine.commit(A, [Put("k", b"v"), SetAlarm(9)])
+        viewer = StorageEngine(db, read_only=True)
+        await viewer.start()  # no lock taken: the running engine keeps it
+        assert viewer.get(A, "k") == b"v"
+        await engine.commit(A, [Put("k", b"w")])
+        assert viewer.get(A, "k") == b"w"  # sees each new commit
+        assert [i.name for i in viewer.instances("Counter")] == ["alice"]
+        with pytest.raises(StorageError, match="read-only"):
+            await viewer.commit(A, [Put("k", b"x")])
+        await viewer.stop()
+        await engine.stop()
 
     asyncio.run(main())
