@@ -154,3 +154,33 @@ def test_turns_queued_behind_a_failed_commit_fail_with_it(tmp_path: Path, node_m
         assert stored == 1 + len(ok)
 
     asyncio.run(scenario())
+
+
+def test_idle_activations_are_evicted_and_storage_stays(tmp_path: Path, node_modules: Path) -> None:
+    lab = _spec(copy_project("lab", tmp_path), "lab", "lab.localhost", ("Lab",), {"LAB": "Lab"})
+
+    async def scenario() -> None:
+        engine = StorageEngine(tmp_path / "state" / "actors.sqlite3")
+        await engine.start()
+        registry = Registry(engine, Limits(method_timeout_ms=2000, idle_ms=150), lambda event: None)
+        await registry.add(lab)
+        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
+        await http.start()
+        try:
+            url = f"http://127.0.0.1:{http.port}"
+            async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
+                async def call(method: str, *args: object) -> object:
+                    return (await client.post(f"/rpc/idler/{method}", json={"args": list(args)})).json()["value"]
+
+                await call("put", "kept", True)
+                assert [await call("memory"), await call("memory")] == [1, 2]
+                # Idleness is a span of time by definition: nothing to wait on but the clock.
+                await asyncio.sleep(0.6)
+                assert await call("memory") == 1  # a fresh activation: the field was a cache
+                assert await call("get", "kept") is True
+        finally:
+            await http.stop()
+            await registry.stop()
+            await engine.stop()
+
+    asyncio.run(scenario())

@@ -31,6 +31,7 @@ export class Activation {
     this.complete = false; // after deleteAll the cache is the whole state
     this.epoch = host.epochBase; // unique per isolate: Python remembers failed epochs
     this.lastCommit = null;
+    this.commitsInFlight = 0;
     this.current = null; // TurnWrites of the running turn
     this.chain = []; // activations waiting on the running turn (re-entrancy detection)
     this.instance = null;
@@ -236,6 +237,9 @@ export class Activation {
     const epoch = this.epoch;
     const p = this.host.chan.request("commit", this.type, this.name, epoch, writes, consumeAlarm);
     this.lastCommit = p;
+    this.commitsInFlight++;
+    const settle = () => { this.commitsInFlight--; };
+    p.then(settle, settle);
     p.catch(() => {
       if (this.epoch === epoch) {
         this.epoch++;

@@ -192,8 +192,9 @@ class Host {
   sweep(idleMs) {
     const now = Date.now();
     for (const [key, act] of this.activations) {
-      if (!act.running && !act.queue.length && now - act.lastUsed > idleMs) {
-        act.settled().then(() => { if (!act.running && !act.queue.length) this.activations.delete(key); });
+      // Never while a commit is in flight: a new activation would read older state.
+      if (!act.running && !act.queue.length && act.commitsInFlight === 0 && now - act.lastUsed > idleMs) {
+        this.activations.delete(key);
       }
     }
   }
