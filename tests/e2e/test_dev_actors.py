@@ -66,6 +66,14 @@ def test_list_options(client: httpx.Client, options: dict[str, Any], expected: l
     assert value(client, "listing", "keys", options) == expected
 
 
+def test_list_orders_by_code_point(client: httpx.Client) -> None:
+    # U+1F600 sorts after U+E000 by code point (the engine's order), before it in UTF-16.
+    value(client, "unicode", "seed", ["\U0001F600", "\uE000", "a"])
+    assert value(client, "unicode", "keys", {}) == ["a", "\uE000", "\U0001F600"]
+    assert value(client, "unicode", "keys", {"start": "\uE001"}) == ["\U0001F600"]
+    assert value(client, "unicode", "keys", {"reverse": True, "limit": 1}) == ["\U0001F600"]
+
+
 def test_list_values_limits_and_own_writes(client: httpx.Client) -> None:
     value(client, "listing2", "seed", ["x", "y"])
     assert value(client, "listing2", "entries", {}) == [["x", "X"], ["y", "Y"]]

@@ -12,7 +12,7 @@
 //   every turn that could have seen the failed writes fails too (epoch check).
 
 import { encodeValue, decodeValue } from "./codec.mjs";
-import { ABSENT, Storage, TurnWrites, inRange } from "./storage.mjs";
+import { ABSENT, Storage, TurnWrites, compareKeys, inRange } from "./storage.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor } from "./edge-runtime.mjs";
 
@@ -96,7 +96,7 @@ export class Activation {
       if (!inRange(k, o)) continue;
       if (v === ABSENT) merged.delete(k); else merged.set(k, v);
     }
-    const keys = [...merged.keys()].sort();
+    const keys = [...merged.keys()].sort(compareKeys);
     if (o.reverse) keys.reverse();
     return keys.slice(0, o.limit).map((k) => [k, merged.get(k)]);
   }
