@@ -160,6 +160,10 @@ def test_only_public_methods_are_callable(client: httpx.Client, method: str, nam
     assert (result["ok"], result["name"]) == (False, name)
 
 
+def test_stub_calls_copy_arguments_and_results(client: httpx.Client) -> None:
+    assert client.get("/copies").json() == {"flat": 1, "obj": 1, "list": [1, 2], "arg": 5}
+
+
 def test_stub_shape(client: httpx.Client) -> None:
     assert client.get("/stub").json() == {"id": "stubby", "then": "undefined"}
 

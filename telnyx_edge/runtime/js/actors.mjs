@@ -11,7 +11,7 @@
 // - the cache holds committed-or-queued values; if a commit fails the cache is dropped and
 //   every turn that could have seen the failed writes fails too (epoch check).
 
-import { encodeValue, decodeValue } from "./codec.mjs";
+import { encodeValue, decodeValue, quickCopy } from "./codec.mjs";
 import { ABSENT, Storage, TurnWrites, compareKeys, inRange } from "./storage.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor } from "./edge-runtime.mjs";
@@ -162,7 +162,7 @@ export class Activation {
     try {
       if (turn.kind === "call") {
         fn = this.host.method(this.instance, this.type, turn.method);
-        args = decodeValue(turn.args);
+        args = turn.argsValue ?? decodeValue(turn.args);
       } else if (turn.kind === "alarm") {
         fn = this.instance.alarm;
         args = [{ retryCount: turn.retryCount, isRetry: turn.retryCount > 0 }];
@@ -203,7 +203,9 @@ export class Activation {
     this.chain = [];
     let result;
     try {
-      result = turn.kind === "fetch" ? await turn.encodeResponse(value) : turn.kind === "alarm" ? null : encodeValue(value, `the return value of ${this.type}.${turn.method}()`);
+      if (turn.kind === "fetch") result = await turn.encodeResponse(value);
+      else if (turn.kind === "alarm") result = null;
+      else result = (turn.local && quickCopy(value)) || encodeValue(value, `the return value of ${this.type}.${turn.method}()`);
     } catch (err) {
       turn.reject(err);
       return;
