@@ -184,3 +184,34 @@ def test_idle_activations_are_evicted_and_storage_stays(tmp_path: Path, node_mod
             await engine.stop()
 
     asyncio.run(scenario())
+
+
+def test_calls_across_isolates_and_cycles_through_them(tmp_path: Path, node_modules: Path) -> None:
+    # Lab's GHOST binding points at Peer, which another function owns and which calls Lab back.
+    lab = _spec(copy_project("lab", tmp_path), "lab", "lab.localhost", ("Lab",), {"LAB": "Lab", "GHOST": "Peer"})
+    peer = _spec(copy_project("peer", tmp_path), "peer", "peer.localhost", ("Peer",), {"PEER": "Peer", "LAB": "Lab"})
+
+    async def scenario() -> None:
+        engine = StorageEngine(tmp_path / "state" / "actors.sqlite3")
+        await engine.start()
+        registry = Registry(engine, Limits(method_timeout_ms=2000), lambda event: None)
+        await registry.add(lab)
+        await registry.add(peer)
+        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
+        await http.start()
+        try:
+            url = f"http://127.0.0.1:{http.port}"
+            async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
+                across = (await client.post("/rpc/other/ghost", json={"args": []})).json()
+                assert across == {"ok": True, "value": {"peer": "x", "lab": "v1"}}
+                started = asyncio.get_running_loop().time()
+                cycle = (await client.post("/rpc/ghost/ghost", json={"args": []})).json()
+                assert cycle["name"] == "ActorReentrancyError"
+                assert cycle["message"].startswith('Lab("ghost") -> Peer("x") -> Lab("ghost")')
+                assert asyncio.get_running_loop().time() - started < 1.0  # not the 2 s budget
+        finally:
+            await http.stop()
+            await registry.stop()
+            await engine.stop()
+
+    asyncio.run(scenario())
