@@ -92,6 +92,7 @@ declare module "@telnyx/edge-runtime" {
   export class ActorOutputGateError extends Error {}
   export class ActorReentrancyError extends Error {}
   export class ActorIsolateCrashedError extends Error {}
+  export class ActorTypeNotFoundError extends Error {}
   export class BlockConcurrencyTimeoutError extends Error {}
   export class CodecError extends Error {}
 }

@@ -1,0 +1,40 @@
+// The named errors callers see. `name` is what user code branches on (`err.name`), so
+// each class sets it explicitly; Python produces the same names for failures it detects.
+
+function named(name) {
+  const cls = class extends Error {
+    constructor(message, options) {
+      super(message, options);
+      this.name = name;
+    }
+  };
+  Object.defineProperty(cls, "name", { value: name });
+  return cls;
+}
+
+export const ActorMethodError = named("ActorMethodError");
+export const ActorPrivateMethodError = named("ActorPrivateMethodError");
+export const ActorUnknownMethodError = named("ActorUnknownMethodError");
+export const ActorMethodTimeoutError = named("ActorMethodTimeoutError");
+export const ActorFetchTimeoutError = named("ActorFetchTimeoutError");
+export const ActorOutputGateError = named("ActorOutputGateError");
+export const ActorReentrancyError = named("ActorReentrancyError");
+export const ActorIsolateCrashedError = named("ActorIsolateCrashedError");
+export const ActorTypeNotFoundError = named("ActorTypeNotFoundError");
+export const BlockConcurrencyTimeoutError = named("BlockConcurrencyTimeoutError");
+export const CodecError = named("CodecError");
+
+export const ERRORS = {
+  ActorMethodError, ActorPrivateMethodError, ActorUnknownMethodError, ActorMethodTimeoutError,
+  ActorFetchTimeoutError, ActorOutputGateError, ActorReentrancyError, ActorIsolateCrashedError,
+  ActorTypeNotFoundError, BlockConcurrencyTimeoutError, CodecError,
+};
+
+/** Rebuild an error that crossed the wire as [name, message]. */
+export function revive(name, message) {
+  const cls = ERRORS[name];
+  if (cls) return new cls(message);
+  const err = new Error(message);
+  err.name = name;
+  return err;
+}

@@ -1,0 +1,339 @@
+// The isolate: one Node.js process per function revision, started by the Python runtime.
+// It talks to Python over an inherited Unix socketpair (fd number in argv[2]) in length-prefixed MessagePack frames
+// (see telnyx_edge/runtime/protocol.py for the message table). stdout/stderr belong to
+// user code's console output.
+
+import net from "node:net";
+import { pathToFileURL } from "node:url";
+import { encodeFrame, FrameReader } from "./msgpack.mjs";
+import { encodeValue, decodeValue, quickCopy } from "./codec.mjs";
+import * as E from "./errors.mjs";
+import { StatefulActor, env as globalEnv } from "./edge-runtime.mjs";
+import { Activation, findMethod, fmtKey } from "./actors.mjs";
+
+class Channel {
+  constructor(socket, onMessage) {
+    this.socket = socket;
+    this.nextId = 1;
+    this.pending = new Map();
+    this.out = [];
+    this.flushScheduled = false;
+    const reader = new FrameReader(onMessage);
+    socket.on("data", (chunk) => reader.push(chunk));
+  }
+
+  send(msg) {
+    this.out.push(encodeFrame(msg));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush() {
+    this.flushScheduled = false;
+    const out = this.out;
+    this.out = [];
+    this.socket.write(out.length === 1 ? out[0] : Buffer.concat(out));
+  }
+
+  /** A request to Python; resolves with the payload of its ["reply", id, ok, payload]. */
+  request(op, ...args) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.send([op, id, ...args]);
+    });
+  }
+
+  reply(id, ok, payload) {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    if (ok) p.resolve(payload);
+    else p.reject(Array.isArray(payload) ? E.revive(payload[0], payload[1]) : new Error(String(payload)));
+  }
+}
+
+class Host {
+  constructor(chan, config) {
+    this.chan = chan;
+    this.config = config;
+    this.mod = null;
+    this.methodTimeoutMs = config.method_timeout_ms;
+    this.alarmTimeoutMs = config.alarm_timeout_ms;
+    this.requestTimeoutMs = config.request_timeout_ms;
+    this.epochBase = config.epoch_base ?? 0;
+    this.classes = new Map();
+    this.problems = [];
+    this.activations = new Map();
+    this.methodCache = new Map();
+    // Before the bundle loads, so `import { env }` is usable at module top level too.
+    Object.assign(globalEnv, this.envFor(null));
+  }
+
+  attach(mod) {
+    this.mod = mod;
+    for (const type of this.config.owned_types) {
+      const cls = mod[type];
+      if (typeof cls === "function" && cls.prototype instanceof StatefulActor) this.classes.set(type, cls);
+      else this.problems.push(`export ${type} is not a class extending StatefulActor`);
+    }
+  }
+
+  envFor(caller) {
+    const out = { ...this.config.env_vars };
+    for (const [binding, type] of Object.entries(this.config.bindings)) out[binding] = new Namespace(this, type, caller);
+    return out;
+  }
+
+  method(instance, type, name) {
+    return findMethod(this.methodCache, instance, type, name);
+  }
+
+  activation(type, name) {
+    const key = type + "\u0000" + name;
+    let act = this.activations.get(key);
+    if (!act) { act = new Activation(this, type, name); this.activations.set(key, act); }
+    return act;
+  }
+
+  /** A stub call from user code in this isolate. */
+  async invoke(type, name, method, args, caller) {
+    const chain = caller ? [...caller.chain, caller.key] : [];
+    const target = fmtKey(type, name);
+    if (chain.includes(target)) {
+      throw new E.ActorReentrancyError(`${[...chain, target].join(" -> ")}: an actor cannot call itself, directly or through other actors, while one of its calls is running (it would wait for itself)`);
+    }
+    if (this.classes.has(type)) {
+      // In-isolate call: values are copied, not shared, but skip serialization when a
+      // shallow copy of primitives does (see quickCopy).
+      const quick = quickCopy(args);
+      const turn = quick
+        ? { kind: "call", method, argsValue: quick.value, local: true, chain: [...chain] }
+        : { kind: "call", method, args: encodeValue(args, `the arguments of ${type}.${method}()`), local: true, chain: [...chain] };
+      const result = await new Promise((resolve, reject) => {
+        turn.resolve = resolve;
+        turn.reject = reject;
+        this.activation(type, name).enqueue(turn);
+      });
+      return result instanceof Uint8Array ? decodeValue(result) : result.value;
+    }
+    const bytes = encodeValue(args, `the arguments of ${type}.${method}()`);
+    return decodeValue(await this.chan.request("call", type, name, method, bytes, chain));
+  }
+
+  async fetchActor(type, name, req, caller) {
+    const chain = caller ? [...caller.chain, caller.key] : [];
+    const target = fmtKey(type, name);
+    if (chain.includes(target)) throw new E.ActorReentrancyError(`${[...chain, target].join(" -> ")}: an actor cannot fetch itself while one of its calls is running`);
+    const wire = await encodeRequest(req);
+    let out;
+    if (this.classes.has(type)) {
+      out = await new Promise((resolve, reject) => {
+        this.activation(type, name).enqueue(fetchTurn(wire, chain, resolve, reject));
+      });
+    } else {
+      out = await this.chan.request("fetchactor", type, name, wire, chain);
+    }
+    return new Response(out[2].length ? out[2] : null, { status: out[0], headers: pairs(out[1]) });
+  }
+
+  /** A routed call from Python (another isolate's stub, or an alarm). */
+  onCall(id, type, name, method, args, chain) {
+    if (!this.classes.has(type)) return this.chan.send(["result", id, false, ["ActorTypeNotFoundError", `this isolate does not host ${type}`]]);
+    const target = fmtKey(type, name);
+    if (chain.includes(target)) {
+      return this.chan.send(["result", id, false, ["ActorReentrancyError", `${[...chain, target].join(" -> ")}: an actor cannot call itself, directly or through other actors`]]);
+    }
+    this.activation(type, name).enqueue({
+      kind: "call", method, args, chain,
+      resolve: (bytes) => this.chan.send(["result", id, true, bytes]),
+      reject: (err) => this.chan.send(["result", id, false, errorWire(err)]),
+    });
+  }
+
+  onAlarm(id, type, name, when, retryCount) {
+    if (!this.classes.has(type)) return this.chan.send(["result", id, false, ["ActorTypeNotFoundError", `this isolate does not host ${type}`]]);
+    this.activation(type, name).enqueue({
+      kind: "alarm", when, retryCount, chain: [],
+      resolve: () => this.chan.send(["result", id, true, null]),
+      reject: (err) => { logError(`alarm() of ${fmtKey(type, name)} failed`, err); this.chan.send(["result", id, false, errorWire(err)]); },
+    });
+  }
+
+  onFetchActor(id, type, name, wire, chain) {
+    if (!this.classes.has(type)) return this.chan.send(["result", id, false, ["ActorTypeNotFoundError", `this isolate does not host ${type}`]]);
+    this.activation(type, name).enqueue(fetchTurn(wire, chain,
+      (out) => this.chan.send(["result", id, true, out]),
+      (err) => this.chan.send(["result", id, false, errorWire(err)])));
+  }
+
+  async onFetch(id, method, url, headers, body) {
+    let status = 500;
+    let outHeaders = [];
+    let outBody = Buffer.alloc(0);
+    try {
+      const init = { method, headers: pairs(headers) };
+      if (body.length && method !== "GET" && method !== "HEAD") init.body = body;
+      let timer;
+      const res = await Promise.race([
+        this.mod.default.fetch(new Request(url, init), globalEnv),
+        new Promise((_, rej) => { timer = setTimeout(() => rej(new RequestTimeout(`the fetch handler did not respond within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs); }),
+      ]).finally(() => clearTimeout(timer));
+      if (!(res instanceof Response)) throw new TypeError(`fetch() must return a Response, got ${res === undefined ? "undefined" : typeof res}`);
+      status = res.status;
+      for (const [k, v] of res.headers) outHeaders.push(k, v);
+      outBody = Buffer.from(await res.arrayBuffer());
+    } catch (err) {
+      logError(`fetch ${method} ${url} threw`, err);
+      status = err instanceof RequestTimeout ? 504 : 500;
+      outHeaders = ["content-type", "text/plain; charset=utf-8"];
+      outBody = Buffer.from(`${err?.name ?? "Error"}: ${err?.message ?? err}\n`);
+    }
+    this.chan.send(["fetch_done", id, status, outHeaders, outBody]);
+  }
+
+  /** Drop idle activations: memory is a cache, storage is the truth. */
+  sweep(idleMs) {
+    const now = Date.now();
+    for (const [key, act] of this.activations) {
+      // Never while a commit is in flight: a new activation would read older state.
+      if (!act.running && !act.queue.length && act.commitsInFlight === 0 && now - act.lastUsed > idleMs) {
+        this.activations.delete(key);
+      }
+    }
+  }
+}
+
+class RequestTimeout extends Error {
+  constructor(message) { super(message); this.name = "RequestTimeoutError"; }
+}
+
+class Namespace {
+  constructor(host, type, caller) { this.host = host; this.type = type; this.caller = caller; }
+
+  idFromName(name) {
+    if (typeof name !== "string" || name.length === 0) throw new TypeError("idFromName(name) takes a non-empty string");
+    return makeStub(this.host, this.type, name, this.caller);
+  }
+
+  newUniqueId() {
+    return makeStub(this.host, this.type, crypto.randomUUID(), this.caller);
+  }
+}
+
+function makeStub(host, type, name, caller) {
+  return new Proxy({}, {
+    get(_t, prop) {
+      if (typeof prop === "symbol") return undefined;
+      if (prop === "then" || prop === "toJSON" || prop === "valueOf" || prop === "toString") return undefined;
+      if (prop === "id") return name;
+      if (prop === "fetch") return (req) => host.fetchActor(type, name, req, caller);
+      return (...args) => host.invoke(type, name, prop, args, caller);
+    },
+  });
+}
+
+function fetchTurn(wire, chain, resolve, reject) {
+  return {
+    kind: "fetch", method: "fetch", chain, resolve, reject,
+    request: () => {
+      const init = { method: wire[0], headers: pairs(wire[2]) };
+      if (wire[3].length && wire[0] !== "GET" && wire[0] !== "HEAD") init.body = wire[3];
+      return new Request(wire[1], init);
+    },
+    encodeResponse: async (res) => {
+      if (!(res instanceof Response)) throw new TypeError("an actor's fetch() must return a Response");
+      const h = [];
+      for (const [k, v] of res.headers) h.push(k, v);
+      return [res.status, h, Buffer.from(await res.arrayBuffer())];
+    },
+  };
+}
+
+async function encodeRequest(req) {
+  if (!(req instanceof Request)) req = new Request(req);
+  const h = [];
+  for (const [k, v] of req.headers) h.push(k, v);
+  return [req.method, req.url, h, Buffer.from(await req.arrayBuffer())];
+}
+
+function pairs(flat) {
+  const out = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  return out;
+}
+
+function errorWire(err) {
+  return [err?.name ?? "Error", err?.message ?? String(err)];
+}
+
+/** One line: the error and where user code threw it (first stack frame outside node:). */
+function describeLoadError(err) {
+  const head = `${err?.name ?? "Error"}: ${err?.message ?? err}`;
+  const frame = String(err?.stack ?? "").split("\n").slice(1).find((l) => !l.includes("node:internal"));
+  const where = frame?.match(/\(?([^()\s]+:\d+:\d+)\)?\s*$/)?.[1];
+  return where ? `${head} (at ${where})` : head;
+}
+
+function logError(what, err) {
+  const detail = err?.userStack ?? err?.stack ?? String(err);
+  process.stderr.write(`[isolate] ${what}: ${detail}\n`);
+}
+
+async function main() {
+  const socket = new net.Socket({ fd: Number(process.argv[2] ?? 3), readable: true, writable: true });
+  let host = null;
+  let loaded = false;
+  const early = [];
+  let gotConfig;
+  const configReady = new Promise((resolve) => { gotConfig = resolve; });
+  const chan = new Channel(socket, (msg) => {
+    if (loaded) dispatch(host, chan, msg);
+    else if (msg[0] === "init") gotConfig(msg[1]);
+    else early.push(msg);
+  });
+  socket.on("end", () => process.exit(0));
+  socket.on("error", () => process.exit(0));
+  process.on("uncaughtException", (err) => logError("uncaught exception", err));
+  process.on("unhandledRejection", (err) => logError("unhandled rejection", err));
+
+  const config = await configReady;
+  host = new Host(chan, config);
+  let mod;
+  try {
+    mod = await import(pathToFileURL(config.bundle).href);
+  } catch (err) {
+    chan.send(["fatal", `the code threw while loading: ${describeLoadError(err)}`]);
+    chan.flush();
+    return;
+  }
+  if (typeof mod.default?.fetch !== "function") {
+    chan.send(["fatal", "the entry module must `export default { fetch(req, env) { ... } }`"]);
+    return;
+  }
+  host.attach(mod);
+  loaded = true;
+  const exportedActors = Object.entries(mod)
+    .filter(([, v]) => typeof v === "function" && v.prototype instanceof StatefulActor)
+    .map(([k]) => k);
+  chan.send(["ready", { problems: host.problems, actor_classes: exportedActors }]);
+  for (const msg of early) dispatch(host, chan, msg);
+  const idle = config.idle_ms;
+  if (idle > 0) setInterval(() => host.sweep(idle), Math.min(idle, 10000)).unref();
+}
+
+function dispatch(host, chan, msg) {
+  switch (msg[0]) {
+    case "reply": return chan.reply(msg[1], msg[2], msg[3]);
+    case "fetch": return host.onFetch(msg[1], msg[2], msg[3], msg[4], msg[5]);
+    case "call": return host.onCall(msg[1], msg[2], msg[3], msg[4], msg[5], msg[6]);
+    case "alarm": return host.onAlarm(msg[1], msg[2], msg[3], msg[4], msg[5]);
+    case "fetchactor": return host.onFetchActor(msg[1], msg[2], msg[3], msg[4], msg[5]);
+    case "ping": return chan.send(["pong", msg[1]]);
+    default: process.stderr.write(`[isolate] unknown message ${msg[0]}\n`);
+  }
+}
+
+main();

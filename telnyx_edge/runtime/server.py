@@ -1,0 +1,125 @@
+"""HTTP ingress: uvicorn (uvloop + httptools) in front of the registry.
+
+One front door per runtime. A request becomes a `fetch` message to the isolate of the function
+that serves its Host; a failure the user's code could not answer itself (its isolate crashed,
+no function for the host) becomes a 5xx with the error's name, so callers can tell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import uvicorn
+
+from telnyx_edge.errors import RuntimeStartError
+from telnyx_edge.runtime.isolate import CallError
+from telnyx_edge.runtime.registry import Registry
+
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+_TIMEOUT_ERRORS = {"ActorMethodTimeoutError", "ActorFetchTimeoutError"}
+
+Scope = dict[str, Any]
+
+
+class Ingress:
+    """The ASGI application."""
+
+    def __init__(self, registry: Registry, max_body: int = 10 * 1024 * 1024) -> None:
+        self.registry = registry
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1011, "reason": "WebSockets are not supported by telnyx-edge dev yet"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                await _respond(send, 413, [], b"request body exceeds 10 MB\n")
+                return
+            if not message.get("more_body"):
+                break
+        headers: list[str] = []
+        host = "localhost"
+        for key, value in scope["headers"]:
+            name = key.decode("latin-1")
+            text = value.decode("latin-1")
+            if name == "host":
+                host = text
+            headers.append(name)
+            headers.append(text)
+        path = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string") or b""
+        url = f"http://{host}{path.decode('latin-1')}" + (f"?{query.decode('latin-1')}" if query else "")
+        try:
+            status, out_headers, out_body = await self.registry.fetch(host, scope["method"], url, headers, body)
+        except CallError as exc:
+            status = 504 if exc.name in _TIMEOUT_ERRORS else 404 if exc.name == "FunctionNotFound" else 500
+            await _respond(send, status, ["content-type", "text/plain; charset=utf-8"], f"{exc.name}: {exc.message}\n".encode())
+            return
+        await _respond(send, status, out_headers, out_body)
+
+
+async def _respond(send: Any, status: int, headers: list[str], body: bytes) -> None:
+    raw = [(b"content-length", str(len(body)).encode())]
+    for i in range(0, len(headers) - 1, 2):
+        name = headers[i].lower()
+        if name not in _HOP_BY_HOP:
+            raw.append((name.encode("latin-1"), headers[i + 1].encode("latin-1")))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise RuntimeStartError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="Pick another port with --port (0 picks a free one), or stop what is using it.",
+        ) from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class HttpServer:
+    """uvicorn driven without its signal handling: the dev command owns Ctrl-C."""
+
+    def __init__(self, app: Ingress, sock: socket.socket) -> None:
+        self.sock = sock
+        config = uvicorn.Config(
+            app, http="httptools", loop="none", lifespan="off", access_log=False,
+            log_level="warning", server_header=False, date_header=False, backlog=2048,
+            timeout_keep_alive=30, proxy_headers=False,
+        )
+        self._server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    async def start(self) -> None:
+        # serve() minus capture_signals(), which would take SIGINT away from the CLI.
+        server = self._server
+        server.config.load()
+        server.lifespan = server.config.lifespan_class(server.config)
+        await server.startup(sockets=[self.sock])
+        self._task = asyncio.create_task(server.main_loop())
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish (uvicorn's graceful shutdown)."""
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+            await self._server.shutdown(sockets=[self.sock])

@@ -1,0 +1,75 @@
+"""Shared pieces of the `telnyx-edge dev` end-to-end tests."""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from tests.harness import ROOT, ServerProcess, link_node_modules, start_server
+
+PROJECTS = ROOT / "tests" / "fixtures" / "projects"
+T = TypeVar("T")
+
+
+def copy_project(name: str, dest: Path) -> Path:
+    target = dest / name
+    shutil.copytree(PROJECTS / name, target)
+    link_node_modules(target)
+    return target
+
+
+def start_dev(project: Path, *extra: str, env: dict[str, str] | None = None) -> ServerProcess:
+    return start_server(["dev", "--port", "0", *extra], cwd=project, env=env)
+
+
+def close(server: ServerProcess, *, kill: bool = False) -> int:
+    """Stop (SIGINT) or kill (SIGKILL) a server, then close its output pipe once fully read.
+
+    The harness leaves the pipe open, which pytest reports as an unclosed-file warning.
+    """
+    code = server.kill() if kill else server.stop()
+    while True:
+        try:
+            if server._queue.get(timeout=10) is None:
+                break
+        except queue.Empty:
+            break
+    if server.proc.stdout is not None:
+        server.proc.stdout.close()
+    return server.proc.returncode if code is None else code
+
+
+def rpc(client: httpx.Client, name: str, method: str, *args: Any) -> dict[str, Any]:
+    response = client.post(f"/rpc/{name}/{method}", json={"args": list(args)})
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def value(client: httpx.Client, name: str, method: str, *args: Any) -> Any:
+    result = rpc(client, name, method, *args)
+    assert result["ok"], result
+    return result["value"]
+
+
+def eventually(probe: Callable[[], T], done: Callable[[T], bool], timeout: float = 10) -> T:
+    """Re-check a condition that no output line announces (e.g. an alarm's effect)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if done(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last value: {result!r}")
+        time.sleep(0.05)
+
+
+def client_for(server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client

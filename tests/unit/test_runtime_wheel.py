@@ -1,0 +1,26 @@
+"""The isolate's JavaScript is package data: a wheel without it could not run `dev`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.harness import ROOT
+
+JS_FILES = ["host.mjs", "actors.mjs", "storage.mjs", "codec.mjs", "errors.mjs", "edge-runtime.mjs", "msgpack.mjs", "package.json"]
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_runtime_js(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    wheel = next(tmp_path.glob("*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [f for f in JS_FILES if f"telnyx_edge/runtime/js/{f}" not in names]
+    assert missing == []
