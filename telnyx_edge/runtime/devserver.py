@@ -146,7 +146,7 @@ class DevServer:
         return self.url
 
     async def _watch(self) -> None:
-        async for _ in watcher.changes(self.project, self._stop_watch):
+        async for _ in watcher.changes(self.project, self._stop_watch, ignore_paths=[self.state_dir]):
             await self.reload()
 
     async def reload(self) -> None:
@@ -189,14 +189,20 @@ class DevServer:
             await self._engine.stop()
 
 
+def _env_ms(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    return int(raw) if raw.isdigit() else default
+
+
 def limits_from_env(method_timeout_ms: int | None = None) -> Limits:
-    """The budgets, with `TELNYX_EDGE_METHOD_TIMEOUT_MS` as the default for the method budget."""
-    env = os.environ.get("TELNYX_EDGE_METHOD_TIMEOUT_MS")
-    method = method_timeout_ms or (int(env) if env and env.isdigit() else 30_000)
+    """The budgets: `TELNYX_EDGE_METHOD_TIMEOUT_MS` is the default method budget and
+    `TELNYX_EDGE_IDLE_MS` how long an unused activation stays in memory (default 120 s)."""
+    method = method_timeout_ms or _env_ms("TELNYX_EDGE_METHOD_TIMEOUT_MS", 30_000)
     return Limits(
         method_timeout_ms=method,
         alarm_timeout_ms=max(method, 300_000 if method >= 30_000 else method * 10),
         request_timeout_ms=2 * method,
+        idle_ms=_env_ms("TELNYX_EDGE_IDLE_MS", 120_000),
     )
 
 

@@ -4,7 +4,7 @@ Every activation of a type lives in the one isolate of the type's owner function
 at most one activation per (type, name) in the runtime. Several functions may run at once
 (each its own isolate and bindings); stubs in any of them reach the owner through
 `call`. The registry is also the isolates' backend: storage reads and commits go through it
-to the engine. A function's gate closes while its isolate is being swapped or replaced; new
+to the engine (`state.py`). A function's gate closes while its isolate is being swapped or replaced; new
 requests and calls for it wait at the gate, so none is dropped and no two isolates ever host
 the same activation.
 """
@@ -21,18 +21,8 @@ from typing import Any
 from telnyx_edge.errors import RuntimeStartError
 from telnyx_edge.runtime import events
 from telnyx_edge.runtime.isolate import CallError, Isolate
-from telnyx_edge.runtime.storage import (
-    MAX_LIST_LIMIT,
-    ActorKey,
-    ConsumeAlarm,
-    Delete,
-    DeleteAlarm,
-    DeleteAll,
-    Put,
-    SetAlarm,
-    StorageEngine,
-    Write,
-)
+from telnyx_edge.runtime.state import ActorState
+from telnyx_edge.runtime.storage import ActorKey, StorageEngine
 
 _EPOCH_STRIDE = 1 << 24
 
@@ -60,13 +50,13 @@ class Limits:
 class Registry:
     def __init__(self, engine: StorageEngine, limits: Limits, report: events.Reporter) -> None:
         self.engine = engine
+        self.state = ActorState(engine)
         self.limits = limits
         self._report = report
         self._specs: dict[str, FunctionSpec] = {}
         self._isolates: dict[str, Isolate] = {}
         self._gates: dict[str, asyncio.Event] = {}
         self._owners: dict[str, str] = {}
-        self._poisoned: dict[ActorKey, int] = {}
         self._generation = itertools.count(1)
         self._restarts: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -237,56 +227,16 @@ class Registry:
     # -- the isolates' backend -------------------------------------------------------------
 
     def get(self, actor: ActorKey, key: str) -> bytes | None:
-        return self.engine.get(actor, key)
+        return self.state.get(actor, key)
 
     def get_alarm(self, actor: ActorKey) -> int | None:
-        return self.engine.get_alarm(actor)
+        return self.state.get_alarm(actor)
 
     def list_range(self, actor: ActorKey, options: dict[str, Any]) -> list[list[Any]]:
-        """The committed range; a limit above the engine's page size is read in pages."""
-        want = int(options.get("limit") or 128)
-        reverse = bool(options.get("reverse"))
-        prefix = options.get("prefix")
-        start = options.get("start")
-        start_after = options.get("startAfter")
-        end = options.get("end")
-        out: list[list[Any]] = []
-        while True:
-            page = self.engine.list(
-                actor, prefix=prefix, start=start, start_after=start_after, end=end,
-                reverse=reverse, limit=min(want - len(out), MAX_LIST_LIMIT),
-            )
-            out.extend([k, v] for k, v in page)
-            if len(out) >= want or len(page) < MAX_LIST_LIMIT:
-                return out
-            if reverse:
-                end = page[-1][0]
-            else:
-                start, start_after = None, page[-1][0]
+        return self.state.list_range(actor, options)
 
     async def commit(self, actor: ActorKey, epoch: int, writes: list[list[Any]], consume_alarm: int | None) -> None:
-        if self._poisoned.get(actor) == epoch:
-            raise CallError("ActorOutputGateError", "an earlier commit of this activation failed; its cache was dropped")
-        ops: list[Write] = []
-        if consume_alarm is not None:
-            ops.append(ConsumeAlarm(int(consume_alarm)))
-        for write in writes:
-            op = write[0]
-            if op == "put":
-                ops.append(Put(write[1], write[2]))
-            elif op == "delete":
-                ops.append(Delete(write[1]))
-            elif op == "deleteAll":
-                ops.append(DeleteAll())
-            elif op == "setAlarm":
-                ops.append(SetAlarm(int(write[1])))
-            elif op == "deleteAlarm":
-                ops.append(DeleteAlarm())
-        try:
-            await self.engine.commit(actor, ops)
-        except Exception as exc:
-            self._poisoned[actor] = epoch
-            raise CallError("ActorOutputGateError", f"commit failed: {exc}") from exc
+        await self.state.commit(actor, epoch, writes, consume_alarm)
 
     async def _owner_isolate(self, type_: str) -> Isolate:
         owner = self._owners.get(type_)

@@ -148,3 +148,21 @@ def test_build_error_at_start(tmp_path: Path, node_modules: Path) -> None:
     assert result.returncode == 8
     assert "❌ Build failed with 1 error" in result.stderr
     assert "src/index.ts:" in result.stderr
+
+
+def test_the_actor_scaffold_runs_under_dev(tmp_path: Path, edge_home: Path, node_modules: Path) -> None:
+    from tests.harness import link_node_modules
+
+    created = run_cli("new-func", "--actor", "--name", "counter", "--no-install", "--dir", str(tmp_path), env={"TELNYX_EDGE_HOME": str(edge_home)})
+    assert created.returncode == 0, created.stderr
+    project = tmp_path / "counter"
+    link_node_modules(project)
+    server = start_dev(project, "--no-watch")
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            assert client.post("/?name=a").json() == {"name": "a", "value": 1}
+            assert client.post("/?name=a").json() == {"name": "a", "value": 2}
+            assert client.get("/?name=a").json() == {"name": "a", "value": 2}
+            assert client.get("/health/liveness").text == "ok"
+    finally:
+        assert close(server) == 0

@@ -66,6 +66,14 @@ def test_list_options(client: httpx.Client, options: dict[str, Any], expected: l
     assert value(client, "listing", "keys", options) == expected
 
 
+def test_list_orders_by_code_point(client: httpx.Client) -> None:
+    # U+1F600 sorts after U+E000 by code point (the engine's order), before it in UTF-16.
+    value(client, "unicode", "seed", ["\U0001F600", "\uE000", "a"])
+    assert value(client, "unicode", "keys", {}) == ["a", "\uE000", "\U0001F600"]
+    assert value(client, "unicode", "keys", {"start": "\uE001"}) == ["\U0001F600"]
+    assert value(client, "unicode", "keys", {"reverse": True, "limit": 1}) == ["\U0001F600"]
+
+
 def test_list_values_limits_and_own_writes(client: httpx.Client) -> None:
     value(client, "listing2", "seed", ["x", "y"])
     assert value(client, "listing2", "entries", {}) == [["x", "X"], ["y", "Y"]]
@@ -150,6 +158,10 @@ def test_only_public_methods_are_callable(client: httpx.Client, method: str, nam
         assert result["ok"] is False
         return
     assert (result["ok"], result["name"]) == (False, name)
+
+
+def test_stub_calls_copy_arguments_and_results(client: httpx.Client) -> None:
+    assert client.get("/copies").json() == {"flat": 1, "obj": 1, "list": [1, 2], "arg": 5}
 
 
 def test_stub_shape(client: httpx.Client) -> None:

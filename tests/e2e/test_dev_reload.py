@@ -23,7 +23,8 @@ def project(tmp_path_factory: pytest.TempPathFactory, node_modules: Path) -> Pat
 
 @pytest.fixture(scope="module")
 def server(project: Path) -> Iterator[ServerProcess]:
-    proc = start_dev(project, env={"TELNYX_EDGE_METHOD_TIMEOUT_MS": "2000"})
+    # State inside the project: its writes must not look like edits (no reload storm).
+    proc = start_dev(project, "--state", "state", env={"TELNYX_EDGE_METHOD_TIMEOUT_MS": "2000"})
     yield proc
     assert close(proc) == 0
 
@@ -78,6 +79,7 @@ def test_reload_keeps_state_and_alarms_and_drops_nothing(client: httpx.Client, s
     load.join()
 
     assert value(client, "keeper", "version") == "v2"  # the new code answers
+    assert server.output.count("Reloaded in") == 1  # the state writes under ./state did not reload
     assert value(client, "keeper", "get", "balance") == 70  # storage kept
     assert value(client, "keeper", "alarmAt") == far  # alarm kept
     assert value(client, "keeper", "memory") == 1  # in-memory fields are gone

@@ -65,3 +65,153 @@ def test_reference_function_reaches_the_owners_actor(tmp_path: Path, node_module
             await engine.stop()
 
     asyncio.run(scenario())
+
+
+class FlakyEngine(StorageEngine):
+    """A real engine whose commits fail on demand for actors named doomed*."""
+
+    failing = False
+    fail_next = False
+
+    async def commit(self, actor, writes):  # type: ignore[no-untyped-def]
+        if actor[1].startswith("doomed") and (self.failing or self.fail_next):
+            if self.fail_next:
+                # Fail the way a real engine does: later commits are already on their way.
+                self.fail_next = False
+                await asyncio.sleep(0.02)
+            raise OSError("disk full (simulated)")
+        await super().commit(actor, writes)
+
+
+def test_a_failed_commit_fails_the_call_and_drops_the_cache(tmp_path: Path, node_modules: Path) -> None:
+    lab = _spec(copy_project("lab", tmp_path), "lab", "lab.localhost", ("Lab",), {"LAB": "Lab"})
+
+    async def scenario() -> None:
+        engine = FlakyEngine(tmp_path / "state" / "actors.sqlite3")
+        await engine.start()
+        registry = Registry(engine, Limits(method_timeout_ms=2000), lambda event: None)
+        await registry.add(lab)
+        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
+        await http.start()
+        try:
+            url = f"http://127.0.0.1:{http.port}"
+            async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
+                async def rpc(method: str, *args: object) -> dict[str, object]:
+                    response = await client.post(f"/rpc/doomed/{method}", json={"args": list(args)})
+                    result: dict[str, object] = response.json()
+                    return result
+
+                assert (await rpc("put", "k", 1))["ok"] is True
+                engine.failing = True
+                failed = await rpc("put", "k", 2)
+                assert failed["name"] == "ActorOutputGateError"
+                assert "disk full (simulated)" in str(failed["message"])
+                engine.failing = False
+                # The failed value was in the activation's cache; it must not be visible now.
+                assert await rpc("get", "k") == {"ok": True, "value": 1}
+                assert (await rpc("put", "k", 3))["ok"] is True
+                assert await rpc("get", "k") == {"ok": True, "value": 3}
+        finally:
+            await http.stop()
+            await registry.stop()
+            await engine.stop()
+
+    asyncio.run(scenario())
+
+
+def test_turns_queued_behind_a_failed_commit_fail_with_it(tmp_path: Path, node_modules: Path) -> None:
+    lab = _spec(copy_project("lab", tmp_path), "lab", "lab.localhost", ("Lab",), {"LAB": "Lab"})
+
+    async def scenario() -> None:
+        engine = FlakyEngine(tmp_path / "state" / "actors.sqlite3")
+        await engine.start()
+        registry = Registry(engine, Limits(method_timeout_ms=2000), lambda event: None)
+        await registry.add(lab)
+        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
+        await http.start()
+        try:
+            url = f"http://127.0.0.1:{http.port}"
+            async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
+                async def incr() -> dict[str, object]:
+                    response = await client.post("/rpc/doomed-counter/incr", json={"args": []})
+                    result: dict[str, object] = response.json()
+                    return result
+
+                assert await incr() == {"ok": True, "value": 1}
+                engine.fail_next = True  # one commit fails; the engine works again right after
+                results = await asyncio.gather(*(incr() for _ in range(40)))
+                stored = (await client.post("/rpc/doomed-counter/get", json={"args": ["count"]})).json()["value"]
+        finally:
+            await http.stop()
+            await registry.stop()
+            await engine.stop()
+        ok = sorted(int(r["value"]) for r in results if r["ok"])  # type: ignore[call-overload]
+        failed = [r for r in results if not r["ok"]]
+        assert failed and all(r["name"] == "ActorOutputGateError" for r in failed)
+        # Turns that read the failed write never committed: what is stored is exactly the
+        # increments that were acknowledged, counted from the last durable value.
+        assert ok == list(range(2, 2 + len(ok)))
+        assert stored == 1 + len(ok)
+
+    asyncio.run(scenario())
+
+
+def test_idle_activations_are_evicted_and_storage_stays(tmp_path: Path, node_modules: Path) -> None:
+    lab = _spec(copy_project("lab", tmp_path), "lab", "lab.localhost", ("Lab",), {"LAB": "Lab"})
+
+    async def scenario() -> None:
+        engine = StorageEngine(tmp_path / "state" / "actors.sqlite3")
+        await engine.start()
+        registry = Registry(engine, Limits(method_timeout_ms=2000, idle_ms=150), lambda event: None)
+        await registry.add(lab)
+        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
+        await http.start()
+        try:
+            url = f"http://127.0.0.1:{http.port}"
+            async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
+                async def call(method: str, *args: object) -> object:
+                    return (await client.post(f"/rpc/idler/{method}", json={"args": list(args)})).json()["value"]
+
+                await call("put", "kept", True)
+                assert [await call("memory"), await call("memory")] == [1, 2]
+                # Idleness is a span of time by definition: nothing to wait on but the clock.
+                await asyncio.sleep(0.6)
+                assert await call("memory") == 1  # a fresh activation: the field was a cache
+                assert await call("get", "kept") is True
+        finally:
+            await http.stop()
+            await registry.stop()
+            await engine.stop()
+
+    asyncio.run(scenario())
+
+
+def test_calls_across_isolates_and_cycles_through_them(tmp_path: Path, node_modules: Path) -> None:
+    # Lab's GHOST binding points at Peer, which another function owns and which calls Lab back.
+    lab = _spec(copy_project("lab", tmp_path), "lab", "lab.localhost", ("Lab",), {"LAB": "Lab", "GHOST": "Peer"})
+    peer = _spec(copy_project("peer", tmp_path), "peer", "peer.localhost", ("Peer",), {"PEER": "Peer", "LAB": "Lab"})
+
+    async def scenario() -> None:
+        engine = StorageEngine(tmp_path / "state" / "actors.sqlite3")
+        await engine.start()
+        registry = Registry(engine, Limits(method_timeout_ms=2000), lambda event: None)
+        await registry.add(lab)
+        await registry.add(peer)
+        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
+        await http.start()
+        try:
+            url = f"http://127.0.0.1:{http.port}"
+            async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
+                across = (await client.post("/rpc/other/ghost", json={"args": []})).json()
+                assert across == {"ok": True, "value": {"peer": "x", "lab": "v1"}}
+                started = asyncio.get_running_loop().time()
+                cycle = (await client.post("/rpc/ghost/ghost", json={"args": []})).json()
+                assert cycle["name"] == "ActorReentrancyError"
+                assert cycle["message"].startswith('Lab("ghost") -> Peer("x") -> Lab("ghost")')
+                assert asyncio.get_running_loop().time() - started < 1.0  # not the 2 s budget
+        finally:
+            await http.stop()
+            await registry.stop()
+            await engine.stop()
+
+    asyncio.run(scenario())

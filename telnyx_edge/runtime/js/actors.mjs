@@ -11,8 +11,8 @@
 // - the cache holds committed-or-queued values; if a commit fails the cache is dropped and
 //   every turn that could have seen the failed writes fails too (epoch check).
 
-import { encodeValue, decodeValue } from "./codec.mjs";
-import { ABSENT, Storage, TurnWrites, inRange } from "./storage.mjs";
+import { encodeValue, decodeValue, quickCopy } from "./codec.mjs";
+import { ABSENT, Storage, TurnWrites, compareKeys, inRange } from "./storage.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor } from "./edge-runtime.mjs";
 
@@ -31,6 +31,7 @@ export class Activation {
     this.complete = false; // after deleteAll the cache is the whole state
     this.epoch = host.epochBase; // unique per isolate: Python remembers failed epochs
     this.lastCommit = null;
+    this.commitsInFlight = 0;
     this.current = null; // TurnWrites of the running turn
     this.chain = []; // activations waiting on the running turn (re-entrancy detection)
     this.instance = null;
@@ -95,7 +96,7 @@ export class Activation {
       if (!inRange(k, o)) continue;
       if (v === ABSENT) merged.delete(k); else merged.set(k, v);
     }
-    const keys = [...merged.keys()].sort();
+    const keys = [...merged.keys()].sort(compareKeys);
     if (o.reverse) keys.reverse();
     return keys.slice(0, o.limit).map((k) => [k, merged.get(k)]);
   }
@@ -161,7 +162,7 @@ export class Activation {
     try {
       if (turn.kind === "call") {
         fn = this.host.method(this.instance, this.type, turn.method);
-        args = decodeValue(turn.args);
+        args = turn.argsValue ?? decodeValue(turn.args);
       } else if (turn.kind === "alarm") {
         fn = this.instance.alarm;
         args = [{ retryCount: turn.retryCount, isRetry: turn.retryCount > 0 }];
@@ -202,7 +203,9 @@ export class Activation {
     this.chain = [];
     let result;
     try {
-      result = turn.kind === "fetch" ? await turn.encodeResponse(value) : turn.kind === "alarm" ? null : encodeValue(value, `the return value of ${this.type}.${turn.method}()`);
+      if (turn.kind === "fetch") result = await turn.encodeResponse(value);
+      else if (turn.kind === "alarm") result = null;
+      else result = (turn.local && quickCopy(value)) || encodeValue(value, `the return value of ${this.type}.${turn.method}()`);
     } catch (err) {
       turn.reject(err);
       return;
@@ -236,6 +239,9 @@ export class Activation {
     const epoch = this.epoch;
     const p = this.host.chan.request("commit", this.type, this.name, epoch, writes, consumeAlarm);
     this.lastCommit = p;
+    this.commitsInFlight++;
+    const settle = () => { this.commitsInFlight--; };
+    p.then(settle, settle);
     p.catch(() => {
       if (this.epoch === epoch) {
         this.epoch++;

@@ -62,3 +62,33 @@ export function decodeValue(bytes) {
 export function encodeArgs(args) {
   return encodeValue(args, "arguments");
 }
+
+function isPrimitive(v) {
+  const t = typeof v;
+  return v === null || t === "string" || t === "number" || t === "boolean" || t === "undefined" || t === "bigint";
+}
+
+/** A copy of a value made only of primitives, one level deep (an array or plain object of
+ *  them), or undefined when the value needs the full codec. Such values are always storable,
+ *  and copying them directly is much cheaper than serializing: the common stub call
+ *  `debit(1)` returning `{ ok, balance }` never touches V8 serialization. */
+export function quickCopy(value) {
+  if (isPrimitive(value)) return { value };
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return undefined;
+    for (let i = 0; i < value.length; i++) if (!isPrimitive(value[i]) || !(i in value)) return undefined;
+    return { value: value.slice() };
+  }
+  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    const out = {};
+    for (const k in value) {
+      if (!Object.prototype.hasOwnProperty.call(value, k)) return undefined;
+      const v = value[k];
+      if (!isPrimitive(v)) return undefined;
+      out[k] = v;
+    }
+    if (Object.getOwnPropertySymbols(value).length) return undefined;
+    return { value: out };
+  }
+  return undefined;
+}

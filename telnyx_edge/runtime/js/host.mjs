@@ -6,7 +6,7 @@
 import net from "node:net";
 import { pathToFileURL } from "node:url";
 import { encodeFrame, FrameReader } from "./msgpack.mjs";
-import { encodeValue, decodeValue } from "./codec.mjs";
+import { encodeValue, decodeValue, quickCopy } from "./codec.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor, env as globalEnv } from "./edge-runtime.mjs";
 import { Activation, findMethod, fmtKey } from "./actors.mjs";
@@ -105,16 +105,22 @@ class Host {
     if (chain.includes(target)) {
       throw new E.ActorReentrancyError(`${[...chain, target].join(" -> ")}: an actor cannot call itself, directly or through other actors, while one of its calls is running (it would wait for itself)`);
     }
-    const bytes = encodeValue(args, `the arguments of ${type}.${method}()`);
-    let result;
     if (this.classes.has(type)) {
-      result = await new Promise((resolve, reject) => {
-        this.activation(type, name).enqueue({ kind: "call", method, args: bytes, chain: [...chain], resolve, reject });
+      // In-isolate call: values are copied, not shared, but skip serialization when a
+      // shallow copy of primitives does (see quickCopy).
+      const quick = quickCopy(args);
+      const turn = quick
+        ? { kind: "call", method, argsValue: quick.value, local: true, chain: [...chain] }
+        : { kind: "call", method, args: encodeValue(args, `the arguments of ${type}.${method}()`), local: true, chain: [...chain] };
+      const result = await new Promise((resolve, reject) => {
+        turn.resolve = resolve;
+        turn.reject = reject;
+        this.activation(type, name).enqueue(turn);
       });
-    } else {
-      result = await this.chan.request("call", type, name, method, bytes, chain);
+      return result instanceof Uint8Array ? decodeValue(result) : result.value;
     }
-    return decodeValue(result);
+    const bytes = encodeValue(args, `the arguments of ${type}.${method}()`);
+    return decodeValue(await this.chan.request("call", type, name, method, bytes, chain));
   }
 
   async fetchActor(type, name, req, caller) {
@@ -192,8 +198,9 @@ class Host {
   sweep(idleMs) {
     const now = Date.now();
     for (const [key, act] of this.activations) {
-      if (!act.running && !act.queue.length && now - act.lastUsed > idleMs) {
-        act.settled().then(() => { if (!act.running && !act.queue.length) this.activations.delete(key); });
+      // Never while a commit is in flight: a new activation would read older state.
+      if (!act.running && !act.queue.length && act.commitsInFlight === 0 && now - act.lastUsed > idleMs) {
+        this.activations.delete(key);
       }
     }
   }

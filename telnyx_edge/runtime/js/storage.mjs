@@ -21,11 +21,31 @@ function checkWritableKey(key) {
   }
 }
 
+function codePointAt(s, i) {
+  const c = s.charCodeAt(i);
+  if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+    const d = s.charCodeAt(i + 1);
+    if (d >= 0xdc00 && d <= 0xdfff) return 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+  }
+  return c;
+}
+
+/** Key order is code point order (the engine's UTF-8 byte order), not JS's UTF-16 order:
+ *  they differ for characters above U+FFFF against U+E000..U+FFFF. */
+export function compareKeys(a, b) {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a.charCodeAt(i) !== b.charCodeAt(i)) return codePointAt(a, i) < codePointAt(b, i) ? -1 : 1;
+  }
+  return a.length < b.length ? -1 : 1;
+}
+
 export function inRange(key, o) {
   if (o.prefix !== undefined && !key.startsWith(o.prefix)) return false;
-  if (o.start !== undefined && key < o.start) return false;
-  if (o.startAfter !== undefined && key <= o.startAfter) return false;
-  if (o.end !== undefined && key >= o.end) return false;
+  if (o.start !== undefined && compareKeys(key, o.start) < 0) return false;
+  if (o.startAfter !== undefined && compareKeys(key, o.startAfter) <= 0) return false;
+  if (o.end !== undefined && compareKeys(key, o.end) >= 0) return false;
   return true;
 }
 
@@ -78,6 +98,7 @@ export class Storage {
 
   async get(key) {
     checkKey(key);
+    if (key.startsWith(RESERVED_PREFIX)) return undefined; // no user value can live there
     const bytes = await this.act.read(this.tx, key);
     return bytes === ABSENT ? undefined : decodeValue(bytes);
   }
