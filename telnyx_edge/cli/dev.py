@@ -20,6 +20,9 @@ def dev(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (127.0.0.1 keeps it local)."),
     state: Optional[Path] = typer.Option(None, "--state", help="Directory for actor state (default: .telnyx/dev/state)."),
     no_watch: bool = typer.Option(False, "--no-watch", help="Do not watch sources for changes."),
+    with_projects: list[Path] = typer.Option(
+        [], "--with", help="Also run this project (repeatable), at its own host name; resolves shared actor types.",
+    ),
     method_timeout_ms: Optional[int] = typer.Option(
         None, "--method-timeout-ms", envvar="TELNYX_EDGE_METHOD_TIMEOUT_MS", min=100,
         help="Wall-clock budget of one actor call (default 30000).",
@@ -30,6 +33,7 @@ def dev(
     project = (from_dir.expanduser() if from_dir else Path.cwd()).resolve()
     options = DevOptions(
         project=project, host=host, port=port, state_dir=state, watch=not no_watch,
+        with_projects=tuple(p.expanduser() for p in with_projects),
         limits=limits_from_env(method_timeout_ms),
         alarm_retry_delay_s=_retry_delay(),
     )
@@ -56,7 +60,7 @@ def _report(event: object) -> None:
         verb = "Added" if event.added else "Reloaded"
         console.info(f"{verb} {event.function} (revision {event.revision}) in {event.elapsed_ms:.0f} ms: {event.url}")
     elif isinstance(event, events.Reloaded):
-        console.info(f"Reloaded in {event.elapsed_ms:.0f} ms")
+        console.info(f"Reloaded {event.function + ' ' if event.function else ''}in {event.elapsed_ms:.0f} ms")
     elif isinstance(event, events.ReloadFailed):
         console.error(f"Reload failed: {event.message}; the previous code keeps serving")
         for detail in event.details:

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from telnyx_edge import bundle
 from telnyx_edge.config import Manifest, load_manifest
-from telnyx_edge.errors import BundleError, ConfigError, EdgeError
+from telnyx_edge.errors import BundleError, ConfigError, EdgeError, RuntimeStartError
 from telnyx_edge.runtime import events, watcher
 from telnyx_edge.runtime.alarms import AlarmScheduler
 from telnyx_edge.runtime.isolate import JS_DIR
+from telnyx_edge.runtime.lifecycle import run_until_signal
 from telnyx_edge.runtime.registry import FunctionSpec, Limits, Registry
 from telnyx_edge.runtime.server import HttpServer, Ingress, bind
 from telnyx_edge.runtime.storage import StorageEngine
@@ -39,6 +40,8 @@ class DevOptions:
     watch: bool = True
     limits: Limits = field(default_factory=Limits)
     alarm_retry_delay_s: float = 1.0
+    with_projects: tuple[Path, ...] = ()  # more local projects, each at its own host name
+    home: Path | None = None  # the account that resolves remaining references (default: edge_home())
 
 
 def load_project(project: Path) -> Manifest:
@@ -50,10 +53,66 @@ def load_project(project: Path) -> Manifest:
                 hint="A single-function func.toml project has no actors to host: run it with its own start script.",
             )
         raise ConfigError(
-            "No project manifest found",
+            f"No project manifest found in {project}",
             hint="Run 'telnyx-edge dev' from a directory containing a telnyx.toml manifest.",
         )
     return load_manifest(project)
+
+
+def project_host(manifest: Manifest) -> str:
+    """The host name a project answers at, as it will on the local edge once shipped."""
+    name = manifest.display_name.lower()
+    return f"{name}-{manifest.func_id[:10]}.localhost" if manifest.func_id else f"{name}.localhost"
+
+
+def link_runtime(builds: Path) -> None:
+    """Bundles keep `import ... from "@telnyx/edge-runtime"`; Node resolves it through a link in
+    `builds/node_modules` (an ancestor of every bundle) to the runtime's own module."""
+    scope = builds / "node_modules" / "@telnyx"
+    link = scope / "edge-runtime"
+    scope.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() and link.resolve() == JS_DIR.resolve():
+        return
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(JS_DIR.resolve(), target_is_directory=True)
+
+
+@dataclass
+class _Project:
+    """One local project `dev` builds and serves; the first is the main one."""
+
+    root: Path
+    builds: Path
+    main: bool
+    name: str = ""
+    build_no: int = 0
+
+    def next_start_build(self) -> None:
+        if self.builds.is_dir():
+            self.build_no = max((int(p.name) for p in self.builds.iterdir() if p.name.isdigit()), default=0)
+
+    def build(self) -> FunctionSpec:
+        """Bundle into a fresh numbered directory (a running isolate keeps its own files)."""
+        manifest = load_project(self.root)
+        if manifest.main is None:
+            raise ConfigError("telnyx.toml has no main", hint="Set main = \"src/index.ts\" in telnyx.toml.")
+        link_runtime(self.builds)
+        self.build_no += 1
+        outdir = self.builds / str(self.build_no)
+        if outdir.exists():
+            shutil.rmtree(outdir)
+        result = bundle.build(self.root, manifest.main, outdir)
+        for old in self.builds.iterdir():
+            if old.name.isdigit() and int(old.name) <= self.build_no - KEEP_BUILDS:
+                shutil.rmtree(old, ignore_errors=True)
+        self.name = manifest.display_name
+        return FunctionSpec(
+            name=manifest.display_name, bundle_path=result.js_path,
+            bindings={a.binding: a.type for a in manifest.actors},
+            owned_types=tuple(sorted({a.type for a in manifest.actors if a.type in result.exports})),
+            env_vars=dict(manifest.env_vars), hosts=(project_host(manifest),), default=self.main,
+        )
 
 
 class DevServer:
@@ -63,7 +122,11 @@ class DevServer:
         self.report = report
         self.dev_dir = self.project / DEV_DIR
         self.state_dir = (options.state_dir or self.dev_dir / "state").resolve()
-        self._build_no = 0
+        self.projects = [_Project(self.project, self.dev_dir / "build", main=True)]
+        for other in options.with_projects:
+            root = other.resolve()
+            # Each extra project builds under the main project's .telnyx: dev writes nothing elsewhere.
+            self.projects.append(_Project(root, self.dev_dir / "with" / root.name / "build", main=False))
         self._engine: StorageEngine | None = None
         self._registry: Registry | None = None
         self._scheduler: AlarmScheduler | None = None
@@ -74,63 +137,23 @@ class DevServer:
         self.url = ""
         self._stopped = False
 
-    # -- build -----------------------------------------------------------------------------
-
-    def _build(self, manifest: Manifest) -> FunctionSpec:
-        """Bundle into a fresh numbered directory (a running isolate keeps its own files)."""
-        if manifest.main is None:
-            raise ConfigError("telnyx.toml has no main", hint="Set main = \"src/index.ts\" in telnyx.toml.")
-        builds = self.dev_dir / "build"
-        self._link_runtime(builds)
-        self._build_no += 1
-        outdir = builds / str(self._build_no)
-        if outdir.exists():
-            shutil.rmtree(outdir)
-        result = bundle.build(self.project, manifest.main, outdir)
-        for old in builds.iterdir():
-            if old.name.isdigit() and int(old.name) <= self._build_no - KEEP_BUILDS:
-                shutil.rmtree(old, ignore_errors=True)
-        bindings = {a.binding: a.type for a in manifest.actors}
-        owned = tuple(sorted({a.type for a in manifest.actors if a.type in result.exports}))
-        return FunctionSpec(
-            name=manifest.display_name, bundle_path=result.js_path, bindings=bindings,
-            owned_types=owned, env_vars=dict(manifest.env_vars),
-        )
-
-    @staticmethod
-    def _link_runtime(builds: Path) -> None:
-        # Bundles keep `import ... from "@telnyx/edge-runtime"`; Node resolves it through this
-        # link to the runtime's own module, the one the host loaded.
-        scope = builds / "node_modules" / "@telnyx"
-        link = scope / "edge-runtime"
-        scope.mkdir(parents=True, exist_ok=True)
-        if link.is_symlink() and link.resolve() == JS_DIR.resolve():
-            return
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(JS_DIR.resolve(), target_is_directory=True)
-
-    def _next_start_build(self) -> None:
-        builds = self.dev_dir / "build"
-        if builds.is_dir():
-            numbers = [int(p.name) for p in builds.iterdir() if p.name.isdigit()]
-            self._build_no = max(numbers, default=0)
-
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> str:
         manifest = load_project(self.project)
         if manifest.platform_bindings:
             self.report(events.Unavailable(tuple((b.binding, b.kind) for b in manifest.platform_bindings)))
-        self._next_start_build()
-        spec = await asyncio.to_thread(self._build, manifest)
+        specs = []
+        for project in self.projects:
+            project.next_start_build()
+            specs.append(await asyncio.to_thread(project.build))
+        _check_distinct(specs, self.projects)
         self._engine = StorageEngine(self.state_dir / STATE_FILE)
         await self._engine.start()
         self._registry = Registry(self._engine, self.options.limits, self.report)
-        await self._registry.add(spec)
-        unresolved = self._registry.unresolved(spec)
-        if unresolved:
-            self.report(events.Unresolved(spec.name, unresolved))
+        for spec in specs:
+            await self._registry.add(spec)
+        specs += await self._resolve_from_account(specs)
         # Alarms delivered during a reload wait at the function's gate like any other call.
         self._scheduler = AlarmScheduler(
             self._engine, self._registry.deliver_alarm, retry_delay_s=self.options.alarm_retry_delay_s
@@ -138,25 +161,56 @@ class DevServer:
         await self._scheduler.start()
         self._http = HttpServer(Ingress(self._registry), bind(self.options.host, self.options.port))
         await self._http.start()
+        port = self._http.port
         host = self.options.host if ":" not in self.options.host else f"[{self.options.host}]"
-        self.url = f"http://{host}:{self._http.port}"
-        self.report(events.Ready(self.url))
+        self.url = f"http://{host}:{port}"
+        listed = tuple((s.name, f"http://{s.hosts[0]}:{port}") for s in specs) if len(specs) > 1 else ()
+        self.report(events.Ready(self.url, listed))
         if self.options.watch:
             self._watch_task = asyncio.create_task(self._watch())
         return self.url
 
-    async def _watch(self) -> None:
-        async for _ in watcher.changes(self.project, self._stop_watch, ignore_paths=[self.state_dir]):
-            await self.reload()
-
-    async def reload(self) -> None:
-        """Rebuild and swap. A failure is reported and the old code keeps serving."""
+    async def _resolve_from_account(self, local: list[FunctionSpec]) -> list[FunctionSpec]:
+        """Add the account's owner of every type no local project owns; fail for what resolves nowhere."""
         assert self._registry is not None
+        missing = {t: (s, b) for s in local for b, t in s.bindings.items() if t in self._registry.unresolved(s)}
+        if not missing:
+            return []
+        from telnyx_edge.account import edge_home
+        from telnyx_edge.runtime.edge import serving_functions
+
+        shipped = {spec.name: spec for _, spec in await asyncio.to_thread(serving_functions, self.options.home or edge_home())}
+        added: list[FunctionSpec] = []
+        for type_ in sorted(missing):
+            owner = next((s for s in shipped.values() if type_ in s.owned_types), None)
+            if owner is not None and owner.name not in {s.name for s in local + added}:
+                await self._registry.add(owner)
+                added.append(owner)
+        for type_, (spec, binding) in sorted(missing.items()):
+            if type_ not in self._registry.owned_types():
+                raise RuntimeStartError(
+                    f"binding {binding} of {spec.name}: actor type {type_} has no owner: no project here exports "
+                    f"class {type_}, and no function on the account owns it",
+                    hint=f"Run the project that exports class {type_} alongside with --with DIR, "
+                    f"or ship it first (telnyx-edge ship in its directory).",
+                )
+        return added
+
+    async def _watch(self) -> None:
+        roots = [p.root for p in self.projects]
+        async for changed in watcher.changes(roots, self._stop_watch, ignore_paths=[self.state_dir]):
+            for project in self.projects:
+                if any(path == project.root or path.is_relative_to(project.root) for path in changed):
+                    await self.reload(project)
+
+    async def reload(self, project: _Project | None = None) -> None:
+        """Rebuild one project (default: the main one) and swap. A failure is reported and the old code keeps serving."""
+        assert self._registry is not None
+        project = project or self.projects[0]
         async with self._reload_lock:
             started = time.perf_counter()
             try:
-                manifest = load_project(self.project)
-                spec = await asyncio.to_thread(self._build, manifest)
+                spec = await asyncio.to_thread(project.build)
                 await self._registry.replace(spec)
             except BundleError as exc:
                 self.report(events.ReloadFailed(exc.message, tuple(exc.details)))
@@ -164,7 +218,7 @@ class DevServer:
             except EdgeError as exc:
                 self.report(events.ReloadFailed(exc.message, ((exc.hint or ""),) if exc.hint else ()))
                 return
-            self.report(events.Reloaded((time.perf_counter() - started) * 1000))
+            self.report(events.Reloaded((time.perf_counter() - started) * 1000, "" if project.main else project.name))
 
     async def stop(self) -> None:
         if self._stopped:
@@ -189,6 +243,17 @@ class DevServer:
             await self._engine.stop()
 
 
+def _check_distinct(specs: list[FunctionSpec], projects: list[_Project]) -> None:
+    seen: dict[str, Path] = {}
+    for spec, project in zip(specs, projects):
+        if spec.name in seen:
+            raise ConfigError(
+                f"{project.root} and {seen[spec.name]} are both named '{spec.name}'",
+                hint="Each project served by one dev needs its own name (telnyx.toml name / func_name).",
+            )
+        seen[spec.name] = project.root
+
+
 def _env_ms(name: str, default: int) -> int:
     raw = os.environ.get(name, "")
     return int(raw) if raw.isdigit() else default
@@ -208,33 +273,4 @@ def limits_from_env(method_timeout_ms: int | None = None) -> Limits:
 
 def run(options: DevOptions, report: events.Reporter) -> None:
     """Serve until SIGINT/SIGTERM, then stop in order. Raises EdgeError if start fails."""
-    import gc
-    import signal
-    import sys
-
-    async def main() -> None:
-        server = DevServer(options, report)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await server.start()
-            # Startup objects never die: keep them out of the collector's way, and collect
-            # young objects less often (per-request garbage is short-lived and acyclic).
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(50_000, 20, 100)
-            # The storage writer thread needs the GIL back right after each fsync; with the
-            # default 5 ms switch interval a busy event loop would hold every commit that long.
-            sys.setswitchinterval(0.0005)
-            await stop.wait()
-        finally:
-            await server.stop()
-
-    try:
-        import uvloop
-
-        uvloop.run(main())
-    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
-        asyncio.run(main())
+    run_until_signal(DevServer(options, report))

@@ -23,7 +23,7 @@ from telnyx_edge.actors import STATE_FILE, account_state_dir
 from telnyx_edge.errors import EdgeError, RuntimeStartError
 from telnyx_edge.runtime import events
 from telnyx_edge.runtime.alarms import AlarmScheduler
-from telnyx_edge.runtime.isolate import JS_DIR
+from telnyx_edge.runtime.devserver import link_runtime
 from telnyx_edge.runtime.lifecycle import run_until_signal
 from telnyx_edge.runtime.registry import FunctionSpec, Limits, Registry
 from telnyx_edge.runtime.server import HttpServer, Ingress, bind
@@ -40,22 +40,6 @@ class ServeOptions:
     limits: Limits = field(default_factory=Limits)
     alarm_retry_delay_s: float = 1.0
     poll_s: float = 0.25
-
-
-def link_runtime_module(root: Path) -> None:
-    """Make `import "@telnyx/edge-runtime"` in any bundle under `root` resolve to the runtime's module.
-
-    Node looks for bare specifiers in `node_modules` of every parent directory, so one link at
-    the top serves every revision below it.
-    """
-    scope = root / "node_modules" / "@telnyx"
-    link = scope / "edge-runtime"
-    scope.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink() and link.resolve() == JS_DIR.resolve():
-        return
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(JS_DIR.resolve(), target_is_directory=True)
 
 
 def revision_spec(record: FunctionRecord, revision_path: Path, manifest: dict[str, object]) -> FunctionSpec:
@@ -75,6 +59,7 @@ def revision_spec(record: FunctionRecord, revision_path: Path, manifest: dict[st
 
 def serving_functions(home: Path) -> list[tuple[FunctionRecord, FunctionSpec]]:
     """Every function of the account that has a serving `deploy_ok` revision, with its spec."""
+    link_runtime(home)  # every revision lives below the account's home
     account = open_account(home)
     try:
         found = []
@@ -110,7 +95,6 @@ class EdgeServer:
                 "No shipped functions on this account to serve",
                 hint="Ship one first: telnyx-edge new-func --actor --name=NAME, then telnyx-edge ship in its directory.",
             )
-        link_runtime_module(home)
         self._engine = StorageEngine(account_state_dir(home) / STATE_FILE)
         await self._engine.start()
         self._registry = Registry(self._engine, self.options.limits, self.report)

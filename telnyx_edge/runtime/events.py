@@ -27,6 +27,7 @@ class FunctionReloaded:
 @dataclass(frozen=True)
 class Reloaded:
     elapsed_ms: float
+    function: str = ""  # set when dev reloaded a --with project rather than the main one
 
 
 @dataclass(frozen=True)

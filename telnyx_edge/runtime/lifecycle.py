@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import sys
 from typing import Protocol
 
 
@@ -29,6 +30,9 @@ def run_until_signal(service: Service) -> None:
             gc.collect()
             gc.freeze()
             gc.set_threshold(50_000, 20, 100)
+            # The storage writer thread needs the GIL back right after each fsync; with the
+            # default 5 ms switch interval a busy event loop would hold every commit that long.
+            sys.setswitchinterval(0.0005)
             await stop.wait()
         finally:
             await service.stop()

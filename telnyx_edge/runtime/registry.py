@@ -36,7 +36,8 @@ class FunctionSpec:
     bindings: Mapping[str, str]  # env binding -> actor type
     owned_types: tuple[str, ...] = ()  # types whose class this function's bundle hosts
     env_vars: Mapping[str, str] = field(default_factory=dict)
-    hosts: tuple[str, ...] = ()  # Host names routed here (serve); empty: the default function
+    hosts: tuple[str, ...] = ()  # Host names routed here
+    default: bool = False  # also serves every Host no function claims (dev's main project)
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,16 @@ class Registry:
     def unresolved(self, spec: FunctionSpec) -> tuple[str, ...]:
         return tuple(sorted({t for t in spec.bindings.values() if t not in self._owners}))
 
+    def owned_types(self) -> set[str]:
+        return set(self._owners)
+
     def function_for_host(self, host: str) -> str | None:
-        bare = host.split(":", 1)[0].lower()
+        bare = host.rsplit(":", 1)[0].lower() if not host.endswith("]") else host.lower()
         default = None
         for spec in self._specs.values():
             if bare in spec.hosts:
                 return spec.name
-            if not spec.hosts:
+            if spec.default or not spec.hosts:
                 default = spec.name
         return default
 

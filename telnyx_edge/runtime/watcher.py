@@ -26,10 +26,10 @@ class SourceFilter(DefaultFilter):
 
 
 async def changes(
-    root: Path, stop: asyncio.Event, *, ignore_paths: Sequence[Path] = (), debounce_ms: int = 60
+    roots: Sequence[Path], stop: asyncio.Event, *, ignore_paths: Sequence[Path] = (), debounce_ms: int = 60
 ) -> AsyncIterator[set[Path]]:
-    """Yield each batch of changed paths; saves within `debounce_ms` of each other form one batch."""
+    """Yield each batch of changed paths under `roots`; saves within `debounce_ms` of each other form one batch."""
     async for batch in awatch(
-        root, watch_filter=SourceFilter(ignore_paths), stop_event=stop, debounce=debounce_ms, step=20, rust_timeout=0,
+        *roots, watch_filter=SourceFilter(ignore_paths), stop_event=stop, debounce=debounce_ms, step=20, rust_timeout=0,
     ):
         yield {Path(path) for _, path in batch}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -29,20 +28,11 @@ def start_dev(project: Path, *extra: str, env: dict[str, str] | None = None) -> 
 
 
 def close(server: ServerProcess, *, kill: bool = False) -> int:
-    """Stop (SIGINT) or kill (SIGKILL) a server, then close its output pipe once fully read.
-
-    The harness leaves the pipe open, which pytest reports as an unclosed-file warning.
-    """
-    code = server.kill() if kill else server.stop()
-    while True:
-        try:
-            if server._queue.get(timeout=10) is None:
-                break
-        except queue.Empty:
-            break
-    if server.proc.stdout is not None:
-        server.proc.stdout.close()
-    return server.proc.returncode if code is None else code
+    """Stop (SIGINT) or kill (SIGKILL) a server; the harness closes its output pipe."""
+    if kill:
+        server.kill()
+        return server.proc.returncode
+    return server.stop()
 
 
 def rpc(client: httpx.Client, name: str, method: str, *args: Any) -> dict[str, Any]:

@@ -38,7 +38,6 @@ def client(server: ServerProcess) -> Iterator[httpx.Client]:
 
 def test_startup_lists_what_is_not_local(server: ServerProcess) -> None:
     assert "Not available locally (platform-only bindings): SECRETS (secrets), LIMITER (ratelimits)" in server.output
-    assert "No function here owns actor type(s) Ghost" in server.output
 
 
 KEYS = ["a", "b", "ba", "bb", "c", "d", "e"]
@@ -199,11 +198,6 @@ def test_reentrancy_fails_fast_naming_the_cycle(client: httpx.Client) -> None:
     assert cycle["message"].startswith('Lab("loop-a") -> Lab("loop-b") -> Lab("loop-a")')
     assert time.monotonic() - started < 1.0  # fast: not the 1 s method budget
     assert value(client, "loop-a", "callOther", "loop-c") == "v1"  # other actors are fine
-
-
-def test_unowned_type(client: httpx.Client) -> None:
-    result = rpc(client, "ghost", "ghost")
-    assert result["name"] == "ActorTypeNotFoundError" and "'Ghost'" in result["message"]
 
 
 def test_method_budget(client: httpx.Client) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from telnyx_edge import bundle
 from telnyx_edge.runtime import events
-from telnyx_edge.runtime.devserver import DevServer
+from telnyx_edge.runtime.devserver import link_runtime
 from telnyx_edge.runtime.registry import FunctionSpec, Limits, Registry
 from telnyx_edge.runtime.server import HttpServer, Ingress, bind
 from telnyx_edge.runtime.storage import StorageEngine
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 def _spec(project: Path, name: str, host: str, owned: tuple[str, ...], bindings: dict[str, str]) -> FunctionSpec:
     builds = project / ".telnyx" / "dev" / "build"
-    DevServer._link_runtime(builds)
+    link_runtime(builds)
     result = bundle.build(project, "src/index.ts", builds / "1")
     return FunctionSpec(name=name, bundle_path=result.js_path, bindings=bindings, owned_types=owned, hosts=(host,))
 
@@ -196,12 +196,15 @@ def test_calls_across_isolates_and_cycles_through_them(tmp_path: Path, node_modu
         await engine.start()
         registry = Registry(engine, Limits(method_timeout_ms=2000), lambda event: None)
         await registry.add(lab)
-        await registry.add(peer)
         http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
         await http.start()
         try:
             url = f"http://127.0.0.1:{http.port}"
             async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
+                # Until a function owns Peer, a call to it fails with a named error.
+                unowned = (await client.post("/rpc/early/ghost", json={"args": []})).json()
+                assert unowned["name"] == "ActorTypeNotFoundError" and "'Peer'" in unowned["message"]
+                await registry.add(peer)
                 across = (await client.post("/rpc/other/ghost", json={"args": []})).json()
                 assert across == {"ok": True, "value": {"peer": "x", "lab": "v1"}}
                 started = asyncio.get_running_loop().time()
