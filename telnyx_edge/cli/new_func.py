@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -45,7 +46,7 @@ def new_func(
             console.step("Installed dependencies")
     console.info("")
     console.info("💡 Next steps:")
-    console.info(f"   cd {created.path.name}")
+    console.info(f"   cd {os.path.relpath(created.path)}")
     if created.plan.uses_npm and (not install or install_failed is not None):
         console.info("   npm install")
     if created.plan.kind == "umbrella":
