@@ -19,12 +19,10 @@ from telnyx_edge import bundle
 from telnyx_edge.config import Manifest, load_manifest
 from telnyx_edge.errors import BundleError, ConfigError, EdgeError, RuntimeStartError
 from telnyx_edge.runtime import events, watcher
-from telnyx_edge.runtime.alarms import AlarmScheduler
+from telnyx_edge.runtime.core import RuntimeCore
 from telnyx_edge.runtime.isolate import JS_DIR
 from telnyx_edge.runtime.lifecycle import run_until_signal
-from telnyx_edge.runtime.registry import FunctionSpec, Limits, Registry
-from telnyx_edge.runtime.server import HttpServer, Ingress, bind
-from telnyx_edge.runtime.storage import StorageEngine
+from telnyx_edge.runtime.registry import FunctionSpec, Limits
 
 DEV_DIR = Path(".telnyx") / "dev"
 STATE_FILE = "actors.sqlite3"
@@ -127,10 +125,7 @@ class DevServer:
             root = other.resolve()
             # Each extra project builds under the main project's .telnyx: dev writes nothing elsewhere.
             self.projects.append(_Project(root, self.dev_dir / "with" / root.name / "build", main=False))
-        self._engine: StorageEngine | None = None
-        self._registry: Registry | None = None
-        self._scheduler: AlarmScheduler | None = None
-        self._http: HttpServer | None = None
+        self._core: RuntimeCore | None = None
         self._stop_watch = asyncio.Event()
         self._watch_task: asyncio.Task[None] | None = None
         self._reload_lock = asyncio.Lock()
@@ -148,22 +143,16 @@ class DevServer:
             project.next_start_build()
             specs.append(await asyncio.to_thread(project.build))
         _check_distinct(specs, self.projects)
-        self._engine = StorageEngine(self.state_dir / STATE_FILE)
-        await self._engine.start()
-        self._registry = Registry(self._engine, self.options.limits, self.report)
-        for spec in specs:
-            await self._registry.add(spec)
-        specs += await self._resolve_from_account(specs)
-        # Alarms delivered during a reload wait at the function's gate like any other call.
-        self._scheduler = AlarmScheduler(
-            self._engine, self._registry.deliver_alarm, retry_delay_s=self.options.alarm_retry_delay_s
+        self._core = RuntimeCore(
+            self.state_dir / STATE_FILE, self.options.limits, self.report,
+            alarm_retry_delay_s=self.options.alarm_retry_delay_s,
         )
-        await self._scheduler.start()
-        self._http = HttpServer(Ingress(self._registry), bind(self.options.host, self.options.port))
-        await self._http.start()
-        port = self._http.port
-        host = self.options.host if ":" not in self.options.host else f"[{self.options.host}]"
-        self.url = f"http://{host}:{port}"
+        registry = await self._core.open()
+        for spec in specs:
+            await registry.add(spec)
+        specs += await self._resolve_from_account(specs)
+        self.url = await self._core.serve(self.options.host, self.options.port)
+        port = self._core.port
         listed = tuple((s.name, f"http://{s.hosts[0]}:{port}") for s in specs) if len(specs) > 1 else ()
         self.report(events.Ready(self.url, listed))
         if self.options.watch:
@@ -172,8 +161,9 @@ class DevServer:
 
     async def _resolve_from_account(self, local: list[FunctionSpec]) -> list[FunctionSpec]:
         """Add the account's owner of every type no local project owns; fail for what resolves nowhere."""
-        assert self._registry is not None
-        missing = {t: (s, b) for s in local for b, t in s.bindings.items() if t in self._registry.unresolved(s)}
+        assert self._core is not None
+        registry = self._core.registry
+        missing = {t: (s, b) for s in local for b, t in s.bindings.items() if t in registry.unresolved(s)}
         if not missing:
             return []
         from telnyx_edge.account import edge_home
@@ -184,10 +174,10 @@ class DevServer:
         for type_ in sorted(missing):
             owner = next((s for s in shipped.values() if type_ in s.owned_types), None)
             if owner is not None and owner.name not in {s.name for s in local + added}:
-                await self._registry.add(owner)
+                await registry.add(owner)
                 added.append(owner)
         for type_, (spec, binding) in sorted(missing.items()):
-            if type_ not in self._registry.owned_types():
+            if type_ not in registry.owned_types():
                 raise RuntimeStartError(
                     f"binding {binding} of {spec.name}: actor type {type_} has no owner: no project here exports "
                     f"class {type_}, and no function on the account owns it",
@@ -205,13 +195,13 @@ class DevServer:
 
     async def reload(self, project: _Project | None = None) -> None:
         """Rebuild one project (default: the main one) and swap. A failure is reported and the old code keeps serving."""
-        assert self._registry is not None
+        assert self._core is not None
         project = project or self.projects[0]
         async with self._reload_lock:
             started = time.perf_counter()
             try:
                 spec = await asyncio.to_thread(project.build)
-                await self._registry.replace(spec)
+                await self._core.registry.replace(spec)
             except BundleError as exc:
                 self.report(events.ReloadFailed(exc.message, tuple(exc.details)))
                 return
@@ -233,14 +223,8 @@ class DevServer:
                 await self._watch_task
             except asyncio.CancelledError:
                 pass
-        if self._http is not None:
-            await self._http.stop()
-        if self._scheduler is not None:
-            await self._scheduler.stop()
-        if self._registry is not None:
-            await self._registry.stop()
-        if self._engine is not None:
-            await self._engine.stop()
+        if self._core is not None:
+            await self._core.stop()
 
 
 def _check_distinct(specs: list[FunctionSpec], projects: list[_Project]) -> None:

@@ -6,8 +6,7 @@ owner function's isolate hosts every activation of its type, and stubs from any 
 binds the type reach it. State lives under `$TELNYX_EDGE_HOME/state`. A new ship or rollback is
 picked up by polling the account and swapped in like a `dev` reload, so no request is dropped.
 
-Stop order: 1. stop polling; 2. stop accepting HTTP and finish in-flight requests; 3. stop the
-alarm scheduler; 4. drain and stop the isolates; 5. close storage.
+Stop order: stop polling, then the core's order (HTTP, alarms, isolates, storage).
 """
 
 from __future__ import annotations
@@ -22,12 +21,10 @@ from telnyx_edge.account.models import OWNER
 from telnyx_edge.actors import STATE_FILE, account_state_dir
 from telnyx_edge.errors import EdgeError, RuntimeStartError
 from telnyx_edge.runtime import events
-from telnyx_edge.runtime.alarms import AlarmScheduler
+from telnyx_edge.runtime.core import RuntimeCore
 from telnyx_edge.runtime.devserver import link_runtime
 from telnyx_edge.runtime.lifecycle import run_until_signal
-from telnyx_edge.runtime.registry import FunctionSpec, Limits, Registry
-from telnyx_edge.runtime.server import HttpServer, Ingress, bind
-from telnyx_edge.runtime.storage import StorageEngine
+from telnyx_edge.runtime.registry import FunctionSpec, Limits
 
 LOCAL_EDGE_PORT = 8788
 
@@ -77,10 +74,7 @@ class EdgeServer:
     def __init__(self, options: ServeOptions, report: events.Reporter) -> None:
         self.options = options
         self.report = report
-        self._engine: StorageEngine | None = None
-        self._registry: Registry | None = None
-        self._scheduler: AlarmScheduler | None = None
-        self._http: HttpServer | None = None
+        self._core: RuntimeCore | None = None
         self._serving: dict[str, str] = {}  # function name -> revision path being served
         self._poll_task: asyncio.Task[None] | None = None
         self._stop_poll = asyncio.Event()
@@ -95,25 +89,20 @@ class EdgeServer:
                 "No shipped functions on this account to serve",
                 hint="Ship one first: telnyx-edge new-func --actor --name=NAME, then telnyx-edge ship in its directory.",
             )
-        self._engine = StorageEngine(account_state_dir(home) / STATE_FILE)
-        await self._engine.start()
-        self._registry = Registry(self._engine, self.options.limits, self.report)
+        self._core = RuntimeCore(
+            account_state_dir(home) / STATE_FILE, self.options.limits, self.report,
+            alarm_retry_delay_s=self.options.alarm_retry_delay_s,
+        )
+        registry = await self._core.open()
         for _, spec in functions:
-            await self._registry.add(spec)
+            await registry.add(spec)
             self._serving[spec.name] = str(spec.bundle_path)
         for _, spec in functions:
-            unresolved = self._registry.unresolved(spec)
+            unresolved = registry.unresolved(spec)
             if unresolved:
                 self.report(events.Unresolved(spec.name, unresolved))
-        self._scheduler = AlarmScheduler(
-            self._engine, self._registry.deliver_alarm, retry_delay_s=self.options.alarm_retry_delay_s
-        )
-        await self._scheduler.start()
-        self._http = HttpServer(Ingress(self._registry), bind(self.options.host, self.options.port))
-        await self._http.start()
-        port = self._http.port
-        host = self.options.host if ":" not in self.options.host else f"[{self.options.host}]"
-        self.url = f"http://{host}:{port}"
+        self.url = await self._core.serve(self.options.host, self.options.port)
+        port = self._core.port
         self.report(events.Ready(self.url, tuple((r.name, r.url(port)) for r, _ in functions)))
         self._poll_task = asyncio.create_task(self._poll())
         return self.url
@@ -136,21 +125,22 @@ class EdgeServer:
                     await self._swap(record, spec)
 
     async def _swap(self, record: FunctionRecord, spec: FunctionSpec) -> None:
-        assert self._registry is not None
+        assert self._core is not None
         started = time.perf_counter()
         is_new = spec.name not in self._serving
         try:
             if is_new:
-                await self._registry.add(spec)
+                await self._core.registry.add(spec)
             else:
-                await self._registry.replace(spec)
+                await self._core.registry.replace(spec)
         except EdgeError as exc:
             self.report(events.ReloadFailed(f"{spec.name}: {exc.message}", ((exc.hint,) if exc.hint else ())))
             self._serving[spec.name] = str(spec.bundle_path)  # do not retry the same revision forever
             return
         self._serving[spec.name] = str(spec.bundle_path)
-        port = self._http.port if self._http else self.options.port
-        self.report(events.FunctionReloaded(spec.name, record.serving_revision or "", record.url(port), (time.perf_counter() - started) * 1000, is_new))
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        url = record.url(self._core.port)
+        self.report(events.FunctionReloaded(spec.name, record.serving_revision or "", url, elapsed_ms, is_new))
 
     async def stop(self) -> None:
         if self._stopped:
@@ -161,14 +151,8 @@ class EdgeServer:
         self._stop_poll.set()
         if self._poll_task is not None:
             await self._poll_task
-        if self._http is not None:
-            await self._http.stop()
-        if self._scheduler is not None:
-            await self._scheduler.stop()
-        if self._registry is not None:
-            await self._registry.stop()
-        if self._engine is not None:
-            await self._engine.stop()
+        if self._core is not None:
+            await self._core.stop()
 
 
 def run(options: ServeOptions, report: events.Reporter) -> None:
