@@ -234,7 +234,11 @@ def test_status_fails_without_node(env: dict[str, str], tmp_path: Path) -> None:
     assert result.stdout.endswith("❌ Some checks failed - please review the issues above\n")
 
 
-@pytest.mark.parametrize("command", [[], ["new-func"], ["list"], ["inspect"], ["delete-func"], ["status"]])
+@pytest.mark.parametrize("command", [
+    [], ["new-func"], ["list"], ["inspect"], ["delete-func"], ["status"], ["ship"], ["ship", "status"],
+    ["revisions"], ["revisions", "list"], ["rollback"], ["types"], ["dev"], ["serve"], ["actors"],
+    ["actors", "list"], ["actors", "inspect"], ["actors", "instances"],
+])
 def test_help_on_every_command(command: list[str]) -> None:
     for flag in ("-h", "--help"):
         result = run_cli(*command, flag)
