@@ -123,6 +123,12 @@ class EdgeServer:
             for record, spec in functions:
                 if self._serving.get(spec.name) != str(spec.bundle_path):
                     await self._swap(record, spec)
+            current = {spec.name for _, spec in functions}
+            for name in [n for n in self._serving if n not in current]:
+                assert self._core is not None
+                del self._serving[name]
+                await self._core.registry.remove(name)
+                self.report(events.FunctionRemoved(name))
 
     async def _swap(self, record: FunctionRecord, spec: FunctionSpec) -> None:
         assert self._core is not None

@@ -25,6 +25,13 @@ class FunctionReloaded:
 
 
 @dataclass(frozen=True)
+class FunctionRemoved:
+    """`serve` stopped serving a function that is no longer deployed (deleted, or not deploy_ok)."""
+
+    function: str
+
+
+@dataclass(frozen=True)
 class Reloaded:
     elapsed_ms: float
     function: str = ""  # set when dev reloaded a --with project rather than the main one
@@ -62,5 +69,5 @@ class Stopping:
     pass
 
 
-Event = Ready | FunctionReloaded | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | Stopping
+Event = Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | Stopping
 Reporter = Callable[[Event], None]

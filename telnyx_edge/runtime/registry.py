@@ -156,6 +156,21 @@ class Registry:
         if old is not None:
             await old.stop()
 
+    async def remove(self, name: str) -> None:
+        """Stop serving a function: its host and its owned types resolve no more at once, and
+        the work already in its isolate finishes (bounded by the budget) before it stops."""
+        if name not in self._specs:
+            return
+        del self._specs[name]
+        self._gates.pop(name, None)
+        self._owners = {t: owner for t, owner in self._owners.items() if owner != name}
+        isolate = self._isolates.pop(name)
+        try:
+            await asyncio.wait_for(isolate.drain(), 2 * self.limits.method_timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            pass  # what is still running fails as crashed when the isolate stops
+        await isolate.stop()
+
     def _on_exit(self, isolate: Isolate, reason: str) -> None:
         if self._closing or self._isolates.get(isolate.name) is not isolate:
             return
@@ -185,7 +200,9 @@ class Registry:
             return
 
     async def isolate(self, function: str) -> Isolate:
-        gate = self._gates[function]
+        gate = self._gates.get(function)
+        if gate is None:
+            raise CallError("FunctionNotFound", f"function {function!r} is no longer served")
         if not gate.is_set():
             try:
                 await asyncio.wait_for(gate.wait(), self.limits.request_timeout_ms / 1000)

@@ -164,6 +164,14 @@ def test_serve_picks_up_a_new_ship_without_dropping_requests(served: ServerProce
     with client(served, hosts["account-readonly"]) as ref:
         assert ref.get("/accounts/erin/balance").json()["via"] == "v2"
 
+        # A function deleted from the account stops being served; the others carry on.
+        assert run_cli("delete-func", "-y", "account-readonly").returncode == 0
+        served.wait_for(r"^Removed account-readonly: it is no longer deployed$", 30)
+        gone = ref.get("/accounts/erin/balance")
+        assert gone.status_code == 404 and hosts["account"] in gone.text
+    with client(served, hosts["account"]) as own:
+        assert own.get("/accounts/erin/balance").json() == {"account": "erin", "balance": 0}
+
 
 def test_dev_with_resolves_references_against_other_projects(projects: tuple[Path, Path]) -> None:
     owner, reference = projects
