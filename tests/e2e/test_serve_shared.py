@@ -13,6 +13,7 @@ import httpx
 import pytest
 import tomlkit
 
+from telnyx_edge.account import open_account
 from tests.harness import ROOT, ServerProcess, link_node_modules, run_cli, start_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -163,6 +164,14 @@ def test_serve_picks_up_a_new_ship_without_dropping_requests(served: ServerProce
     assert asyncio.run(scenario()) > 0
     with client(served, hosts["account-readonly"]) as ref:
         assert ref.get("/accounts/erin/balance").json()["via"] == "v2"
+
+        # A rollback is picked up the same way.
+        account = open_account()
+        first = account.revisions(account.resolve("account-readonly").id)[-1].id
+        account.close()
+        assert run_cli("rollback", "account-readonly", first).returncode == 0
+        served.wait_for(rf"^Reloaded account-readonly \(revision {first}\)", 30)
+        assert ref.get("/accounts/erin/balance").json()["via"] == "READONLY->Account(shared)"
 
         # A function deleted from the account stops being served; the others carry on.
         assert run_cli("delete-func", "-y", "account-readonly").returncode == 0
