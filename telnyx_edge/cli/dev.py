@@ -59,6 +59,8 @@ def _report(event: object) -> None:
     elif isinstance(event, events.FunctionReloaded):
         verb = "Added" if event.added else "Reloaded"
         console.info(f"{verb} {event.function} (revision {event.revision}) in {event.elapsed_ms:.0f} ms: {event.url}")
+    elif isinstance(event, events.Notice):
+        console.warning(event.message)
     elif isinstance(event, events.FunctionRemoved):
         console.info(f"Removed {event.function}: it is no longer deployed")
     elif isinstance(event, events.Reloaded):

@@ -136,6 +136,8 @@ class DevServer:
 
     async def start(self) -> str:
         manifest = load_project(self.project)
+        for warning in manifest.warnings:
+            self.report(events.Notice(f"{manifest.path.name}: {warning}"))
         if manifest.platform_bindings:
             self.report(events.Unavailable(tuple((b.binding, b.kind) for b in manifest.platform_bindings)))
         specs = []

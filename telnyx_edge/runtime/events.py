@@ -25,6 +25,13 @@ class FunctionReloaded:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something the user should know that does not stop the runtime (e.g. manifest warnings)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class FunctionRemoved:
     """`serve` stopped serving a function that is no longer deployed (deleted, or not deploy_ok)."""
 
@@ -69,5 +76,5 @@ class Stopping:
     pass
 
 
-Event = Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | Stopping
+Event = Notice | Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | Stopping
 Reporter = Callable[[Event], None]

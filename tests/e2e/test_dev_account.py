@@ -166,3 +166,20 @@ def test_the_actor_scaffold_runs_under_dev(tmp_path: Path, edge_home: Path, node
             assert client.get("/health/liveness").text == "ok"
     finally:
         assert close(server) == 0
+
+
+def test_manifest_warnings_are_shown_and_problems_stop_the_start(tmp_path: Path, node_modules: Path) -> None:
+    project = copy_project("account", tmp_path)
+    manifest = project / "telnyx.toml"
+    manifest.write_text('colour = "blue"\n' + manifest.read_text())
+    server = start_dev(project, "--no-watch")
+    try:
+        assert "⚠️  telnyx.toml: colour: unknown key (ignored)" in server.output.splitlines()
+    finally:
+        assert close(server) == 0
+    manifest.write_text(manifest.read_text().replace('type = "Account"', 'type = "Acc__ount"'))
+    result = run_cli("dev", "--port", "0", "--no-watch", cwd=project)
+    assert result.returncode == 3
+    assert result.stderr.splitlines()[:2] == [
+        "❌ telnyx.toml has 1 problem", "   actors[0].type: 'Acc__ount' must not contain '__'",
+    ]
