@@ -5,6 +5,8 @@ calls reach the owner's activations through the registry (spec 9.2)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -28,6 +30,27 @@ def _spec(project: Path, name: str, host: str, owned: tuple[str, ...], bindings:
     return FunctionSpec(name=name, bundle_path=result.js_path, bindings=bindings, owned_types=owned, hosts=(host,))
 
 
+@contextlib.asynccontextmanager
+async def running(
+    engine: StorageEngine, limits: Limits, report: events.Reporter, *specs: FunctionSpec
+) -> AsyncIterator[tuple[Registry, str]]:
+    """A runtime core without the CLI: storage, registry with `specs`, and HTTP ingress on a free port."""
+    await engine.start()
+    registry = Registry(engine, limits, report)
+    http: HttpServer | None = None
+    try:
+        for spec in specs:
+            await registry.add(spec)
+        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
+        await http.start()
+        yield registry, f"http://127.0.0.1:{http.port}"
+    finally:
+        if http is not None:
+            await http.stop()
+        await registry.stop()
+        await engine.stop()
+
+
 def test_reference_function_reaches_the_owners_actor(tmp_path: Path, node_modules: Path) -> None:
     owner = _spec(copy_project("account", tmp_path), "account", "own.localhost", ("Account",), {"ACCOUNT": "Account"})
     reference = _spec(copy_project("account-readonly", tmp_path), "account-readonly", "ref.localhost", (), {"READONLY": "Account"})
@@ -35,15 +58,9 @@ def test_reference_function_reaches_the_owners_actor(tmp_path: Path, node_module
 
     async def scenario() -> None:
         engine = StorageEngine(tmp_path / "state" / "actors.sqlite3")
-        await engine.start()
-        registry = Registry(engine, Limits(method_timeout_ms=2000), seen.append)
-        await registry.add(owner)
-        await registry.add(reference)
-        assert registry.unresolved(reference) == ()
-        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
-        await http.start()
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http.port}", timeout=30) as client:
+        async with running(engine, Limits(method_timeout_ms=2000), seen.append, owner, reference) as (registry, url):
+            assert registry.unresolved(reference) == ()
+            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
                 own = {"host": "own.localhost"}
                 ref = {"host": "ref.localhost"}
                 deposit = await client.post("/accounts/carol/deposit", json={"amount": 100}, headers=own)
@@ -59,10 +76,6 @@ def test_reference_function_reaches_the_owners_actor(tmp_path: Path, node_module
                 assert final.json()["balance"] == 50
                 unknown = await client.get("/accounts/carol/balance", headers={"host": "nobody.localhost"})
                 assert unknown.status_code == 404 and unknown.text.startswith("FunctionNotFound")
-        finally:
-            await http.stop()
-            await registry.stop()
-            await engine.stop()
 
     asyncio.run(scenario())
 
@@ -88,13 +101,7 @@ def test_a_failed_commit_fails_the_call_and_drops_the_cache(tmp_path: Path, node
 
     async def scenario() -> None:
         engine = FlakyEngine(tmp_path / "state" / "actors.sqlite3")
-        await engine.start()
-        registry = Registry(engine, Limits(method_timeout_ms=2000), lambda event: None)
-        await registry.add(lab)
-        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
-        await http.start()
-        try:
-            url = f"http://127.0.0.1:{http.port}"
+        async with running(engine, Limits(method_timeout_ms=2000), lambda event: None, lab) as (registry, url):
             async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
                 async def rpc(method: str, *args: object) -> dict[str, object]:
                     response = await client.post(f"/rpc/doomed/{method}", json={"args": list(args)})
@@ -111,10 +118,6 @@ def test_a_failed_commit_fails_the_call_and_drops_the_cache(tmp_path: Path, node
                 assert await rpc("get", "k") == {"ok": True, "value": 1}
                 assert (await rpc("put", "k", 3))["ok"] is True
                 assert await rpc("get", "k") == {"ok": True, "value": 3}
-        finally:
-            await http.stop()
-            await registry.stop()
-            await engine.stop()
 
     asyncio.run(scenario())
 
@@ -124,13 +127,7 @@ def test_turns_queued_behind_a_failed_commit_fail_with_it(tmp_path: Path, node_m
 
     async def scenario() -> None:
         engine = FlakyEngine(tmp_path / "state" / "actors.sqlite3")
-        await engine.start()
-        registry = Registry(engine, Limits(method_timeout_ms=2000), lambda event: None)
-        await registry.add(lab)
-        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
-        await http.start()
-        try:
-            url = f"http://127.0.0.1:{http.port}"
+        async with running(engine, Limits(method_timeout_ms=2000), lambda event: None, lab) as (registry, url):
             async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
                 async def incr() -> dict[str, object]:
                     response = await client.post("/rpc/doomed-counter/incr", json={"args": []})
@@ -141,10 +138,6 @@ def test_turns_queued_behind_a_failed_commit_fail_with_it(tmp_path: Path, node_m
                 engine.fail_next = True  # one commit fails; the engine works again right after
                 results = await asyncio.gather(*(incr() for _ in range(40)))
                 stored = (await client.post("/rpc/doomed-counter/get", json={"args": ["count"]})).json()["value"]
-        finally:
-            await http.stop()
-            await registry.stop()
-            await engine.stop()
         ok = sorted(int(r["value"]) for r in results if r["ok"])  # type: ignore[call-overload]
         failed = [r for r in results if not r["ok"]]
         assert failed and all(r["name"] == "ActorOutputGateError" for r in failed)
@@ -161,13 +154,7 @@ def test_idle_activations_are_evicted_and_storage_stays(tmp_path: Path, node_mod
 
     async def scenario() -> None:
         engine = StorageEngine(tmp_path / "state" / "actors.sqlite3")
-        await engine.start()
-        registry = Registry(engine, Limits(method_timeout_ms=2000, idle_ms=150), lambda event: None)
-        await registry.add(lab)
-        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
-        await http.start()
-        try:
-            url = f"http://127.0.0.1:{http.port}"
+        async with running(engine, Limits(method_timeout_ms=2000, idle_ms=150), lambda event: None, lab) as (registry, url):
             async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
                 async def call(method: str, *args: object) -> object:
                     return (await client.post(f"/rpc/idler/{method}", json={"args": list(args)})).json()["value"]
@@ -178,10 +165,6 @@ def test_idle_activations_are_evicted_and_storage_stays(tmp_path: Path, node_mod
                 await asyncio.sleep(0.6)
                 assert await call("memory") == 1  # a fresh activation: the field was a cache
                 assert await call("get", "kept") is True
-        finally:
-            await http.stop()
-            await registry.stop()
-            await engine.stop()
 
     asyncio.run(scenario())
 
@@ -193,13 +176,7 @@ def test_calls_across_isolates_and_cycles_through_them(tmp_path: Path, node_modu
 
     async def scenario() -> None:
         engine = StorageEngine(tmp_path / "state" / "actors.sqlite3")
-        await engine.start()
-        registry = Registry(engine, Limits(method_timeout_ms=2000), lambda event: None)
-        await registry.add(lab)
-        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
-        await http.start()
-        try:
-            url = f"http://127.0.0.1:{http.port}"
+        async with running(engine, Limits(method_timeout_ms=2000), lambda event: None, lab) as (registry, url):
             async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
                 # Until a function owns Peer, a call to it fails with a named error.
                 unowned = (await client.post("/rpc/early/ghost", json={"args": []})).json()
@@ -212,9 +189,5 @@ def test_calls_across_isolates_and_cycles_through_them(tmp_path: Path, node_modu
                 assert cycle["name"] == "ActorReentrancyError"
                 assert cycle["message"].startswith('Lab("ghost") -> Peer("x") -> Lab("ghost")')
                 assert asyncio.get_running_loop().time() - started < 1.0  # not the 2 s budget
-        finally:
-            await http.stop()
-            await registry.stop()
-            await engine.stop()
 
     asyncio.run(scenario())
