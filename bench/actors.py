@@ -32,9 +32,9 @@ LOAD = ROOT / "bench" / "load.mjs"
 FUNDS = 10**12
 
 
-def run_load(url: str, concurrency: int, seconds: float, accounts: int) -> dict[str, float]:
+def run_load(url: str, concurrency: int, seconds: float, accounts: int, host: str = "") -> dict[str, float]:
     out = subprocess.run(
-        ["node", str(LOAD), url, str(concurrency), str(seconds), str(accounts), "1"],
+        ["node", str(LOAD), url, str(concurrency), str(seconds), str(accounts), "1", *([host] if host else [])],
         capture_output=True, text=True, check=True,
     )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])

@@ -2,11 +2,11 @@
 // closed loop (each worker sends its next request when the previous one is answered).
 // Node's http client costs the shared CPUs far less per request than a Python client.
 //
-// usage: node bench/load.mjs URL CONCURRENCY SECONDS ACCOUNTS [WARMUP_SECONDS]
+// usage: node bench/load.mjs URL CONCURRENCY SECONDS ACCOUNTS [WARMUP_SECONDS] [HOST_HEADER]
 // prints one JSON line: {requests, errors, seconds, rps, p50_ms, p99_ms}
 import http from "node:http";
 
-const [base, cArg, sArg, nArg, wArg] = process.argv.slice(2);
+const [base, cArg, sArg, nArg, wArg, hostHeader] = process.argv.slice(2);
 const url = new URL(base);
 const concurrency = Number(cArg);
 const seconds = Number(sArg);
@@ -20,7 +20,10 @@ function debit(i) {
     const name = accounts === 1 ? "hot" : `acct${i % accounts}`;
     const req = http.request({
       host: url.hostname, port: url.port, path: `/accounts/${name}/debit`, method: "POST", agent,
-      headers: { "content-type": "application/json", "content-length": body.length },
+      headers: {
+        "content-type": "application/json", "content-length": body.length,
+        ...(hostHeader ? { host: hostHeader } : {}),
+      },
     }, (res) => {
       let ok = res.statusCode === 200;
       res.on("data", () => {});
