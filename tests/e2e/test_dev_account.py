@@ -55,6 +55,21 @@ def test_health_and_bad_input(client: httpx.Client) -> None:
     assert bad.json() == {"error": "amount (number) required"}
 
 
+def test_malformed_http_and_oversized_bodies_get_4xx_and_the_runtime_keeps_serving(
+    server: ServerProcess, client: httpx.Client
+) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(server.url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as raw:
+        raw.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+        assert raw.recv(200).startswith(b"HTTP/1.1 400")
+    too_big = client.post("/accounts/zed/deposit", content=b"x" * (10 * 1024 * 1024 + 1))
+    assert too_big.status_code == 413
+    assert client.get("/accounts/alice/balance").status_code == 200
+
+
 def test_concurrent_debits_never_overdraw(server: ServerProcess) -> None:
     async def scenario() -> tuple[list[dict[str, object]], dict[str, object]]:
         limits = httpx.Limits(max_connections=200)
