@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from telnyx_edge.account import DEPLOY_OK, FunctionRecord, open_account
+from telnyx_edge.account.local import DB_NAME
 from telnyx_edge.account.models import OWNER
 from telnyx_edge.actors import STATE_FILE, account_state_dir
 from telnyx_edge.errors import EdgeError, RuntimeStartError
@@ -56,7 +57,8 @@ def revision_spec(record: FunctionRecord, revision_path: Path, manifest: dict[st
 
 def serving_functions(home: Path) -> list[tuple[FunctionRecord, FunctionSpec]]:
     """Every function of the account that has a serving `deploy_ok` revision, with its spec."""
-    link_runtime(home)  # every revision lives below the account's home
+    if not (home / DB_NAME).is_file():
+        return []  # no account yet: nothing shipped, and nothing to create just to say so
     account = open_account(home)
     try:
         found = []
@@ -65,9 +67,11 @@ def serving_functions(home: Path) -> list[tuple[FunctionRecord, FunctionSpec]]:
                 continue
             revision = account.revision(record.id, record.serving_revision)
             found.append((record, revision_spec(record, Path(revision.path), revision.manifest)))
-        return found
     finally:
         account.close()
+    if found:
+        link_runtime(home)  # every revision lives below the account's home
+    return found
 
 
 class EdgeServer:

@@ -214,3 +214,13 @@ def test_dev_reference_that_resolves_nowhere_is_an_error(projects: tuple[Path, P
     assert result.returncode != 0
     assert "READONLY" in result.stderr and "Account" in result.stderr
     assert "--with" in result.stderr and "ship" in result.stderr
+
+
+def test_serve_with_nothing_shipped_says_how_to_ship(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = run_cli("serve", "--port", "0", env={"TELNYX_EDGE_HOME": str(home)}, timeout=60)
+    assert (result.returncode, result.stderr) == (
+        10, "❌ No shipped functions on this account to serve\n"
+        "💡 Ship one first: telnyx-edge new-func --actor --name=NAME, then telnyx-edge ship in its directory.\n",
+    )
+    assert not home.exists()  # looking did not create an account
