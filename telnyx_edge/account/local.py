@@ -102,9 +102,12 @@ class LocalAccount:
                     for statement in filter(str.strip, _SCHEMA.split(";")):
                         conn.execute(statement)
                 break
-            except sqlite3.OperationalError:
+            except sqlite3.OperationalError as exc:
                 if attempt == 199:
-                    raise
+                    raise AccountError(
+                        f"The account database {self.db_path} stayed locked: {exc}",
+                        hint="Another telnyx-edge process holds it; try again when it has finished.",
+                    ) from exc
                 time.sleep(0.01)
         self._conn = conn
         return conn

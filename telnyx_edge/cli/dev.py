@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from telnyx_edge import console
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +27,7 @@ def dev(
         help="Wall-clock budget of one actor call (default 30000).",
     ),
 ) -> None:
+    from telnyx_edge.cli.runtime_output import alarm_retry_delay_s, report
     from telnyx_edge.runtime.devserver import DevOptions, limits_from_env, run
 
     project = (from_dir.expanduser() if from_dir else Path.cwd()).resolve()
@@ -35,48 +35,6 @@ def dev(
         project=project, host=host, port=port, state_dir=state, watch=not no_watch,
         with_projects=tuple(p.expanduser() for p in with_projects),
         limits=limits_from_env(method_timeout_ms),
-        alarm_retry_delay_s=_retry_delay(),
+        alarm_retry_delay_s=alarm_retry_delay_s(),
     )
-    run(options, _report)
-
-
-def _retry_delay() -> float:
-    import os
-
-    raw = os.environ.get("TELNYX_EDGE_ALARM_RETRY_DELAY_MS", "")
-    return int(raw) / 1000 if raw.isdigit() else 1.0
-
-
-def _report(event: object) -> None:
-    from telnyx_edge.runtime import events
-
-    if isinstance(event, events.Ready):
-        # The functions come first: whoever waits for "Ready on" has read them already.
-        width = max((len(name) for name, _ in event.functions), default=0)
-        for name, url in event.functions:
-            console.info(f"  {name.ljust(width)}  {url}")
-        console.info(f"Ready on {event.url}")
-    elif isinstance(event, events.FunctionReloaded):
-        verb = "Added" if event.added else "Reloaded"
-        console.info(f"{verb} {event.function} (revision {event.revision}) in {event.elapsed_ms:.0f} ms: {event.url}")
-    elif isinstance(event, events.Notice):
-        console.warning(event.message)
-    elif isinstance(event, events.FunctionRemoved):
-        console.info(f"Removed {event.function}: it is no longer deployed")
-    elif isinstance(event, events.Reloaded):
-        console.info(f"Reloaded {event.function + ' ' if event.function else ''}in {event.elapsed_ms:.0f} ms")
-    elif isinstance(event, events.ReloadFailed):
-        console.error(f"Reload failed: {event.message}; the previous code keeps serving")
-        for detail in event.details:
-            console.err.print(f"   {detail}", markup=False)
-    elif isinstance(event, events.IsolateReplaced):
-        console.warning(f"Isolate replaced: {event.reason}")
-    elif isinstance(event, events.Unavailable):
-        names = ", ".join(f"{binding} ({kind})" for binding, kind in event.bindings)
-        console.warning(f"Not available locally (platform-only bindings): {names}")
-    elif isinstance(event, events.Unresolved):
-        console.warning(
-            f"No function here owns actor type(s) {', '.join(event.types)}: calls to them fail with ActorTypeNotFoundError"
-        )
-    elif isinstance(event, events.Stopping):
-        console.info("Stopping...")
+    run(options, report)

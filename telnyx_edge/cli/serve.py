@@ -6,7 +6,6 @@ from typing import Optional
 
 import typer
 
-from telnyx_edge import console
 
 
 def register(app: typer.Typer) -> None:
@@ -22,12 +21,12 @@ def serve(
     ),
 ) -> None:
     from telnyx_edge.account import edge_home
-    from telnyx_edge.cli.dev import _report, _retry_delay
+    from telnyx_edge.cli.runtime_output import alarm_retry_delay_s, report
     from telnyx_edge.runtime.devserver import limits_from_env
     from telnyx_edge.runtime.edge import ServeOptions, run
 
     options = ServeOptions(
         home=edge_home(), host=host, port=port, limits=limits_from_env(method_timeout_ms),
-        alarm_retry_delay_s=_retry_delay(),
+        alarm_retry_delay_s=alarm_retry_delay_s(),
     )
-    run(options, _report)
+    run(options, report)

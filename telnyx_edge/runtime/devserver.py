@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from telnyx_edge import bundle
+from telnyx_edge.account import edge_home
 from telnyx_edge.config import Manifest, load_manifest
 from telnyx_edge.errors import BundleError, ConfigError, EdgeError, RuntimeStartError
 from telnyx_edge.runtime import events, watcher
 from telnyx_edge.runtime.core import RuntimeCore
-from telnyx_edge.runtime.isolate import JS_DIR
+from telnyx_edge.runtime.edge import serving_functions
+from telnyx_edge.runtime.jsmodule import link_runtime
 from telnyx_edge.runtime.lifecycle import run_until_signal
 from telnyx_edge.runtime.registry import FunctionSpec, Limits
 
@@ -61,19 +63,6 @@ def project_host(manifest: Manifest) -> str:
     """The host name a project answers at, as it will on the local edge once shipped."""
     name = manifest.display_name.lower()
     return f"{name}-{manifest.func_id[:10]}.localhost" if manifest.func_id else f"{name}.localhost"
-
-
-def link_runtime(builds: Path) -> None:
-    """Bundles keep `import ... from "@telnyx/edge-runtime"`; Node resolves it through a link in
-    `builds/node_modules` (an ancestor of every bundle) to the runtime's own module."""
-    scope = builds / "node_modules" / "@telnyx"
-    link = scope / "edge-runtime"
-    scope.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink() and link.resolve() == JS_DIR.resolve():
-        return
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(JS_DIR.resolve(), target_is_directory=True)
 
 
 @dataclass
@@ -168,9 +157,6 @@ class DevServer:
         missing = {t: (s, b) for s in local for b, t in s.bindings.items() if t in registry.unresolved(s)}
         if not missing:
             return []
-        from telnyx_edge.account import edge_home
-        from telnyx_edge.runtime.edge import serving_functions
-
         shipped = {spec.name: spec for _, spec in await asyncio.to_thread(serving_functions, self.options.home or edge_home())}
         added: list[FunctionSpec] = []
         for type_ in sorted(missing):

@@ -23,7 +23,7 @@ from telnyx_edge.actors import STATE_FILE, account_state_dir
 from telnyx_edge.errors import EdgeError, RuntimeStartError
 from telnyx_edge.runtime import events
 from telnyx_edge.runtime.core import RuntimeCore
-from telnyx_edge.runtime.devserver import link_runtime
+from telnyx_edge.runtime.jsmodule import link_runtime
 from telnyx_edge.runtime.lifecycle import run_until_signal
 from telnyx_edge.runtime.registry import FunctionSpec, Limits
 

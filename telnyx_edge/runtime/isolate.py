@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from telnyx_edge.errors import RuntimeStartError, ToolNotFound
+from telnyx_edge.runtime.jsmodule import JS_DIR
 from telnyx_edge.runtime.protocol import FrameConnection, Message
 from telnyx_edge.runtime.storage import ActorKey
 
-JS_DIR = Path(__file__).parent / "js"
 HOST_SCRIPT = JS_DIR / "host.mjs"
 
 

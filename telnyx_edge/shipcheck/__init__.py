@@ -1,8 +1,8 @@
 """The ship-time load check: import the bundle once in Node and report what it exports.
 
-The bundle is copied into a scratch directory next to a stand-in `@telnyx/edge-runtime`
-(`edge-runtime.mjs`), so its one external import resolves without the real runtime. Node
-reports facts (each export's kind, whether `default.fetch` is a function); the rules that
+The bundle is copied into a scratch directory where its one external import,
+`@telnyx/edge-runtime`, resolves to the runtime's own module (the one `dev` and `serve` give
+isolates), so the check sees exactly the exports and base class user code will. Node reports facts (each export's kind, whether `default.fetch` is a function); the rules that
 turn facts into errors live in `telnyx_edge.ship`.
 """
 
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from telnyx_edge.errors import ShipError, ToolNotFound
+from telnyx_edge.runtime.jsmodule import link_runtime
 
 _HERE = Path(__file__).resolve().parent
 CHECK_SCRIPT = _HERE / "check.mjs"
-RUNTIME_STAND_IN = _HERE / "edge-runtime.mjs"
 
 # Kinds an export can have in the report.
 ACTOR = "actor"  # a class extending StatefulActor
@@ -51,12 +51,7 @@ def load_check(bundle_js: Path, *, timeout: float = 30.0) -> LoadReport:
     with tempfile.TemporaryDirectory(prefix="telnyx-edge-check-") as scratch:
         root = Path(scratch)
         shutil.copyfile(bundle_js, root / "bundle.mjs")
-        package = root / "node_modules" / "@telnyx" / "edge-runtime"
-        package.mkdir(parents=True)
-        shutil.copyfile(RUNTIME_STAND_IN, package / "index.mjs")
-        (package / "package.json").write_text(
-            json.dumps({"name": "@telnyx/edge-runtime", "type": "module", "exports": "./index.mjs"})
-        )
+        link_runtime(root)
         report_path = root / "report.json"
         try:
             proc = subprocess.run(

@@ -1,8 +1,8 @@
 // Load a shipped bundle once, before it is deployed, and report what it exports.
 //
 // usage: node check.mjs BUNDLE_DIR REPORT_PATH
-// BUNDLE_DIR holds bundle.mjs and node_modules/@telnyx/edge-runtime (a stand-in written by
-// the caller), so the bundle's external import resolves without the real runtime. The report
+// BUNDLE_DIR holds bundle.mjs and node_modules/@telnyx/edge-runtime (a link to the runtime's
+// own module, made by the caller), so the bundle's external import resolves as in an isolate. The report
 // is one JSON document written to REPORT_PATH (stdout belongs to the user's code); Python
 // decides what is an error. The bundle's top-level code runs here once, as in an isolate.
 import { pathToFileURL } from "node:url";
@@ -22,7 +22,7 @@ function describe(value, StatefulActor) {
 }
 
 async function main() {
-  const runtime = await import(pathToFileURL(join(dir, "node_modules/@telnyx/edge-runtime/index.mjs")).href);
+  const runtime = await import(pathToFileURL(join(dir, "node_modules/@telnyx/edge-runtime/edge-runtime.mjs")).href);
   let mod;
   try {
     mod = await import(pathToFileURL(join(dir, "bundle.mjs")).href);

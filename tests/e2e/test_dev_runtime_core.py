@@ -14,7 +14,7 @@ import pytest
 
 from telnyx_edge import bundle
 from telnyx_edge.runtime import events
-from telnyx_edge.runtime.devserver import link_runtime
+from telnyx_edge.runtime.jsmodule import link_runtime
 from telnyx_edge.runtime.registry import FunctionSpec, Limits, Registry
 from telnyx_edge.runtime.server import HttpServer, Ingress, bind
 from telnyx_edge.runtime.storage import StorageEngine

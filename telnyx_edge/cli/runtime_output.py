@@ -1,0 +1,49 @@
+"""What `dev` and `serve` print while they run: one stable line per runtime event."""
+
+from __future__ import annotations
+
+import os
+
+from telnyx_edge import console
+
+
+def alarm_retry_delay_s() -> float:
+    """`TELNYX_EDGE_ALARM_RETRY_DELAY_MS` (tests shorten retries with it), default 1 s."""
+    raw = os.environ.get("TELNYX_EDGE_ALARM_RETRY_DELAY_MS", "")
+    return int(raw) / 1000 if raw.isdigit() else 1.0
+
+
+def report(event: object) -> None:
+    """Turn a runtime event into its stable output line (tests wait on these)."""
+    from telnyx_edge.runtime import events
+
+    if isinstance(event, events.Ready):
+        # The functions come first: whoever waits for "Ready on" has read them already.
+        width = max((len(name) for name, _ in event.functions), default=0)
+        for name, url in event.functions:
+            console.info(f"  {name.ljust(width)}  {url}")
+        console.info(f"Ready on {event.url}")
+    elif isinstance(event, events.FunctionReloaded):
+        verb = "Added" if event.added else "Reloaded"
+        console.info(f"{verb} {event.function} (revision {event.revision}) in {event.elapsed_ms:.0f} ms: {event.url}")
+    elif isinstance(event, events.Notice):
+        console.warning(event.message)
+    elif isinstance(event, events.FunctionRemoved):
+        console.info(f"Removed {event.function}: it is no longer deployed")
+    elif isinstance(event, events.Reloaded):
+        console.info(f"Reloaded {event.function + ' ' if event.function else ''}in {event.elapsed_ms:.0f} ms")
+    elif isinstance(event, events.ReloadFailed):
+        console.error(f"Reload failed: {event.message}; the previous code keeps serving")
+        for detail in event.details:
+            console.err.print(f"   {detail}", markup=False)
+    elif isinstance(event, events.IsolateReplaced):
+        console.warning(f"Isolate replaced: {event.reason}")
+    elif isinstance(event, events.Unavailable):
+        names = ", ".join(f"{binding} ({kind})" for binding, kind in event.bindings)
+        console.warning(f"Not available locally (platform-only bindings): {names}")
+    elif isinstance(event, events.Unresolved):
+        console.warning(
+            f"No function here owns actor type(s) {', '.join(event.types)}: calls to them fail with ActorTypeNotFoundError"
+        )
+    elif isinstance(event, events.Stopping):
+        console.info("Stopping...")
