@@ -55,4 +55,20 @@ def run_checks() -> list[Check]:
         checks.append(Check(ok, "Node.js", node if ok else f"{node} is too old; Node.js 18 or newer is required"))
     npm = _version("npm")
     checks.append(Check(npm is not None, "npm", npm or "not found on PATH; it comes with Node.js"))
+    checks.append(_runtime_packages())
     return checks
+
+
+def _runtime_packages() -> Check:
+    from telnyx_edge.errors import EdgeError
+    from telnyx_edge.runtime import packages
+
+    try:
+        target = packages.packages_dir()
+    except EdgeError as exc:
+        return Check(False, "Runtime packages", exc.message)
+    if not packages.is_installed(target):
+        # Not a failure: dev, serve and ship install them on first use.
+        return Check(True, "Runtime packages", f"{target} (installed on first dev/serve/ship, or run `telnyx-edge runtime install`)")
+    versions = ", ".join(f"{name} {version}" for name, version in packages.describe(target).items())
+    return Check("missing" not in versions, "Runtime packages", f"{target} ({versions})")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import NODE_FIXTURE, NODE_MODULES, ROOT
+from tests.harness import NODE_FIXTURE, NODE_MODULES, ROOT, RUNTIME_PACKAGES
 
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -29,6 +29,20 @@ def node_modules() -> Path:
                 capture_output=True, text=True,
             )
     return NODE_MODULES
+
+
+@pytest.fixture(scope="session", autouse=True)
+def runtime_packages() -> Iterator[Path]:
+    """The runtime's own Node packages, installed once per checkout for every test.
+
+    The first install compiles better-sqlite3 (about a minute); later runs reuse the folder.
+    """
+    from telnyx_edge.runtime import packages
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv(packages.ENV_DIR, str(RUNTIME_PACKAGES))
+    yield packages.ensure()
+    mp.undo()
 
 
 @pytest.fixture

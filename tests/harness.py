@@ -21,6 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NODE_FIXTURE = ROOT / "tests" / "fixtures" / "node"
 NODE_MODULES = NODE_FIXTURE / "node_modules"
+# The runtime's own Node packages (better-sqlite3, esbuild), installed once per checkout and
+# shared by every test's TELNYX_EDGE_HOME (see telnyx_edge/runtime/packages.py).
+RUNTIME_PACKAGES = ROOT / "tests" / "fixtures" / "runtime-node"
 READY_RE = re.compile(r"Ready on (http://[^\s]+)")
 
 
@@ -32,6 +35,7 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["TERM"] = "dumb"
     env["COLUMNS"] = "200"
     env.pop("FORCE_COLOR", None)
+    env.setdefault("TELNYX_EDGE_NODE_PACKAGES", str(RUNTIME_PACKAGES))
     if extra:
         env.update(extra)
     return env

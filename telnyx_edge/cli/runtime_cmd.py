@@ -1,0 +1,44 @@
+"""`telnyx-edge runtime install`: the runtime's own Node packages (better-sqlite3, esbuild)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from telnyx_edge import console
+
+
+def register(app: typer.Typer) -> None:
+    from telnyx_edge.cli.app import new_group
+
+    group = new_group("The local runtime's own Node packages, installed once per machine.")
+    group.command("install", help="Install the runtime's Node packages now (dev, serve and ship do it on first use).")(install)
+    app.add_typer(group, name="runtime")
+
+
+def ensure_with_spinner() -> Path:
+    """The packages folder; shows a spinner on stderr while a first install runs."""
+    from telnyx_edge.runtime import packages
+
+    status = None
+
+    def started(target: Path) -> None:
+        nonlocal status
+        status = console.err.status("Installing the runtime's Node packages (once per machine; may take a minute)...")
+        status.start()
+
+    try:
+        return packages.ensure(on_install=started)
+    finally:
+        if status is not None:
+            status.stop()
+
+
+def install() -> None:
+    from telnyx_edge.runtime import packages
+
+    target = ensure_with_spinner()
+    console.success(f"Runtime packages ready in {target}")
+    for name, version in packages.describe(target).items():
+        console.info(f"   {name} {version}")
