@@ -7,16 +7,12 @@ referrers bind the type without shipping it. Instances are read from a runtime's
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from telnyx_edge.account import AccountBackend, FunctionRecord
 from telnyx_edge.errors import AccountError, RuntimeStartError
-
-STATE_FILE = "actors.sqlite3"
-
 
 def account_state_dir(home: Path) -> Path:
     """Where `serve` keeps the durable state of every actor on the account."""
@@ -42,6 +38,8 @@ class Instance:
     bytes: int
     last_activity_ms: int
     alarm_ms: int | None
+    sql_tables: int = 0
+    db_bytes: int = 0
 
 
 def list_types(account: AccountBackend) -> list[TypeView]:
@@ -70,25 +68,20 @@ def inspect_type(account: AccountBackend, type_: str) -> TypeView:
 
 
 def list_instances(state_dir: Path, type_: str, *, limit: int = 50) -> list[Instance]:
-    """Instances of `type_` recorded in the state under `state_dir`, newest activity first."""
-    from telnyx_edge.runtime.storage import StorageEngine
+    """Instances of `type_` recorded under `state_dir`, newest activity first.
 
-    path = state_dir / STATE_FILE
-    if not path.is_file():
-        return []
-    engine = StorageEngine(path, read_only=True)
-
-    async def read() -> list[Instance]:
-        await engine.start()
-        try:
-            return [
-                Instance(i.name, i.key_count, i.value_bytes, i.last_activity_ms, i.alarm_ms)
-                for i in engine.instances(type_, limit=limit)
-            ]
-        finally:
-            await engine.stop()
+    Read from the runtime's instance index (read-only, so `serve` or `dev` can keep running);
+    its figures are as of the activation's last report (every few seconds while in use).
+    """
+    from telnyx_edge.runtime.actor_index import list_instances as read_index
 
     try:
-        return asyncio.run(read())
+        rows = read_index(state_dir, type_, limit)
     except (sqlite3.DatabaseError, OSError) as exc:  # a corrupt or foreign file
-        raise RuntimeStartError(f"Cannot read actor state {path}: {exc}", hint="Point --state at a runtime's state directory.") from exc
+        raise RuntimeStartError(
+            f"Cannot read actor state in {state_dir}: {exc}", hint="Point --state at a runtime's state directory."
+        ) from exc
+    return [
+        Instance(r.name, r.keys, r.value_bytes, r.last_activity_ms, r.alarm_fire_ms, r.sql_tables, r.db_bytes)
+        for r in rows
+    ]

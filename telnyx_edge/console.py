@@ -6,6 +6,7 @@ import os
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 # Width is fixed when not on a terminal so that piped output (and the tests) are stable.
 _width = None if os.isatty(1) else int(os.environ.get("COLUMNS", "120"))
@@ -55,5 +56,13 @@ def table(columns: list[str], rows: list[list[str]]) -> None:
         grid.add_column(column, no_wrap=True)
     grid.add_row(*["-" * max(3, len(c)) for c in columns])
     for row in rows:
-        grid.add_row(*row)
+        # Text, not markup: cells hold user data (actor names), shown exactly and escaped.
+        grid.add_row(*[Text(printable(cell)) for cell in row])
     out.print(grid)
+
+
+def printable(value: str) -> str:
+    """`value` with control characters shown as escapes, so user data cannot drive the terminal."""
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)

@@ -91,6 +91,9 @@ def instances(
         console.info(f"No persisted instances of {type_}.")
         return
     console.table(
-        ["NAME", "KEYS", "BYTES", "LAST ACTIVITY", "NEXT ALARM"],
-        [[i.name, str(i.keys), str(i.bytes), _ms(i.last_activity_ms), _ms(i.alarm_ms)] for i in found],
+        ["NAME", "KEYS", "BYTES", "SQL TABLES", "DB BYTES", "LAST ACTIVITY", "NEXT ALARM"],
+        [
+            [i.name, str(i.keys), str(i.bytes), str(i.sql_tables), str(i.db_bytes), _ms(i.last_activity_ms), _ms(i.alarm_ms)]
+            for i in found
+        ],
     )

@@ -27,6 +27,7 @@ def dev(
         help="Wall-clock budget of one actor call (default 30000).",
     ),
 ) -> None:
+    from telnyx_edge.cli.runtime_cmd import ensure_with_spinner
     from telnyx_edge.cli.runtime_output import alarm_retry_delay_s, report
     from telnyx_edge.runtime.devserver import DevOptions, limits_from_env, run
 
@@ -35,6 +36,6 @@ def dev(
         project=project, host=host, port=port, state_dir=state, watch=not no_watch,
         with_projects=tuple(p.expanduser() for p in with_projects),
         limits=limits_from_env(method_timeout_ms),
-        alarm_retry_delay_s=alarm_retry_delay_s(),
+        alarm_retry_delay_s=alarm_retry_delay_s(), packages_dir=ensure_with_spinner(),
     )
     run(options, report)

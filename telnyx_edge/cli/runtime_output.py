@@ -45,5 +45,7 @@ def report(event: object) -> None:
         console.warning(
             f"No function here owns actor type(s) {', '.join(event.types)}: calls to them fail with ActorTypeNotFoundError"
         )
+    elif isinstance(event, events.StateMigrated):
+        console.info(f"Moved the state of {event.actors} actor(s) into per-actor databases under {event.state_dir} (once)")
     elif isinstance(event, events.Stopping):
         console.info("Stopping...")

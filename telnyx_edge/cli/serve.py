@@ -21,12 +21,13 @@ def serve(
     ),
 ) -> None:
     from telnyx_edge.account import edge_home
+    from telnyx_edge.cli.runtime_cmd import ensure_with_spinner
     from telnyx_edge.cli.runtime_output import alarm_retry_delay_s, report
     from telnyx_edge.runtime.devserver import limits_from_env
     from telnyx_edge.runtime.edge import ServeOptions, run
 
     options = ServeOptions(
         home=edge_home(), host=host, port=port, limits=limits_from_env(method_timeout_ms),
-        alarm_retry_delay_s=alarm_retry_delay_s(),
+        alarm_retry_delay_s=alarm_retry_delay_s(), packages_dir=ensure_with_spinner(),
     )
     run(options, report)

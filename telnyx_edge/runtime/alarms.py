@@ -1,54 +1,38 @@
-"""The alarm scheduler: fires each actor's one durable alarm, with retries kept in the database.
+"""The alarm schedule: when each actor's one durable alarm fires next, and firing it.
 
-Alarms are rows in the storage engine, never timers in an isolate, so they survive reloads and
-restarts. The scheduler sleeps until the earliest fire time in the database (no polling), and
-the engine wakes it early when a commit arms something sooner. Each due alarm is handed to
-`deliver`, which runs the actor's `alarm()` as an ordinary turn. Delivery is at least once:
-the alarm row is only removed after a delivery succeeded (the runtime commits the turn's
-writes together with `ConsumeAlarm`), so a crash mid-delivery fires it again after restart.
+The alarm itself (time, retry count) lives in the actor's own database and is changed only by
+the isolate hosting it, inside turns. This scheduler keeps the schedule: an in-memory heap of
+fire times, loaded from the instance index at start (which a runtime that stopped uncleanly
+rebuilds from the databases first) and kept in step by the isolates, which report every alarm
+change once it is durable. It sleeps until the earliest fire time (no polling) and hands each
+due actor to `deliver`, which runs `alarm()` as an ordinary turn of that actor.
 
-A failed delivery is retried `max_retries` times, `retry_delay_s` apart, with `retry_count`
-1..max_retries; the count and the next fire time are written to the database before the
-retry is due, so a restart resumes the sequence instead of starting it over. After the last
-failure the alarm is deleted. Every bookkeeping write names the alarm's generation, so it is a
-no-op if a turn re-armed or deleted the alarm in the meantime.
+Retries after a handler throws are the isolate's: it records the retry in the database and
+reports the new fire time (about a second later; 3 retries, then the alarm is deleted, spec
+3.8). When a delivery never comes back (the isolate died, or no function owns the type), the
+alarm stays armed in the database; the scheduler tries again after `redeliver_s`, and passes
+the number of such failures so the isolate counts them as retries. Delivery is at least once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
-from telnyx_edge.runtime.storage import (
-    ActorKey,
-    AlarmExpire,
-    AlarmRetry,
-    AlarmState,
-    StorageEngine,
-    StorageError,
-)
-
+ActorKey = tuple[str, str]
 log = logging.getLogger(__name__)
 
-# Re-read the database at least this often, so a wall-clock jump cannot leave an alarm
-# waiting behind a monotonic-clock timeout computed before the jump.
+# Wake at least this often, so a wall-clock jump cannot leave an alarm waiting behind a
+# monotonic-clock timeout computed before the jump.
 MAX_SLEEP_S = 30.0
 
+Deliver = Callable[[ActorKey, int], Awaitable["int | None"]]
+"""Run the actor's alarm() as a turn: (actor, failures) -> its next fire time, None if none.
 
-@dataclass(frozen=True)
-class AlarmInfo:
-    retry_count: int  # 0 on the first delivery
-    is_retry: bool  # retry_count > 0
-
-
-Deliver = Callable[[ActorKey, int, AlarmInfo], Awaitable[bool]]
-"""Run the actor's alarm() as a turn: (actor, when_ms, info) -> True iff it succeeded.
-
-On success the runtime commits the turn's writes plus `ConsumeAlarm(when_ms)` in one commit.
-"""
+Raises when the delivery did not reach the actor (isolate gone, type not owned)."""
 
 
 def now_ms() -> int:
@@ -58,82 +42,78 @@ def now_ms() -> int:
 class AlarmScheduler:
     def __init__(
         self,
-        engine: StorageEngine,
         deliver: Deliver,
         *,
-        retry_delay_s: float = 1.0,
-        max_retries: int = 3,
+        on_change: Callable[[ActorKey, int | None], None] | None = None,
+        redeliver_s: float = 1.0,
         max_in_flight: int = 256,
     ) -> None:
-        self._engine = engine
         self._deliver = deliver
-        self._retry_delay_ms = int(retry_delay_s * 1000)
-        self._max_retries = max_retries
+        self._on_change = on_change
+        self._redeliver_ms = int(redeliver_s * 1000)
         self._max_in_flight = max_in_flight
-        self._wake = asyncio.Event()
+        self._fire: dict[ActorKey, int] = {}  # the truth of the schedule
+        self._heap: list[tuple[int, ActorKey]] = []  # may hold stale entries; checked against _fire
+        self._failures: dict[ActorKey, int] = {}
+        self._parked: dict[ActorKey, int] = {}  # came due again while its delivery ran
         self._in_flight: dict[ActorKey, asyncio.Task[None]] = {}
-        self._paused = False
+        self._wake = asyncio.Event()
         self._stopping = False
         self._next_wake_ms: int | None = None
         self._runner: asyncio.Task[None] | None = None
-        self._unsubscribe: Callable[[], None] | None = None
         self.deliveries = 0  # attempts started, for tests and diagnostics
+
+    def load(self, entries: list[tuple[ActorKey, int]]) -> None:
+        for actor, fire_ms in entries:
+            self._put(actor, fire_ms)
+
+    def set(self, actor: ActorKey, fire_ms: int | None) -> None:
+        """An isolate committed a new alarm state for `actor` (None: no alarm)."""
+        if fire_ms is None:
+            self._fire.pop(actor, None)
+        else:
+            self._put(actor, int(fire_ms))
+        if self._on_change is not None:
+            self._on_change(actor, fire_ms)
+        if fire_ms is not None and (self._next_wake_ms is None or fire_ms < self._next_wake_ms):
+            self._wake.set()
+
+    def _put(self, actor: ActorKey, fire_ms: int) -> None:
+        if self._fire.get(actor) != fire_ms:
+            self._fire[actor] = fire_ms
+            heapq.heappush(self._heap, (fire_ms, actor))
+            if self._next_wake_ms is None or fire_ms < self._next_wake_ms:
+                self._wake.set()
+
+    def fire_time(self, actor: ActorKey) -> int | None:
+        return self._fire.get(actor)
 
     async def start(self) -> None:
         """Start firing. Alarms that came due while nothing was running fire at once."""
         if self._runner is not None:
             raise RuntimeError("the alarm scheduler is already started")
-        self._unsubscribe = self._engine.add_alarm_listener(self._armed)
         self._runner = asyncio.create_task(self._run(), name="alarm-scheduler")
 
     async def stop(self) -> None:
-        """Stop firing and wait for the deliveries in flight (and their bookkeeping)."""
+        """Stop firing and wait for the deliveries in flight."""
         self._stopping = True
         self._wake.set()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
         if self._runner is not None:
             await self._runner
         await self.wait_idle()
 
-    def pause(self) -> None:
-        """Start no new delivery until `resume()` (a hot reload is swapping isolates)."""
-        self._paused = True
-
-    def resume(self) -> None:
-        self._paused = False
-        self._wake.set()
-
     async def wait_idle(self) -> None:
-        """Wait until no delivery is in flight."""
         while self._in_flight:
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
-
-    @property
-    def in_flight(self) -> frozenset[ActorKey]:
-        return frozenset(self._in_flight)
-
-    def _armed(self, fire_ms: int) -> None:
-        # Called by the engine on the loop after a commit armed an alarm. Only an alarm
-        # sooner than the planned wake-up needs the loop to recompute its sleep.
-        if self._next_wake_ms is None or fire_ms < self._next_wake_ms:
-            self._wake.set()
 
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            timeout: float | None = None
-            if self._paused:
-                self._next_wake_ms = None
-            else:
-                try:
-                    timeout = self._dispatch_due()
-                except StorageError:
-                    return  # the engine stopped under us: nothing more to fire
-                except Exception:  # noqa: BLE001 - keep firing alarms after a bad read
-                    log.exception("alarm scheduler: reading due alarms failed")
-                    timeout = 1.0
+            try:
+                timeout = self._dispatch_due()
+            except Exception:  # noqa: BLE001 - a background loop reports and goes on
+                log.exception("alarm scheduler: dispatching due alarms failed")
+                timeout = 1.0
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:
@@ -142,53 +122,42 @@ class AlarmScheduler:
     def _dispatch_due(self) -> float | None:
         """Start every due delivery we may; return how long to sleep until the next one."""
         now = now_ms()
-        for state in self._engine.due_alarms(now, limit=self._max_in_flight * 2):
-            if len(self._in_flight) >= self._max_in_flight:
-                break  # a finishing delivery wakes the loop, which picks up the rest
-            if state.actor in self._in_flight:
-                continue  # never two deliveries of one actor's alarm at once
-            task = asyncio.create_task(self._attempt(state), name=f"alarm {state.actor}")
-            self._in_flight[state.actor] = task
-        upcoming = self._engine.next_alarm_after(now)
+        heap = self._heap
+        while heap and heap[0][0] <= now and len(self._in_flight) < self._max_in_flight:
+            fire_ms, actor = heapq.heappop(heap)
+            if self._fire.get(actor) != fire_ms:
+                continue  # stale: re-armed or deleted since
+            if actor in self._in_flight:
+                self._parked[actor] = fire_ms  # never two deliveries of one actor's alarm at once
+                continue
+            # The delivery's answer (or its failure) puts the actor back on the schedule.
+            del self._fire[actor]
+            self._in_flight[actor] = asyncio.create_task(self._attempt(actor), name=f"alarm {actor}")
+        while heap and self._fire.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        upcoming = heap[0][0] if heap else None
         self._next_wake_ms = upcoming
         if upcoming is None:
             return None
         # +1 ms: wall-clock ms are truncated, so waking exactly on time could see "not yet".
         return min(MAX_SLEEP_S, max(0.0, (upcoming - now_ms() + 1) / 1000))
 
-    async def _attempt(self, state: AlarmState) -> None:
-        actor = state.actor
+    async def _attempt(self, actor: ActorKey) -> None:
         self.deliveries += 1
-        info = AlarmInfo(retry_count=state.retry_count, is_retry=state.retry_count > 0)
         try:
             try:
-                ok = await self._deliver(actor, state.when_ms, info)
-            except Exception:  # noqa: BLE001 - a broken delivery is a failed delivery
-                log.exception("alarm delivery to %s/%s raised", *actor)
-                ok = False
-            await self._after(state, ok)
-        except StorageError:
-            pass  # engine stopped: the row is unchanged and fires again on the next start
-        except Exception:  # noqa: BLE001 - the row is unchanged, so the alarm fires again
-            log.exception("alarm bookkeeping for %s/%s failed", *actor)
+                fire = await self._deliver(actor, self._failures.get(actor, 0))
+            except Exception as exc:  # noqa: BLE001 - the alarm stays armed; try again later
+                self._failures[actor] = self._failures.get(actor, 0) + 1
+                log.info("alarm delivery to %s failed (%s); retrying", actor, exc)
+                if actor not in self._fire:
+                    self._put(actor, now_ms() + self._redeliver_ms)
+                return
+            self._failures.pop(actor, None)
+            self.set(actor, fire)
         finally:
             del self._in_flight[actor]
+            parked = self._parked.pop(actor, None)
+            if parked is not None and self._fire.get(actor) == parked:
+                heapq.heappush(self._heap, (parked, actor))
             self._wake.set()
-
-    async def _after(self, state: AlarmState, ok: bool) -> None:
-        actor = state.actor
-        if ok:
-            # The runtime consumed the alarm with the turn's commit. If the same generation
-            # is still armed, it did not (or could not): expire it here, or it would refire
-            # in a tight loop.
-            current = self._engine.alarm_state(actor)
-            if current is not None and current.generation == state.generation:
-                await self._engine.commit(actor, [AlarmExpire(state.generation)])
-        elif state.retry_count >= self._max_retries:
-            log.info("alarm of %s/%s failed %d times; deleted", *actor, state.retry_count + 1)
-            await self._engine.commit(actor, [AlarmExpire(state.generation)])
-        else:
-            retry = AlarmRetry(
-                state.generation, state.retry_count + 1, now_ms() + self._retry_delay_ms
-            )
-            await self._engine.commit(actor, [retry])

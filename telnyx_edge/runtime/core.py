@@ -1,45 +1,108 @@
-"""The parts every runtime (`dev`, `serve`) assembles: storage engine, registry, alarm scheduler
-and HTTP ingress, started in two steps and stopped in one written order.
+"""The parts every runtime (`dev`, `serve`) assembles: state directory, instance index, alarm
+schedule, registry and HTTP ingress, started in two steps and stopped in one written order.
 
-`open()` starts storage and the registry, so functions can be added; `serve()` then starts alarms
-and the front door. `stop()`: 1. stop accepting HTTP and finish in-flight requests; 2. stop the
-alarm scheduler; 3. drain and stop the isolates (their last commits land); 4. close storage.
+`open()` locks the state directory (one runtime per directory), migrates state left by the old
+single-file engine, opens the instance index (rebuilding it from the actor databases if the last
+runtime did not stop cleanly) and prepares the registry, so functions can be added; `serve()`
+then starts alarms and the front door.
+
+`stop()`, each step run even if an earlier one failed: 1. stop accepting HTTP and finish
+in-flight requests; 2. stop the alarm scheduler; 3. drain and stop the isolates (their last
+batches are durable, their databases closed); 4. mark the index clean and release the lock.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from telnyx_edge.errors import RuntimeStartError
 from telnyx_edge.runtime import events
+from telnyx_edge.runtime.actor_index import ActorIndex
 from telnyx_edge.runtime.alarms import AlarmScheduler
+from telnyx_edge.runtime.isolate import ActorKey
+from telnyx_edge.runtime.migrate import migrate_legacy
 from telnyx_edge.runtime.registry import Limits, Registry
 from telnyx_edge.runtime.server import HttpServer, Ingress, bind
-from telnyx_edge.runtime.storage import StorageEngine
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - no flock on Windows; the lock is skipped there
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_FILE = "runtime.lock"
 
 
 class RuntimeCore:
     def __init__(
-        self, state_file: Path, limits: Limits, report: events.Reporter, *, alarm_retry_delay_s: float = 1.0
+        self, state_dir: Path, limits: Limits, report: events.Reporter, *, packages_dir: Path,
     ) -> None:
-        self.engine = StorageEngine(state_file)
-        self.registry = Registry(self.engine, limits, report)
-        self._alarm_retry_delay_s = alarm_retry_delay_s
-        self._scheduler: AlarmScheduler | None = None
+        self.state_dir = state_dir
+        self.index = ActorIndex(state_dir)
+        self.registry = Registry(state_dir, packages_dir, limits, report, self)
+        self._report = report
+        self.scheduler = AlarmScheduler(self.registry.deliver_alarm, on_change=self._alarm_indexed)
         self._http: HttpServer | None = None
+        self._lock_fd: int | None = None
         self._opened = False
 
     async def open(self) -> Registry:
-        await self.engine.start()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
+        try:
+            migrated = migrate_legacy(self.state_dir)
+            if migrated is not None:
+                self._report(events.StateMigrated(migrated, str(self.state_dir)))
+            self.index.open()
+        except BaseException:
+            self._release_lock()
+            raise
+        self.scheduler.load(self.index.alarms())
         self._opened = True
         return self.registry
+
+    def _take_lock(self) -> None:
+        """One runtime per state directory: two would both fire its alarms and host its actors."""
+        if fcntl is None:
+            return
+        fd = os.open(self.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 20, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise RuntimeStartError(
+                f"actor state {self.state_dir} is in use by another telnyx-edge runtime (pid {holder})",
+                hint="Stop the other `telnyx-edge dev` or `serve`: one runtime owns a state directory.",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd  # the kernel drops the lock when this closes, even on SIGKILL
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- what isolates report (Registry's Reports) -----------------------------------------
+
+    def alarm_changed(self, actor: ActorKey, fire_ms: int | None) -> None:
+        self.scheduler.set(actor, fire_ms)
+
+    def _alarm_indexed(self, actor: ActorKey, fire_ms: int | None) -> None:
+        self.index.set_alarm(actor, fire_ms)
+
+    def actor_stats(self, rows: list[list[Any]]) -> None:
+        self.index.apply_stats(rows)
+
+    # -- serving ---------------------------------------------------------------------------
 
     async def serve(self, host: str, port: int) -> str:
         """Start alarms and the front door; returns the base URL with the real port."""
         # Alarms delivered during a reload wait at the function's gate like any other call.
-        self._scheduler = AlarmScheduler(
-            self.engine, self.registry.deliver_alarm, retry_delay_s=self._alarm_retry_delay_s
-        )
-        await self._scheduler.start()
+        await self.scheduler.start()
         self._http = HttpServer(Ingress(self.registry), bind(host, port))
         await self._http.start()
         shown = host if ":" not in host else f"[{host}]"
@@ -51,10 +114,24 @@ class RuntimeCore:
         return self._http.port
 
     async def stop(self) -> None:
+        steps: list[Callable[[], Any]] = []
         if self._http is not None:
-            await self._http.stop()
-        if self._scheduler is not None:
-            await self._scheduler.stop()
+            steps.append(self._http.stop)
+        steps.append(self.scheduler.stop)
         if self._opened:
-            await self.registry.stop()
-            await self.engine.stop()
+            steps.append(self.registry.stop)
+        errors: list[BaseException] = []
+        for step in steps:
+            try:
+                await step()
+            except Exception as exc:  # noqa: BLE001 - every step runs; the first error is raised
+                errors.append(exc)
+        if self._opened:
+            try:
+                self.index.close()
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+            self._opened = False
+        self._release_lock()
+        if errors:
+            raise errors[0]

@@ -3,7 +3,8 @@
 manifest -> bundle -> registry (isolates) -> ingress -> "ready"; on a change: rebuild, swap the
 isolate (registry.replace), report "reloaded". Start and stop are explicit, and stop runs in
 this order: 1. stop watching; 2. stop accepting HTTP and finish in-flight requests; 3. stop the
-alarm scheduler; 4. drain and stop the isolates (their last commits land); 5. close storage.
+alarm scheduler; 4. drain and stop the isolates (their last batches are durable); 5. release
+the state directory.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from telnyx_edge.config import Manifest, load_manifest
 from telnyx_edge.errors import BundleError, ConfigError, EdgeError, RuntimeStartError
 from telnyx_edge.runtime import events, watcher
 from telnyx_edge.runtime.core import RuntimeCore
+from telnyx_edge.runtime.packages import packages_for
 from telnyx_edge.runtime.edge import serving_functions
 from telnyx_edge.runtime.jsmodule import link_runtime
 from telnyx_edge.runtime.lifecycle import run_until_signal
-from telnyx_edge.runtime.registry import FunctionSpec, Limits
+from telnyx_edge.runtime.registry import FunctionSpec, Limits, runtime_limits
 
 DEV_DIR = Path(".telnyx") / "dev"
-STATE_FILE = "actors.sqlite3"
 KEEP_BUILDS = 3
 
 
@@ -42,6 +43,7 @@ class DevOptions:
     alarm_retry_delay_s: float = 1.0
     with_projects: tuple[Path, ...] = ()  # more local projects, each at its own host name
     home: Path | None = None  # the account that resolves remaining references (default: edge_home())
+    packages_dir: Path | None = None  # the runtime's Node packages (default: installed on demand)
 
 
 def load_project(project: Path) -> Manifest:
@@ -135,8 +137,8 @@ class DevServer:
             specs.append(await asyncio.to_thread(project.build))
         _check_distinct(specs, self.projects)
         self._core = RuntimeCore(
-            self.state_dir / STATE_FILE, self.options.limits, self.report,
-            alarm_retry_delay_s=self.options.alarm_retry_delay_s,
+            self.state_dir, runtime_limits(self.options.limits, self.options.alarm_retry_delay_s), self.report,
+            packages_dir=await packages_for(self.options.packages_dir),
         )
         registry = await self._core.open()
         for spec in specs:

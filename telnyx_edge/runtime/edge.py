@@ -19,13 +19,14 @@ from pathlib import Path
 from telnyx_edge.account import DEPLOY_OK, FunctionRecord, open_account
 from telnyx_edge.account.local import DB_NAME
 from telnyx_edge.account.models import OWNER
-from telnyx_edge.actors import STATE_FILE, account_state_dir
+from telnyx_edge.actors import account_state_dir
 from telnyx_edge.errors import EdgeError, RuntimeStartError
 from telnyx_edge.runtime import events
 from telnyx_edge.runtime.core import RuntimeCore
+from telnyx_edge.runtime.packages import packages_for
 from telnyx_edge.runtime.jsmodule import link_runtime
 from telnyx_edge.runtime.lifecycle import run_until_signal
-from telnyx_edge.runtime.registry import FunctionSpec, Limits
+from telnyx_edge.runtime.registry import FunctionSpec, Limits, runtime_limits
 
 LOCAL_EDGE_PORT = 8788
 
@@ -38,6 +39,7 @@ class ServeOptions:
     limits: Limits = field(default_factory=Limits)
     alarm_retry_delay_s: float = 1.0
     poll_s: float = 0.25
+    packages_dir: Path | None = None  # the runtime's Node packages (default: installed on demand)
 
 
 def revision_spec(record: FunctionRecord, revision_path: Path, manifest: dict[str, object]) -> FunctionSpec:
@@ -94,8 +96,8 @@ class EdgeServer:
                 hint="Ship one first: telnyx-edge new-func --actor --name=NAME, then telnyx-edge ship in its directory.",
             )
         self._core = RuntimeCore(
-            account_state_dir(home) / STATE_FILE, self.options.limits, self.report,
-            alarm_retry_delay_s=self.options.alarm_retry_delay_s,
+            account_state_dir(home), runtime_limits(self.options.limits, self.options.alarm_retry_delay_s),
+            self.report, packages_dir=await packages_for(self.options.packages_dir),
         )
         registry = await self._core.open()
         for _, spec in functions:

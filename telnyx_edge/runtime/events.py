@@ -72,9 +72,17 @@ class Unresolved:
 
 
 @dataclass(frozen=True)
+class StateMigrated:
+    """Actor state from the old single-file engine was moved into per-actor databases (once)."""
+
+    actors: int
+    state_dir: str
+
+
+@dataclass(frozen=True)
 class Stopping:
     pass
 
 
-Event = Notice | Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | Stopping
+Event = Notice | Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | StateMigrated | Stopping
 Reporter = Callable[[Event], None]

@@ -1,11 +1,15 @@
 """One isolate: a Node.js child process running one function's bundle, and its supervision.
 
 The isolate hosts the function's `fetch` handler and every activation of the actor types the
-function owns. Python owns everything durable, so the process may die at any instant: when it
-exits, or stops answering pings for longer than the method budget (a synchronous loop), its
-in-flight requests fail with a named error and the owner (the registry) starts a replacement.
-A turn that had not sent its commit commits nothing; one whose commit reached the engine is
-durable, and the replacement only starts serving after such commits have settled.
+function owns, each with its own SQLite database that the isolate opens and commits itself
+(js/actordb.mjs). The process may die at any instant: a turn whose batch was not fsync'd was
+never acknowledged, and SQLite's WAL recovery leaves each database at its last commit. When the
+process exits, or stops answering pings for longer than the method budget (a synchronous
+loop), its in-flight requests fail with a named error and the owner (the registry) starts a
+replacement; the kernel has released the dead process's database locks by then.
+
+Messages are those of `wire.py`; `_HANDLERS` maps each one the isolate sends to a method whose
+parameters are named as the message's fields.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from typing import Any, Protocol
 from telnyx_edge.errors import RuntimeStartError, ToolNotFound
 from telnyx_edge.runtime.jsmodule import JS_DIR
 from telnyx_edge.runtime.protocol import FrameConnection, Message
-from telnyx_edge.runtime.storage import ActorKey
+from telnyx_edge.runtime.wire import TO_PYTHON
+
+ActorKey = tuple[str, str]
+"""(actor type, actor name)."""
 
 HOST_SCRIPT = JS_DIR / "host.mjs"
 
@@ -43,14 +50,12 @@ class CallError(Exception):
 
 
 class IsolateBackend(Protocol):
-    """What an isolate asks Python for: durable state and calls to other isolates."""
+    """What an isolate asks of the runtime: calls to other isolates, and what it reports."""
 
-    def get(self, actor: ActorKey, key: str) -> bytes | None: ...
-    def list_range(self, actor: ActorKey, options: dict[str, Any]) -> list[list[Any]]: ...
-    def get_alarm(self, actor: ActorKey) -> int | None: ...
-    async def commit(self, actor: ActorKey, epoch: int, writes: list[list[Any]], consume_alarm: int | None) -> None: ...
     async def call(self, type_: str, name: str, method: str, args: bytes, chain: list[str]) -> bytes: ...
     async def fetch_actor(self, type_: str, name: str, request: list[Any], chain: list[str]) -> list[Any]: ...
+    def alarm_changed(self, actor: ActorKey, fire_ms: int | None) -> None: ...
+    def actor_stats(self, rows: list[list[Any]]) -> None: ...
 
 
 def node_binary() -> str:
@@ -101,9 +106,13 @@ class Isolate:
             # stdout/stderr stay the user's console output.
             # TELNYX_EDGE_NODE_FLAGS: extra node flags, e.g. --inspect or --cpu-prof.
             flags = shlex.split(os.environ.get("TELNYX_EDGE_NODE_FLAGS", ""))
+            env = dict(os.environ)
+            env["TELNYX_EDGE_NODE_PACKAGES"] = str(self.config["packages_dir"])
+            # fsyncs of different actors' databases run in libuv's pool, in parallel.
+            env.setdefault("UV_THREADPOOL_SIZE", "16")
             self._proc = await asyncio.create_subprocess_exec(
                 node_binary(), "--enable-source-maps", *flags, str(HOST_SCRIPT), str(child.fileno()),
-                stdin=asyncio.subprocess.DEVNULL, pass_fds=(child.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL, pass_fds=(child.fileno(),), env=env,
             )
         finally:
             child.close()
@@ -166,15 +175,11 @@ class Isolate:
                     return
 
     async def drain(self) -> None:
-        """Wait until nothing is in flight: every request answered, every commit settled."""
+        """Wait until nothing is in flight: every request answered (so every batch durable)."""
         while self._pending or self._backend_tasks:
             await self._idle.wait()
             if self._backend_tasks:
                 await asyncio.gather(*list(self._backend_tasks), return_exceptions=True)
-
-    async def settle_commits(self) -> None:
-        if self._backend_tasks:
-            await asyncio.gather(*list(self._backend_tasks), return_exceptions=True)
 
     async def stop(self, timeout: float = 5) -> None:
         """Close the pipe (the isolate exits when it sees EOF), wait, then SIGKILL."""
@@ -224,8 +229,13 @@ class Isolate:
         result: bytes = await self._request("call", type_, name, method, args, chain)
         return result
 
-    async def alarm(self, type_: str, name: str, when_ms: int, retry_count: int) -> None:
-        await self._request("alarm", type_, name, when_ms, retry_count)
+    async def alarm(self, type_: str, name: str, failures: int) -> int | None:
+        """Run the actor's alarm() if it is due; returns its next fire time (None: no alarm).
+
+        `failures`: earlier deliveries that never came back (the isolate died), counted as retries.
+        """
+        fire: int | None = await self._request("alarm", type_, name, failures)
+        return fire
 
     async def fetch_actor(self, type_: str, name: str, request: list[Any], chain: list[str]) -> list[Any]:
         result: list[Any] = await self._request("fetchactor", type_, name, request, chain)
@@ -246,44 +256,40 @@ class Isolate:
             fut.set_exception(CallError(str(name), str(message)))
 
     def _on_message(self, msg: Message) -> None:
-        op = msg[0]
-        if op == "fetch_done":
-            self._settle(msg[1], True, (msg[2], msg[3], msg[4]))
-        elif op == "result":
-            self._settle(msg[1], msg[2], msg[3])
-        elif op == "get":
-            self._reply_sync(msg[1], self.backend.get, (msg[2], msg[3]), msg[4])
-        elif op == "commit":
-            self._reply_async(msg[1], self.backend.commit((msg[2], msg[3]), msg[4], msg[5], msg[6]))
-        elif op == "list":
-            self._reply_sync(msg[1], self.backend.list_range, (msg[2], msg[3]), msg[4])
-        elif op == "getalarm":
-            self._reply_sync(msg[1], lambda actor, _: self.backend.get_alarm(actor), (msg[2], msg[3]), None)
-        elif op == "call":
-            self._reply_async(msg[1], self.backend.call(msg[2], msg[3], msg[4], msg[5], msg[6]))
-        elif op == "fetchactor":
-            self._reply_async(msg[1], self.backend.fetch_actor(msg[2], msg[3], msg[4], msg[5]))
-        elif op == "pong":
-            self._pong = max(self._pong, int(msg[1]))
-        elif op == "ready":
-            if self._ready is not None and not self._ready.done():
-                self._ready.set_result(msg[1])
-        elif op == "fatal":
-            if self._ready is not None and not self._ready.done():
-                self._ready.set_exception(RuntimeStartError(
-                    str(msg[1]), hint="Fix the error above; main and every module it imports run when the isolate starts.",
-                ))
+        handler = _HANDLERS.get(msg[0])
+        if handler is not None and len(msg) == len(TO_PYTHON[msg[0]]) + 1:
+            handler(self, *msg[1:])
 
-    def _reply_sync(self, rid: int, fn: Callable[[Any, Any], Any], actor: Any, arg: Any) -> None:
-        assert self._conn is not None
-        try:
-            result = fn(tuple(actor), arg)
-        except (ValueError, TypeError) as exc:
-            self._conn.send(["reply", rid, False, ["TypeError", str(exc)]])
-        except Exception as exc:  # noqa: BLE001 - reported to the caller, not swallowed
-            self._conn.send(["reply", rid, False, [type(exc).__name__, str(exc)]])
-        else:
-            self._conn.send(["reply", rid, True, result])
+    def _on_fetch_done(self, id_: int, status: int, headers: list[str], body: bytes) -> None:
+        self._settle(id_, True, (status, headers, body))
+
+    def _on_result(self, id_: int, ok: bool, payload: Any) -> None:
+        self._settle(id_, ok, payload)
+
+    def _on_call(self, id_: int, type_: str, name: str, method: str, args: bytes, chain: list[str]) -> None:
+        self._reply_async(id_, self.backend.call(type_, name, method, args, chain))
+
+    def _on_fetchactor(self, id_: int, type_: str, name: str, request: list[Any], chain: list[str]) -> None:
+        self._reply_async(id_, self.backend.fetch_actor(type_, name, request, chain))
+
+    def _on_alarm_changed(self, type_: str, name: str, fire_ms: int | None) -> None:
+        self.backend.alarm_changed((type_, name), fire_ms)
+
+    def _on_actor_stats(self, rows: list[list[Any]]) -> None:
+        self.backend.actor_stats(rows)
+
+    def _on_pong(self, seq: int) -> None:
+        self._pong = max(self._pong, int(seq))
+
+    def _on_ready(self, info: dict[str, Any]) -> None:
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(info)
+
+    def _on_fatal(self, message: str) -> None:
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(RuntimeStartError(
+                str(message), hint="Fix the error above; main and every module it imports run when the isolate starts.",
+            ))
 
     def _reply_async(self, rid: int, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -307,3 +313,17 @@ class Isolate:
     def _on_lost(self, exc: Exception | None) -> None:
         # The process exit (not the socket) drives failure handling; see _wait_exit.
         pass
+
+
+_HANDLERS: dict[str, Callable[..., None]] = {
+    "fetch_done": Isolate._on_fetch_done,
+    "result": Isolate._on_result,
+    "call": Isolate._on_call,
+    "fetchactor": Isolate._on_fetchactor,
+    "alarm_changed": Isolate._on_alarm_changed,
+    "actor_stats": Isolate._on_actor_stats,
+    "pong": Isolate._on_pong,
+    "ready": Isolate._on_ready,
+    "fatal": Isolate._on_fatal,
+}
+"""One handler per message of `wire.TO_PYTHON`, its parameters named as the fields."""

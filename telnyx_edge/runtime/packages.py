@@ -132,3 +132,12 @@ def describe(target: Path) -> dict[str, str]:
         except (OSError, ValueError, KeyError):
             out[name] = "missing"
     return out
+
+
+async def packages_for(chosen: Path | None) -> Path:
+    """`chosen`, else the installed packages folder (installing it first, off the event loop)."""
+    if chosen is not None:
+        return chosen
+    import asyncio
+
+    return await asyncio.to_thread(ensure)

@@ -3,28 +3,24 @@
 Every activation of a type lives in the one isolate of the type's owner function, so there is
 at most one activation per (type, name) in the runtime. Several functions may run at once
 (each its own isolate and bindings); stubs in any of them reach the owner through
-`call`. The registry is also the isolates' backend: storage reads and commits go through it
-to the engine (`state.py`). A function's gate closes while its isolate is being swapped or replaced; new
-requests and calls for it wait at the gate, so none is dropped and no two isolates ever host
-the same activation.
+`call`. The registry is also the isolates' backend: it routes their stub calls and passes on
+what they report (alarm changes, usage figures). A function's gate closes while its isolate is
+being swapped or replaced; new requests and calls for it wait at the gate, so none is dropped,
+and it opens only once the old isolate has exited, so no two isolates ever host the same
+activation or hold the same actor database.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from telnyx_edge.errors import RuntimeStartError
 from telnyx_edge.runtime import events
-from telnyx_edge.runtime.isolate import CallError, Isolate
-from telnyx_edge.runtime.state import ActorState
-from telnyx_edge.runtime.storage import ActorKey, StorageEngine
-
-_EPOCH_STRIDE = 1 << 24
+from telnyx_edge.runtime.isolate import ActorKey, CallError, Isolate
 
 
 @dataclass(frozen=True)
@@ -46,19 +42,35 @@ class Limits:
     alarm_timeout_ms: int = 300_000
     request_timeout_ms: int = 60_000
     idle_ms: int = 120_000
+    alarm_retry_delay_ms: int = 1_000
+    alarm_max_retries: int = 3
+
+
+def runtime_limits(limits: Limits, alarm_retry_delay_s: float) -> Limits:
+    """`limits` with the alarm retry delay a command chose (tests shorten it)."""
+    return replace(limits, alarm_retry_delay_ms=int(alarm_retry_delay_s * 1000))
+
+
+class Reports(Protocol):
+    """Where the registry sends what isolates report."""
+
+    def alarm_changed(self, actor: ActorKey, fire_ms: int | None) -> None: ...
+    def actor_stats(self, rows: list[list[Any]]) -> None: ...
 
 
 class Registry:
-    def __init__(self, engine: StorageEngine, limits: Limits, report: events.Reporter) -> None:
-        self.engine = engine
-        self.state = ActorState(engine)
+    def __init__(
+        self, state_dir: Path, packages_dir: Path, limits: Limits, report: events.Reporter, reports: Reports
+    ) -> None:
+        self.state_dir = state_dir
+        self.packages_dir = packages_dir
         self.limits = limits
+        self._reports = reports
         self._report = report
         self._specs: dict[str, FunctionSpec] = {}
         self._isolates: dict[str, Isolate] = {}
         self._gates: dict[str, asyncio.Event] = {}
         self._owners: dict[str, str] = {}
-        self._generation = itertools.count(1)
         self._restarts: set[asyncio.Task[None]] = set()
         self._closing = False
 
@@ -97,7 +109,6 @@ class Registry:
     # -- isolates --------------------------------------------------------------------------
 
     async def _spawn(self, spec: FunctionSpec) -> Isolate:
-        generation = next(self._generation)
         config = {
             "bundle": str(spec.bundle_path),
             "function": spec.name,
@@ -108,7 +119,10 @@ class Registry:
             "alarm_timeout_ms": self.limits.alarm_timeout_ms,
             "request_timeout_ms": self.limits.request_timeout_ms,
             "idle_ms": self.limits.idle_ms,
-            "epoch_base": generation * _EPOCH_STRIDE,
+            "alarm_retry_delay_ms": self.limits.alarm_retry_delay_ms,
+            "alarm_max_retries": self.limits.alarm_max_retries,
+            "state_dir": str(self.state_dir),
+            "packages_dir": str(self.packages_dir),
         }
         isolate = Isolate(spec.name, config, self, method_timeout_ms=self.limits.method_timeout_ms, on_exit=self._on_exit)
         info = await isolate.start()
@@ -128,9 +142,11 @@ class Registry:
         self._gates[spec.name] = gate
 
     async def replace(self, spec: FunctionSpec) -> None:
-        """Hot swap: start the new isolate, hold new work, drain the old one, switch, stop it.
+        """Hot swap: start the new isolate, hold new work, drain and stop the old one, switch.
 
-        If the new code fails to start, the old isolate keeps serving and the error is raised.
+        The gate opens only after the old isolate has exited, so its activations have closed
+        their databases before the new isolate may open them. If the new code fails to start,
+        the old isolate keeps serving and the error is raised.
         """
         old_owners = dict(self._owners)
         self._place(spec)
@@ -149,12 +165,11 @@ class Registry:
                     await asyncio.wait_for(old.drain(), drain_s)
                 except asyncio.TimeoutError:
                     pass  # what is still running fails as crashed when the old isolate stops
+                await old.stop()
         finally:
             self._specs[spec.name] = spec
             self._isolates[spec.name] = new
             gate.set()
-        if old is not None:
-            await old.stop()
 
     async def remove(self, name: str) -> None:
         """Stop serving a function: its host and its owned types resolve no more at once, and
@@ -182,9 +197,7 @@ class Registry:
         task.add_done_callback(self._restarts.discard)
 
     async def _restart(self, dead: Isolate) -> None:
-        # Commits the dead isolate sent are in the engine's queue: let them land before a
-        # new activation reads, or it could read state older than a reply already sent.
-        await dead.settle_commits()
+        # The dead process's database locks went with it; what it committed is in the files.
         delay = 0.05
         while not self._closing:
             spec = self._specs[dead.name]
@@ -234,30 +247,18 @@ class Registry:
             isolate = await self.isolate(function)
         return await isolate.fetch(method, url, headers, body)
 
-    async def deliver_alarm(self, actor: ActorKey, when_ms: int, info: Any) -> bool:
-        owner = self._owners.get(actor[0])
-        if owner is None:
-            return False
-        try:
-            isolate = await self.isolate(owner)
-            await isolate.alarm(actor[0], actor[1], when_ms, int(info.retry_count))
-        except CallError:
-            return False
-        return True
+    async def deliver_alarm(self, actor: ActorKey, failures: int) -> int | None:
+        """Run the actor's alarm turn; returns its next fire time. Raises CallError if unreachable."""
+        isolate = await self._owner_isolate(actor[0])
+        return await isolate.alarm(actor[0], actor[1], failures)
 
     # -- the isolates' backend -------------------------------------------------------------
 
-    def get(self, actor: ActorKey, key: str) -> bytes | None:
-        return self.state.get(actor, key)
+    def alarm_changed(self, actor: ActorKey, fire_ms: int | None) -> None:
+        self._reports.alarm_changed(actor, fire_ms)
 
-    def get_alarm(self, actor: ActorKey) -> int | None:
-        return self.state.get_alarm(actor)
-
-    def list_range(self, actor: ActorKey, options: dict[str, Any]) -> list[list[Any]]:
-        return self.state.list_range(actor, options)
-
-    async def commit(self, actor: ActorKey, epoch: int, writes: list[list[Any]], consume_alarm: int | None) -> None:
-        await self.state.commit(actor, epoch, writes, consume_alarm)
+    def actor_stats(self, rows: list[list[Any]]) -> None:
+        self._reports.actor_stats(rows)
 
     async def _owner_isolate(self, type_: str) -> Isolate:
         owner = self._owners.get(type_)

@@ -32,9 +32,33 @@ declare module "@telnyx/edge-runtime" {
     list<T = unknown>(options?: ListOptions): Promise<Map<string, T>>;
   }
 
+  /** A value SQL stores and returns: INTEGER/REAL -> number, TEXT -> string, BLOB -> ArrayBuffer. */
+  export type SqlValue = null | number | string | ArrayBuffer;
+
+  /** Single-pass: after a full iteration toArray() is []; after a partial one, the rest. */
+  export interface SqlCursor<T = Record<string, SqlValue>> extends Iterable<T> {
+    next(): IteratorResult<T>;
+    toArray(): T[];
+    one(): T;
+    raw(): SqlValue[][];
+    readonly columnNames: string[];
+    readonly rowsRead: number;
+    readonly rowsWritten: number;
+  }
+
+  /** The actor's own SQLite database, synchronous; writes commit with the turn. */
+  export interface SqlStorage {
+    exec<T = Record<string, SqlValue>>(query: string, ...bindings: (SqlValue | ArrayBufferView)[]): SqlCursor<T>;
+    readonly databaseSize: number;
+  }
+
   export interface ActorStorage extends StorageTransaction {
+    /** Clears every key and the user's SQL tables atomically; the alarm stays. */
     deleteAll(): Promise<void>;
     transaction<T>(fn: (txn: StorageTransaction) => Promise<T>): Promise<T>;
+    readonly sql: SqlStorage;
+    /** Atomic group of SQL statements and storage writes; a throw undoes only its own work. */
+    transactionSync<T>(fn: () => T): T;
     /** Milliseconds since the epoch. */
     setAlarm(when: number): Promise<void>;
     getAlarm(): Promise<number | null>;
@@ -95,4 +119,9 @@ declare module "@telnyx/edge-runtime" {
   export class ActorTypeNotFoundError extends Error {}
   export class BlockConcurrencyTimeoutError extends Error {}
   export class CodecError extends Error {}
+  export class ActorStorageError extends Error {}
+  export class SqlError extends Error {}
+  export class SqlAsyncTransactionError extends Error {}
+  export class SqlTransactionControlError extends Error {}
+  export class SqlParameterTooLargeError extends Error {}
 }

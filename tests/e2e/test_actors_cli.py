@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
 import pytest
 
 from telnyx_edge.account import open_account
-from telnyx_edge.actors import STATE_FILE, account_state_dir
+from telnyx_edge.actors import account_state_dir
 from telnyx_edge.config import write_edge_compute
-from telnyx_edge.runtime.storage import Put, SetAlarm, StorageEngine
+from telnyx_edge.runtime.actor_index import INDEX_FILE, ActorIndex
+from telnyx_edge.runtime.migrate import write_actor
 from tests.harness import run_cli
 
 pytestmark = pytest.mark.e2e
@@ -26,16 +26,15 @@ def ship(project: Path, name: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def write_state(state_dir: Path) -> None:
-    async def go() -> None:
-        engine = StorageEngine(state_dir / STATE_FILE)
-        await engine.start()
-        await engine.commit(("Account", "carol"), [Put("balance", b"x" * 10), Put("owner", b"yy")])
-        await engine.commit(("Account", "dave"), [Put("balance", b"z"), SetAlarm(4_102_444_800_000)])
-        await engine.commit(("Other", "x"), [Put("k", b"v")])
-        await engine.stop()
-
-    asyncio.run(go())
+def write_state(state_dir: Path, *, indexed: bool = True) -> None:
+    """Actor databases as a runtime leaves them; `indexed`: with the index a stopped runtime leaves."""
+    write_actor(state_dir, "Account", "carol", [(b"balance", b"x" * 10), (b"owner", b"yy")])
+    write_actor(state_dir, "Account", "dave", [(b"balance", b"z")], (4_102_444_800_000, 4_102_444_800_000, 0))
+    write_actor(state_dir, "Other", "x", [(b"k", b"v")])
+    if indexed:
+        index = ActorIndex(state_dir)
+        index.open()
+        index.close()
 
 
 def rows(stdout: str) -> list[list[str]]:
@@ -56,7 +55,7 @@ def test_types_owner_referrers_and_instances(copy_fixture, edge_home: Path) -> N
     instances = run_cli("actors", "instances", "Account")
     found = rows(instances.stdout)
     assert sorted(r[:3] for r in found) == [["carol", "2", "12"], ["dave", "1", "1"]]
-    assert [r[4] for r in found if r[0] == "dave"] == ["2100-01-01 00:00:00"]
+    assert [r[6] for r in found if r[0] == "dave"] == ["2100-01-01 00:00:00"]
     assert "yy" not in instances.stdout  # never values
 
     inspect = run_cli("actors", "inspect", "Account")
@@ -73,13 +72,13 @@ def test_types_owner_referrers_and_instances(copy_fixture, edge_home: Path) -> N
 
 def test_instances_of_a_dev_project_and_bad_flags(tmp_path: Path, edge_home: Path) -> None:
     project = tmp_path / "proj"
-    write_state(project / ".telnyx" / "dev" / "state")
+    write_state(project / ".telnyx" / "dev" / "state", indexed=False)
     result = run_cli("actors", "instances", "Other", "-f", str(project))
     assert rows(result.stdout)[0][:3] == ["x", "1", "1"]
     both = run_cli("actors", "instances", "Other", "-f", str(project), "--state", str(tmp_path))
     assert both.returncode == 2 and "--state and -f/--from-dir cannot be used together" in both.stderr
     (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / STATE_FILE).write_text("not a database")
+    (tmp_path / "bad" / INDEX_FILE).write_text("not a database")
     corrupt = run_cli("actors", "instances", "Other", "--state", str(tmp_path / "bad"))
     assert corrupt.returncode != 0 and "Traceback" not in corrupt.stderr
     assert corrupt.stderr.startswith("❌ ")

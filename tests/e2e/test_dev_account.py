@@ -100,7 +100,7 @@ def test_no_acknowledged_debit_lost_across_kill_9(tmp_path: Path, node_modules: 
     finally:
         close(first, kill=True)
     assert acked >= 400
-    assert (state / "actors.sqlite3").is_file()
+    assert list((state / "actors" / "Account").glob("*.sqlite"))
     assert not (project / ".telnyx" / "dev" / "state").exists()
     second = start_dev(project, "--no-watch", "--state", str(state))
     try:

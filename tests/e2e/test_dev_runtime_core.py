@@ -15,10 +15,10 @@ import pytest
 from telnyx_edge import bundle
 from telnyx_edge.runtime import events
 from telnyx_edge.runtime.jsmodule import link_runtime
+from telnyx_edge.runtime.core import RuntimeCore
 from telnyx_edge.runtime.registry import FunctionSpec, Limits, Registry
-from telnyx_edge.runtime.server import HttpServer, Ingress, bind
-from telnyx_edge.runtime.storage import StorageEngine
 from tests.e2e.dev_helpers import copy_project
+from tests.harness import RUNTIME_PACKAGES
 
 pytestmark = pytest.mark.e2e
 
@@ -32,23 +32,17 @@ def _spec(project: Path, name: str, host: str, owned: tuple[str, ...], bindings:
 
 @contextlib.asynccontextmanager
 async def running(
-    engine: StorageEngine, limits: Limits, report: events.Reporter, *specs: FunctionSpec
+    state_dir: Path, limits: Limits, report: events.Reporter, *specs: FunctionSpec
 ) -> AsyncIterator[tuple[Registry, str]]:
-    """A runtime core without the CLI: storage, registry with `specs`, and HTTP ingress on a free port."""
-    await engine.start()
-    registry = Registry(engine, limits, report)
-    http: HttpServer | None = None
+    """A runtime core without the CLI: state, registry with `specs`, and HTTP ingress on a free port."""
+    core = RuntimeCore(state_dir, limits, report, packages_dir=RUNTIME_PACKAGES)
+    registry = await core.open()
     try:
         for spec in specs:
             await registry.add(spec)
-        http = HttpServer(Ingress(registry), bind("127.0.0.1", 0))
-        await http.start()
-        yield registry, f"http://127.0.0.1:{http.port}"
+        yield registry, await core.serve("127.0.0.1", 0)
     finally:
-        if http is not None:
-            await http.stop()
-        await registry.stop()
-        await engine.stop()
+        await core.stop()
 
 
 def test_reference_function_reaches_the_owners_actor(tmp_path: Path, node_modules: Path) -> None:
@@ -57,8 +51,7 @@ def test_reference_function_reaches_the_owners_actor(tmp_path: Path, node_module
     seen: list[events.Event] = []
 
     async def scenario() -> None:
-        engine = StorageEngine(tmp_path / "state" / "actors.sqlite3")
-        async with running(engine, Limits(method_timeout_ms=2000), seen.append, owner, reference) as (registry, url):
+        async with running(tmp_path / "state", Limits(method_timeout_ms=2000), seen.append, owner, reference) as (registry, url):
             assert registry.unresolved(reference) == ()
             async with httpx.AsyncClient(base_url=url, timeout=30) as client:
                 own = {"host": "own.localhost"}
@@ -80,28 +73,19 @@ def test_reference_function_reaches_the_owners_actor(tmp_path: Path, node_module
     asyncio.run(scenario())
 
 
-class FlakyEngine(StorageEngine):
-    """A real engine whose commits fail on demand for actors named doomed*."""
-
-    failing = False
-    fail_next = False
-
-    async def commit(self, actor, writes):  # type: ignore[no-untyped-def]
-        if actor[1].startswith("doomed") and (self.failing or self.fail_next):
-            if self.fail_next:
-                # Fail the way a real engine does: later commits are already on their way.
-                self.fail_next = False
-                await asyncio.sleep(0.02)
-            raise OSError("disk full (simulated)")
-        await super().commit(actor, writes)
+@pytest.fixture
+def fail_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The runtime's fault hook: while this file names a prefix, matching actors' COMMITs fail."""
+    flag = tmp_path / "fail-commit"
+    monkeypatch.setenv("TELNYX_EDGE_TEST_FAIL_COMMIT", str(flag))
+    return flag
 
 
-def test_a_failed_commit_fails_the_call_and_drops_the_cache(tmp_path: Path, node_modules: Path) -> None:
+def test_a_failed_commit_fails_the_call_and_drops_the_cache(tmp_path: Path, node_modules: Path, fail_commit: Path) -> None:
     lab = _spec(copy_project("lab", tmp_path), "lab", "lab.localhost", ("Lab",), {"LAB": "Lab"})
 
     async def scenario() -> None:
-        engine = FlakyEngine(tmp_path / "state" / "actors.sqlite3")
-        async with running(engine, Limits(method_timeout_ms=2000), lambda event: None, lab) as (registry, url):
+        async with running(tmp_path / "state", Limits(method_timeout_ms=2000), lambda event: None, lab) as (registry, url):
             async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
                 async def rpc(method: str, *args: object) -> dict[str, object]:
                     response = await client.post(f"/rpc/doomed/{method}", json={"args": list(args)})
@@ -109,11 +93,11 @@ def test_a_failed_commit_fails_the_call_and_drops_the_cache(tmp_path: Path, node
                     return result
 
                 assert (await rpc("put", "k", 1))["ok"] is True
-                engine.failing = True
+                fail_commit.write_text("doomed")
                 failed = await rpc("put", "k", 2)
                 assert failed["name"] == "ActorOutputGateError"
-                assert "disk full (simulated)" in str(failed["message"])
-                engine.failing = False
+                assert "disk is full (simulated)" in str(failed["message"])
+                fail_commit.unlink()
                 # The failed value was in the activation's cache; it must not be visible now.
                 assert await rpc("get", "k") == {"ok": True, "value": 1}
                 assert (await rpc("put", "k", 3))["ok"] is True
@@ -122,12 +106,11 @@ def test_a_failed_commit_fails_the_call_and_drops_the_cache(tmp_path: Path, node
     asyncio.run(scenario())
 
 
-def test_turns_queued_behind_a_failed_commit_fail_with_it(tmp_path: Path, node_modules: Path) -> None:
+def test_turns_queued_behind_a_failed_commit_fail_with_it(tmp_path: Path, node_modules: Path, fail_commit: Path) -> None:
     lab = _spec(copy_project("lab", tmp_path), "lab", "lab.localhost", ("Lab",), {"LAB": "Lab"})
 
     async def scenario() -> None:
-        engine = FlakyEngine(tmp_path / "state" / "actors.sqlite3")
-        async with running(engine, Limits(method_timeout_ms=2000), lambda event: None, lab) as (registry, url):
+        async with running(tmp_path / "state", Limits(method_timeout_ms=2000), lambda event: None, lab) as (registry, url):
             async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
                 async def incr() -> dict[str, object]:
                     response = await client.post("/rpc/doomed-counter/incr", json={"args": []})
@@ -135,7 +118,7 @@ def test_turns_queued_behind_a_failed_commit_fail_with_it(tmp_path: Path, node_m
                     return result
 
                 assert await incr() == {"ok": True, "value": 1}
-                engine.fail_next = True  # one commit fails; the engine works again right after
+                fail_commit.write_text("once\ndoomed")  # one commit fails; storage works again right after
                 results = await asyncio.gather(*(incr() for _ in range(40)))
                 stored = (await client.post("/rpc/doomed-counter/get", json={"args": ["count"]})).json()["value"]
         ok = sorted(int(r["value"]) for r in results if r["ok"])  # type: ignore[call-overload]
@@ -153,8 +136,7 @@ def test_idle_activations_are_evicted_and_storage_stays(tmp_path: Path, node_mod
     lab = _spec(copy_project("lab", tmp_path), "lab", "lab.localhost", ("Lab",), {"LAB": "Lab"})
 
     async def scenario() -> None:
-        engine = StorageEngine(tmp_path / "state" / "actors.sqlite3")
-        async with running(engine, Limits(method_timeout_ms=2000, idle_ms=150), lambda event: None, lab) as (registry, url):
+        async with running(tmp_path / "state", Limits(method_timeout_ms=2000, idle_ms=150), lambda event: None, lab) as (registry, url):
             async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
                 async def call(method: str, *args: object) -> object:
                     return (await client.post(f"/rpc/idler/{method}", json={"args": list(args)})).json()["value"]
@@ -175,8 +157,7 @@ def test_calls_across_isolates_and_cycles_through_them(tmp_path: Path, node_modu
     peer = _spec(copy_project("peer", tmp_path), "peer", "peer.localhost", ("Peer",), {"PEER": "Peer", "LAB": "Lab"})
 
     async def scenario() -> None:
-        engine = StorageEngine(tmp_path / "state" / "actors.sqlite3")
-        async with running(engine, Limits(method_timeout_ms=2000), lambda event: None, lab) as (registry, url):
+        async with running(tmp_path / "state", Limits(method_timeout_ms=2000), lambda event: None, lab) as (registry, url):
             async with httpx.AsyncClient(base_url=url, headers={"host": "lab.localhost"}, timeout=30) as client:
                 # Until a function owns Peer, a call to it fails with a named error.
                 unowned = (await client.post("/rpc/early/ghost", json={"args": []})).json()

@@ -11,7 +11,10 @@ import pytest
 
 from tests.harness import ROOT
 
-JS_FILES = ["host.mjs", "actors.mjs", "storage.mjs", "codec.mjs", "errors.mjs", "edge-runtime.mjs", "msgpack.mjs", "package.json"]
+JS_FILES = [
+    "host.mjs", "actors.mjs", "storage.mjs", "actordb.mjs", "actor-schema.sql", "sql.mjs", "keys.mjs", "wire.mjs",
+    "packages.mjs", "codec.mjs", "errors.mjs", "edge-runtime.mjs", "msgpack.mjs", "package.json",
+]
 
 
 @pytest.mark.slow
@@ -24,3 +27,4 @@ def test_wheel_ships_the_runtime_js(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     missing = [f for f in JS_FILES if f"telnyx_edge/runtime/js/{f}" not in names]
     assert missing == []
+    assert "telnyx_edge/runtime/node/package.json" in names

@@ -1,18 +1,20 @@
-// Activations, mailboxes, turns and the per-activation cache.
+// Activations, mailboxes and turns.
 //
 // Invariants:
 // - one Activation per (type, name) in the whole runtime: Python routes every call for a
-//   type to the one isolate that owns it, and this map holds at most one per name;
+//   type to the one isolate that owns it, this map holds at most one per name, and the
+//   activation holds its database's write lock (actordb.mjs), so a second is refused;
 // - one turn at a time: `pump` awaits each turn's user code before starting the next, so
-//   nothing interleaves across `await`;
-// - a turn's writes are buffered and sent to Python as one commit when it returns; its
-//   reply is released only when Python acks that commit (or, for a turn without writes,
-//   the last commit it could have read from). Replies therefore leave in commit order.
-// - the cache holds committed-or-queued values; if a commit fails the cache is dropped and
-//   every turn that could have seen the failed writes fails too (epoch check).
+//   nothing interleaves across `await`; a turn that times out tears the activation down
+//   (its instance can never touch storage again) and a fresh one takes the queue only after
+//   the old one has closed its database;
+// - a turn runs in a savepoint: if it throws, its KV, SQL and alarm writes all vanish;
+// - the output gate: a turn's reply is released only when its writes (and every write it
+//   could have read) are committed and fsync'd; replies leave in turn order.
 
 import { encodeValue, decodeValue, quickCopy } from "./codec.mjs";
-import { ABSENT, Storage, TurnWrites, compareKeys, inRange } from "./storage.mjs";
+import { Storage } from "./storage.mjs";
+import { ActorDatabase } from "./actordb.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor } from "./edge-runtime.mjs";
 
@@ -20,24 +22,31 @@ const NOT_RPC = new Set(["fetch", "alarm", "webSocket", "constructor"]);
 export const fmtKey = (type, name) => `${type}(${JSON.stringify(name)})`;
 
 export class Activation {
-  constructor(host, type, name) {
+  constructor(host, type, name, predecessor = null) {
     this.host = host;
     this.type = type;
     this.name = name;
     this.key = fmtKey(type, name);
     this.queue = [];
     this.running = false;
-    this.cache = new Map();
-    this.complete = false; // after deleteAll the cache is the whole state
-    this.epoch = host.epochBase; // unique per isolate: Python remembers failed epochs
-    this.lastCommit = null;
-    this.commitsInFlight = 0;
-    this.current = null; // TurnWrites of the running turn
+    this.turn = null; // { gateError } while a turn's user code may use storage
     this.chain = []; // activations waiting on the running turn (re-entrancy detection)
     this.instance = null;
-    this.initGate = null;
+    this.initGates = null;
+    this.db = null;
+    this.retired = false;
+    this.closed = null; // resolves once a retired activation has closed its database
+    this.predecessor = predecessor;
     this.lastUsed = Date.now();
+    this.touched = true; // since the last stats report to Python
     this.storage = new Storage(this);
+  }
+
+  openDb() {
+    if (this.db) return;
+    this.db = new ActorDatabase(this.host.stateDir, this.type, this.name, {
+      onAlarm: (fire) => this.host.alarmChanged(this.type, this.name, fire),
+    }).open();
   }
 
   construct() {
@@ -47,58 +56,17 @@ export class Activation {
       id: this.name,
       storage: this.storage,
       blockConcurrencyWhile(fn) {
+        // Every callback passed during construction holds back the first turn until all settle.
         const p = Promise.resolve().then(fn);
-        act.initGate = p;
+        (act.initGates ??= []).push(p);
         return p;
       },
       setAlarm: (when) => this.storage.setAlarm(when),
       count: () => 0,
       broadcast: () => 0,
     };
-    const init = new TurnWrites();
-    this.current = init; // storage used while initialising buffers into this init turn
     this.chain = [];
     this.instance = new cls(ctx, this.host.envFor(this));
-    return init;
-  }
-
-  async read(tx, key) {
-    if (tx.writes.has(key)) return tx.writes.get(key);
-    if (tx.cleared) return ABSENT;
-    const cached = this.cache.get(key);
-    if (cached !== undefined) return cached;
-    if (this.complete) return ABSENT;
-    const epoch = this.epoch;
-    const bytes = (await this.host.chan.request("get", this.type, this.name, key)) ?? ABSENT;
-    if (epoch === this.epoch && !this.cache.has(key)) this.cache.set(key, bytes);
-    return bytes;
-  }
-
-  /** Wait for every commit this activation has queued (errors are the turns' business). */
-  async settled() {
-    if (this.lastCommit) await this.lastCommit.catch(() => {});
-  }
-
-  async list(tx, o) {
-    let base;
-    if (tx.cleared || this.complete) {
-      base = [];
-      if (!tx.cleared) for (const [k, v] of this.cache) if (v !== ABSENT && inRange(k, o)) base.push([k, v]);
-    } else {
-      await this.settled();
-      let overlay = 0;
-      for (const k of tx.writes.keys()) if (inRange(k, o)) overlay++;
-      const limit = Math.min(o.limit + overlay, 100000);
-      base = await this.host.chan.request("list", this.type, this.name, { ...o, limit });
-    }
-    const merged = new Map(base);
-    for (const [k, v] of tx.writes) {
-      if (!inRange(k, o)) continue;
-      if (v === ABSENT) merged.delete(k); else merged.set(k, v);
-    }
-    const keys = [...merged.keys()].sort(compareKeys);
-    if (o.reverse) keys.reverse();
-    return keys.slice(0, o.limit).map((k) => [k, merged.get(k)]);
   }
 
   enqueue(turn) {
@@ -108,50 +76,55 @@ export class Activation {
 
   async pump() {
     this.running = true;
-    while (this.queue.length) {
+    if (this.predecessor) {
+      await this.predecessor.closed;
+      this.predecessor = null;
+    }
+    while (this.queue.length && !this.retired) {
       const turn = this.queue.shift();
       this.lastUsed = Date.now();
+      this.touched = true;
       await this.run(turn);
     }
     this.running = false;
     this.lastUsed = Date.now();
   }
 
-  /** Construct on first use; the constructor's blockConcurrencyWhile() gates the first call. */
+  /** Open storage and construct on first use; blockConcurrencyWhile() gates the first turn. */
   async ready(turn) {
     if (this.instance) return true;
-    let init;
     try {
-      init = this.construct();
+      this.openDb();
     } catch (err) {
-      this.current = null;
-      turn.reject(new E.ActorMethodError(`constructing ${this.key} failed: ${err?.message ?? err}`));
+      turn.reject(err instanceof E.ActorStorageError ? err : new E.ActorStorageError(`opening the storage of ${this.key} failed: ${err?.message ?? err}`));
       return false;
     }
+    this.db.beginTurn();
+    this.turn = { gateError: null };
     let timer;
     try {
-      if (this.initGate) {
+      this.construct();
+      const gates = this.initGates;
+      if (gates) {
         const budget = this.host.methodTimeoutMs;
-        await Promise.race([this.initGate, new Promise((_, rej) => {
+        const all = (async () => { for (let i = 0; i < gates.length; i++) await gates[i]; })();
+        await Promise.race([all, new Promise((_, rej) => {
           timer = setTimeout(() => rej(new E.BlockConcurrencyTimeoutError(`blockConcurrencyWhile() in ${this.key} took longer than ${budget} ms`)), budget);
         })]);
       }
-      // What initialisation wrote commits before the first call runs.
-      const writes = init.toWire();
-      if (writes.length) {
-        this.apply(init);
-        await this.commit(writes, null);
-      }
+      // What initialisation wrote commits with the first batch, before any reply leaves.
+      this.db.endTurn(true);
       return true;
     } catch (err) {
-      // Torn down: the next call constructs a fresh instance.
+      // Torn down: the next call constructs a fresh instance; initialisation's writes vanish.
+      this.db.endTurn(false);
       this.instance = null;
-      turn.reject(err instanceof E.BlockConcurrencyTimeoutError ? err : new E.ActorMethodError(`initialising ${this.key} failed: ${err?.message ?? err}`));
+      turn.reject(err instanceof E.BlockConcurrencyTimeoutError ? err : new E.ActorMethodError(`constructing ${this.key} failed: ${err?.message ?? err}`));
       return false;
     } finally {
       clearTimeout(timer);
-      this.current = null;
-      this.initGate = null;
+      this.turn = null;
+      this.initGates = null;
     }
   }
 
@@ -165,7 +138,6 @@ export class Activation {
         args = turn.argsValue ?? decodeValue(turn.args);
       } else if (turn.kind === "alarm") {
         fn = this.instance.alarm;
-        args = [{ retryCount: turn.retryCount, isRetry: turn.retryCount > 0 }];
       } else {
         fn = this.instance.fetch;
         args = [turn.request()];
@@ -174,11 +146,39 @@ export class Activation {
       turn.reject(err);
       return;
     }
-    const tx = new TurnWrites();
-    const epoch = this.epoch;
-    this.current = tx;
+    const db = this.db;
+    try {
+      db.beginTurn();
+    } catch (err) {
+      turn.reject(err);
+      this.retire();
+      return;
+    }
+    const state = { gateError: null };
+    this.turn = state;
     this.chain = turn.chain;
+    let alarmRow = null;
+    if (turn.kind === "alarm") {
+      // The firing alarm is consumed as the handler starts: getAlarm() inside alarm() is null
+      // unless the handler re-arms. A throw rolls the consumption back with everything else.
+      alarmRow = db.takeDueAlarm(Date.now());
+      if (!alarmRow) {
+        db.endTurn(true);
+        this.turn = null;
+        this.chain = [];
+        turn.resolve(db.alarmRow()?.alarm_fire_ms ?? null);
+        return;
+      }
+      const retryCount = Math.max(alarmRow.alarm_retries, turn.failures ?? 0);
+      if (retryCount > this.host.alarmMaxRetries) {
+        db.endTurn(true); // consumed: given up after deliveries that never came back
+        return this.release(turn, null, state, () => null);
+      }
+      alarmRow.alarm_retries = retryCount;
+      args = [{ retryCount, isRetry: retryCount > 0 }];
+    }
     let timer;
+    let timedOut = false;
     let value;
     const budget = turn.kind === "alarm" ? this.host.alarmTimeoutMs : this.host.methodTimeoutMs;
     try {
@@ -186,72 +186,85 @@ export class Activation {
         fn.apply(this.instance, args),
         new Promise((_, rej) => {
           timer = setTimeout(() => {
+            timedOut = true;
             const cls = turn.kind === "fetch" ? E.ActorFetchTimeoutError : E.ActorMethodTimeoutError;
             rej(new cls(`${this.key}.${turn.method ?? turn.kind}() did not finish within ${budget} ms`));
           }, budget);
         }),
       ]);
+      clearTimeout(timer);
+      if (turn.kind === "fetch") value = await turn.encodeResponse(value);
+      else if (turn.kind === "call") value = (turn.local && quickCopy(value)) || encodeValue(value, `the return value of ${this.type}.${turn.method}()`);
     } catch (err) {
       clearTimeout(timer);
-      this.current = null;
+      this.turn = null;
       this.chain = [];
+      db.endTurn(false);
+      if (timedOut) this.retire();
+      if (turn.kind === "alarm") {
+        logError(`alarm() of ${this.key} failed`, err);
+        db.beginTurn();
+        db.alarmFailed(alarmRow, this.host.alarmRetryDelayMs, this.host.alarmMaxRetries, Date.now());
+        db.endTurn(true);
+        const error = toCallerError(err, this, turn);
+        return this.release(turn, null, state, () => { throw error; });
+      }
       turn.reject(toCallerError(err, this, turn));
       return;
     }
-    clearTimeout(timer);
-    this.current = null;
+    this.turn = null;
     this.chain = [];
-    let result;
-    try {
-      if (turn.kind === "fetch") result = await turn.encodeResponse(value);
-      else if (turn.kind === "alarm") result = null;
-      else result = (turn.local && quickCopy(value)) || encodeValue(value, `the return value of ${this.type}.${turn.method}()`);
-    } catch (err) {
-      turn.reject(err);
-      return;
-    }
-    const writes = tx.toWire();
-    let release = this.lastCommit;
-    if (writes.length || turn.kind === "alarm") {
-      this.apply(tx);
-      release = this.commit(writes, turn.kind === "alarm" ? turn.when : null);
-    }
-    const gateError = tx.gateError;
+    db.endTurn(true);
+    if (turn.kind === "alarm") return this.release(turn, null, state, () => db.alarmRow()?.alarm_fire_ms ?? null);
+    this.release(turn, value, state);
+  }
+
+  /** The output gate: resolve (or reject) the turn once what it wrote or read is durable. */
+  release(turn, value, state, produce = null) {
     const finish = () => {
-      if (this.epoch !== epoch) {
-        turn.reject(new E.ActorOutputGateError(`${this.key}: an earlier write this call depended on failed to commit`));
-      } else if (gateError) {
-        turn.reject(new E.ActorOutputGateError(`transaction() threw in ${this.key}.${turn.method}(): ${gateError?.message ?? gateError}`));
-      } else {
-        turn.resolve(result);
-      }
+      if (state.gateError) return turn.reject(state.gateError);
+      if (!produce) return turn.resolve(value);
+      let out;
+      try { out = produce(); } catch (err) { return turn.reject(err); }
+      turn.resolve(out);
     };
-    if (!release) finish();
-    else release.then(finish, (err) => turn.reject(new E.ActorOutputGateError(`${this.key}: commit failed: ${err?.message ?? err}`)));
-  }
-
-  apply(tx) {
-    if (tx.cleared) { this.cache.clear(); this.complete = true; }
-    for (const [k, v] of tx.writes) this.cache.set(k, v);
-  }
-
-  commit(writes, consumeAlarm) {
-    const epoch = this.epoch;
-    const p = this.host.chan.request("commit", this.type, this.name, epoch, writes, consumeAlarm);
-    this.lastCommit = p;
-    this.commitsInFlight++;
-    const settle = () => { this.commitsInFlight--; };
-    p.then(settle, settle);
-    p.catch(() => {
-      if (this.epoch === epoch) {
-        this.epoch++;
-        this.cache = new Map();
-        this.complete = false;
-        this.lastCommit = null;
-      }
+    const gate = this.db.durable();
+    if (!gate) return finish();
+    gate.then(finish, (err) => {
+      turn.reject(new E.ActorOutputGateError(`${this.key}: commit failed: ${err?.message ?? err}`));
+      this.retire();
     });
-    return p;
   }
+
+  /** Tear down after a timeout or a failed commit: this instance never runs or stores again. */
+  retire() {
+    if (this.retired) return;
+    this.retired = true;
+    this.instance = null;
+    this.closed = this.close();
+    this.host.retired(this);
+  }
+
+  async close() {
+    const db = this.db;
+    if (!db) return;
+    await Promise.resolve(); // a retiring turn finishes its own bookkeeping first
+    while (!db.idle && !db.broken) {
+      const gate = db.durable() ?? db.syncing;
+      if (!gate) break;
+      try { await gate; } catch { /* the turns waiting on it were told */ }
+    }
+    try { db.close(); } catch (err) { logError(`closing the storage of ${this.key} failed`, err); }
+  }
+
+  get idle() {
+    return !this.running && !this.queue.length && (!this.db || this.db.idle);
+  }
+}
+
+export function logError(what, err) {
+  const detail = err?.userStack ?? err?.stack ?? String(err);
+  process.stderr.write(`[isolate] ${what}: ${detail}\n`);
 }
 
 const RUNTIME_ERRORS = new Set(Object.values(E.ERRORS));

@@ -23,11 +23,17 @@ export const ActorIsolateCrashedError = named("ActorIsolateCrashedError");
 export const ActorTypeNotFoundError = named("ActorTypeNotFoundError");
 export const BlockConcurrencyTimeoutError = named("BlockConcurrencyTimeoutError");
 export const CodecError = named("CodecError");
+export const ActorStorageError = named("ActorStorageError");
+export const SqlError = named("SqlError");
+export const SqlAsyncTransactionError = named("SqlAsyncTransactionError");
+export const SqlTransactionControlError = named("SqlTransactionControlError");
+export const SqlParameterTooLargeError = named("SqlParameterTooLargeError");
 
 export const ERRORS = {
   ActorMethodError, ActorPrivateMethodError, ActorUnknownMethodError, ActorMethodTimeoutError,
   ActorFetchTimeoutError, ActorOutputGateError, ActorReentrancyError, ActorIsolateCrashedError,
-  ActorTypeNotFoundError, BlockConcurrencyTimeoutError, CodecError,
+  ActorTypeNotFoundError, BlockConcurrencyTimeoutError, CodecError, ActorStorageError,
+  SqlError, SqlAsyncTransactionError, SqlTransactionControlError, SqlParameterTooLargeError,
 };
 
 /** Rebuild an error that crossed the wire as [name, message]. */

@@ -4,12 +4,16 @@
 // user code's console output.
 
 import net from "node:net";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { encodeFrame, FrameReader } from "./msgpack.mjs";
 import { encodeValue, decodeValue, quickCopy } from "./codec.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor, env as globalEnv } from "./edge-runtime.mjs";
-import { Activation, findMethod, fmtKey } from "./actors.mjs";
+import { Activation, findMethod, fmtKey, logError } from "./actors.mjs";
+import { TO_ISOLATE } from "./wire.mjs";
+
+const STATS_INTERVAL_MS = 2000;
+const MAX_OPEN_ACTIVATIONS = 4096; // open databases per isolate; idle ones beyond this are closed
 
 class Channel {
   constructor(socket, onMessage) {
@@ -63,7 +67,9 @@ class Host {
     this.methodTimeoutMs = config.method_timeout_ms;
     this.alarmTimeoutMs = config.alarm_timeout_ms;
     this.requestTimeoutMs = config.request_timeout_ms;
-    this.epochBase = config.epoch_base ?? 0;
+    this.stateDir = config.state_dir;
+    this.alarmRetryDelayMs = config.alarm_retry_delay_ms;
+    this.alarmMaxRetries = config.alarm_max_retries;
     this.classes = new Map();
     this.problems = [];
     this.activations = new Map();
@@ -96,6 +102,55 @@ class Host {
     let act = this.activations.get(key);
     if (!act) { act = new Activation(this, type, name); this.activations.set(key, act); }
     return act;
+  }
+
+  /** A retired activation (timeout, failed commit) hands its queue to a fresh one. */
+  retired(act) {
+    const key = act.type + "\u0000" + act.name;
+    if (this.activations.get(key) !== act) return;
+    const next = new Activation(this, act.type, act.name, act);
+    next.queue = act.queue;
+    act.queue = [];
+    this.activations.set(key, next);
+    if (next.queue.length) next.pump();
+  }
+
+  alarmChanged(type, name, fireMs) {
+    this.chan.send(["alarm_changed", type, name, fireMs]);
+  }
+
+  /** Report what `actors instances` shows for activations used since the last report. */
+  reportStats(acts) {
+    const rows = [];
+    for (const act of acts) {
+      if (!act.db?.db || act.db.inTurn) continue;
+      act.touched = false;
+      try {
+        const st = act.db.stats();
+        rows.push([act.type, act.name, act.lastUsed, st.keys, st.bytes, st.tables, st.dbBytes, st.fire]);
+      } catch (err) {
+        logError(`reading the stats of ${act.key} failed`, err);
+      }
+    }
+    if (rows.length) this.chan.send(["actor_stats", rows]);
+  }
+
+  /** Close idle activations' databases: memory is a cache, storage is the truth. */
+  sweep(idleMs, force = false) {
+    const now = Date.now();
+    const touched = [];
+    for (const act of this.activations.values()) if (act.touched) touched.push(act);
+    this.reportStats(touched);
+    const over = this.activations.size - MAX_OPEN_ACTIVATIONS;
+    let evicted = 0;
+    const idle = [...this.activations.entries()].filter(([, a]) => a.idle).sort((x, y) => x[1].lastUsed - y[1].lastUsed);
+    for (const [key, act] of idle) {
+      if (force || now - act.lastUsed > idleMs || evicted < over) {
+        this.activations.delete(key);
+        evicted++;
+        try { act.db?.close(); } catch (err) { logError(`closing the storage of ${act.key} failed`, err); }
+      }
+    }
   }
 
   /** A stub call from user code in this isolate. */
@@ -153,12 +208,12 @@ class Host {
     });
   }
 
-  onAlarm(id, type, name, when, retryCount) {
+  onAlarm(id, type, name, failures) {
     if (!this.classes.has(type)) return this.chan.send(["result", id, false, ["ActorTypeNotFoundError", `this isolate does not host ${type}`]]);
     this.activation(type, name).enqueue({
-      kind: "alarm", when, retryCount, chain: [],
-      resolve: () => this.chan.send(["result", id, true, null]),
-      reject: (err) => { logError(`alarm() of ${fmtKey(type, name)} failed`, err); this.chan.send(["result", id, false, errorWire(err)]); },
+      kind: "alarm", failures, chain: [],
+      resolve: (fireMs) => this.chan.send(["result", id, true, fireMs]),
+      reject: (err) => this.chan.send(["result", id, false, errorWire(err)]),
     });
   }
 
@@ -194,16 +249,6 @@ class Host {
     this.chan.send(["fetch_done", id, status, outHeaders, outBody]);
   }
 
-  /** Drop idle activations: memory is a cache, storage is the truth. */
-  sweep(idleMs) {
-    const now = Date.now();
-    for (const [key, act] of this.activations) {
-      // Never while a commit is in flight: a new activation would read older state.
-      if (!act.running && !act.queue.length && act.commitsInFlight === 0 && now - act.lastUsed > idleMs) {
-        this.activations.delete(key);
-      }
-    }
-  }
 }
 
 class RequestTimeout extends Error {
@@ -277,11 +322,6 @@ function describeLoadError(err) {
   return where ? `${head} (at ${where})` : head;
 }
 
-function logError(what, err) {
-  const detail = err?.userStack ?? err?.stack ?? String(err);
-  process.stderr.write(`[isolate] ${what}: ${detail}\n`);
-}
-
 async function main() {
   const socket = new net.Socket({ fd: Number(process.argv[2] ?? 3), readable: true, writable: true });
   let host = null;
@@ -294,7 +334,12 @@ async function main() {
     else if (msg[0] === "init") gotConfig(msg[1]);
     else early.push(msg);
   });
-  socket.on("end", () => process.exit(0));
+  socket.on("end", () => {
+    // Python drained every turn before closing the pipe: report and close the databases.
+    if (host) host.sweep(0, true);
+    chan.flush();
+    process.exit(0);
+  });
   socket.on("error", () => process.exit(0));
   process.on("uncaughtException", (err) => logError("uncaught exception", err));
   process.on("unhandledRejection", (err) => logError("unhandled rejection", err));
@@ -320,20 +365,26 @@ async function main() {
     .map(([k]) => k);
   chan.send(["ready", { problems: host.problems, actor_classes: exportedActors }]);
   for (const msg of early) dispatch(host, chan, msg);
-  const idle = config.idle_ms;
-  if (idle > 0) setInterval(() => host.sweep(idle), Math.min(idle, 10000)).unref();
+  const idle = config.idle_ms > 0 ? config.idle_ms : Infinity;
+  setInterval(() => host.sweep(idle), Math.min(idle, STATS_INTERVAL_MS)).unref();
 }
+
+// One handler per message of wire.mjs TO_ISOLATE (init is handled before the bundle loads).
+const HANDLERS = {
+  reply: (host, chan, id, ok, payload) => chan.reply(id, ok, payload),
+  fetch: (host, chan, id, method, url, headers, body) => host.onFetch(id, method, url, headers, body),
+  call: (host, chan, id, type, name, method, args, chain) => host.onCall(id, type, name, method, args, chain),
+  alarm: (host, chan, id, type, name, failures) => host.onAlarm(id, type, name, failures),
+  fetchactor: (host, chan, id, type, name, request, chain) => host.onFetchActor(id, type, name, request, chain),
+  ping: (host, chan, seq) => chan.send(["pong", seq]),
+};
 
 function dispatch(host, chan, msg) {
-  switch (msg[0]) {
-    case "reply": return chan.reply(msg[1], msg[2], msg[3]);
-    case "fetch": return host.onFetch(msg[1], msg[2], msg[3], msg[4], msg[5]);
-    case "call": return host.onCall(msg[1], msg[2], msg[3], msg[4], msg[5], msg[6]);
-    case "alarm": return host.onAlarm(msg[1], msg[2], msg[3], msg[4], msg[5]);
-    case "fetchactor": return host.onFetchActor(msg[1], msg[2], msg[3], msg[4], msg[5]);
-    case "ping": return chan.send(["pong", msg[1]]);
-    default: process.stderr.write(`[isolate] unknown message ${msg[0]}\n`);
-  }
+  const handler = HANDLERS[msg[0]];
+  if (!handler || !TO_ISOLATE[msg[0]]) return process.stderr.write(`[isolate] unknown message ${msg[0]}\n`);
+  handler(host, chan, ...msg.slice(1));
 }
 
-main();
+export { HANDLERS };
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) main();

@@ -1,0 +1,203 @@
+"""The instance index: which actors exist under a state directory, their alarms and their sizes.
+
+Each actor's durable state is its own SQLite file (`actors/<type>/<sha256(name)[:32]>.sqlite`,
+schema in `js/actor-schema.sql`), opened and committed by the isolate hosting it. This index is
+a cache over those files, owned by the runtime's Python side: isolates report alarm changes
+(after they are durable) and usage figures (every few seconds and on eviction), and the alarm
+scheduler and `actors instances` read it instead of opening every file.
+
+It is never the truth: writes are not synced, and a runtime that did not stop cleanly (the
+`clean` flag is cleared while one runs) rebuilds it from the files on the next start, so an
+alarm committed just before a kill -9 is found again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from telnyx_edge.runtime.jsmodule import JS_DIR
+from telnyx_edge.runtime.wire import STATS_ROW
+
+ActorKey = tuple[str, str]
+INDEX_FILE = "index.sqlite3"
+ACTORS_DIR = "actors"
+ACTOR_SCHEMA = (JS_DIR / "actor-schema.sql").read_text(encoding="utf-8")
+ACTOR_SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS instances (
+    type TEXT NOT NULL,
+    name BLOB NOT NULL,            -- WTF-8, as in the actor's own file
+    last_activity_ms INTEGER NOT NULL DEFAULT 0,
+    keys INTEGER NOT NULL DEFAULT 0,
+    value_bytes INTEGER NOT NULL DEFAULT 0,
+    sql_tables INTEGER NOT NULL DEFAULT 0,
+    db_bytes INTEGER NOT NULL DEFAULT 0,
+    alarm_fire_ms INTEGER,
+    PRIMARY KEY (type, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS instances_alarm ON instances(alarm_fire_ms) WHERE alarm_fire_ms IS NOT NULL;
+CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+def encode_name(name: str) -> bytes:
+    """WTF-8: a lone surrogate round-trips (the Node side's keys.mjs writes the same bytes)."""
+    return name.encode("utf-8", "surrogatepass")
+
+
+def decode_name(raw: bytes) -> str:
+    return bytes(raw).decode("utf-8", "surrogatepass")
+
+
+def actor_file(state_dir: Path, type_: str, name: str) -> Path:
+    """The database of actor (type, name); the Node side computes the same path (actordb.mjs)."""
+    digest = hashlib.sha256(encode_name(name)).hexdigest()[:32]
+    return state_dir / ACTORS_DIR / type_ / f"{digest}.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRow:
+    """What `actors instances` shows about one actor: never its values."""
+
+    type: str
+    name: str
+    last_activity_ms: int
+    keys: int
+    value_bytes: int
+    sql_tables: int
+    db_bytes: int
+    alarm_fire_ms: int | None
+
+
+def read_actor_file(path: Path) -> InstanceRow | None:
+    """Open one actor database (read-write, so WAL recovery can run) and describe it."""
+    try:
+        with closing(sqlite3.connect(path, timeout=5)) as conn:
+            meta = conn.execute("SELECT type, name, alarm_fire_ms FROM __telnyx_meta WHERE id = 1").fetchone()
+            if meta is None:
+                return None
+            keys, value_bytes = conn.execute(
+                "SELECT count(*), coalesce(sum(length(value)), 0) FROM __telnyx_kv"
+            ).fetchone()
+            tables = conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE '\\_\\_telnyx\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+            ).fetchone()[0]
+    except sqlite3.Error:
+        return None
+    size = sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+    return InstanceRow(
+        meta[0], decode_name(meta[1]), int(path.stat().st_mtime * 1000), keys, value_bytes, tables, size, meta[2]
+    )
+
+
+def actor_files(state_dir: Path) -> Iterator[Path]:
+    root = state_dir / ACTORS_DIR
+    if root.is_dir():
+        yield from sorted(root.glob("*/*.sqlite"))
+
+
+class ActorIndex:
+    """The index of one state directory, open while a runtime runs there (one at a time)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / INDEX_FILE
+        self._conn: sqlite3.Connection | None = None
+        self.rebuilt = 0  # actor files read by the last rebuild (0: the index was clean)
+
+    def open(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = OFF")  # a cache: rebuilt from the files after a crash
+        conn.executescript(_SCHEMA)
+        self._conn = conn
+        clean = conn.execute("SELECT value FROM flags WHERE name = 'clean'").fetchone()
+        if clean is None or clean[0] != 1:
+            self.rebuild()
+        conn.execute("INSERT OR REPLACE INTO flags VALUES ('clean', 0)")
+
+    def close(self) -> None:
+        """Mark the index as matching the files (call only after every isolate has stopped)."""
+        if self._conn is None:
+            return
+        self._conn.execute("INSERT OR REPLACE INTO flags VALUES ('clean', 1)")
+        self._conn.close()
+        self._conn = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        assert self._conn is not None, "the index is not open"
+        return self._conn
+
+    def rebuild(self) -> None:
+        rows = [row for row in map(read_actor_file, actor_files(self.state_dir)) if row is not None]
+        conn = self.conn
+        conn.execute("BEGIN")
+        conn.execute("DELETE FROM instances")
+        conn.executemany(
+            "INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(r.type, encode_name(r.name), r.last_activity_ms, r.keys, r.value_bytes, r.sql_tables, r.db_bytes,
+              r.alarm_fire_ms) for r in rows],
+        )
+        conn.execute("COMMIT")
+        self.rebuilt = len(rows)
+
+    def alarms(self) -> list[tuple[ActorKey, int]]:
+        return [
+            ((t, decode_name(n)), int(f))
+            for t, n, f in self.conn.execute(
+                "SELECT type, name, alarm_fire_ms FROM instances WHERE alarm_fire_ms IS NOT NULL"
+            )
+        ]
+
+    def set_alarm(self, actor: ActorKey, fire_ms: int | None) -> None:
+        self.conn.execute(
+            "INSERT INTO instances (type, name, alarm_fire_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT(type, name) DO UPDATE SET alarm_fire_ms = excluded.alarm_fire_ms",
+            (actor[0], encode_name(actor[1]), fire_ms),
+        )
+
+    def apply_stats(self, rows: Iterable[list[Any]]) -> None:
+        """Rows as the isolates send them (`wire.STATS_ROW`)."""
+        values = []
+        for row in rows:
+            if len(row) != len(STATS_ROW):
+                continue
+            values.append((row[0], encode_name(str(row[1])), *row[2:]))
+        if not values:
+            return
+        conn = self.conn
+        conn.execute("BEGIN")
+        conn.executemany("INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values)
+        conn.execute("COMMIT")
+
+
+def list_instances(state_dir: Path, type_: str, limit: int | None = None) -> list[InstanceRow]:
+    """Instances of `type_` under `state_dir`, newest activity first (read-only; a runtime may run)."""
+    path = state_dir / INDEX_FILE
+    if not path.is_file():
+        # No runtime has run here since the files were written (a migration, a copy): read them.
+        found = [r for r in map(read_actor_file, actor_files(state_dir)) if r is not None and r.type == type_]
+        found.sort(key=lambda r: (-r.last_activity_ms, r.name))
+        return found[:limit] if limit is not None else found
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True, timeout=5)) as conn:
+        sql = "SELECT * FROM instances WHERE type = ? ORDER BY last_activity_ms DESC, name"
+        params: tuple[Any, ...] = (type_,)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params += (limit,)
+        return [
+            InstanceRow(r[0], decode_name(r[1]), r[2], r[3], r[4], r[5], r[6], r[7])
+            for r in conn.execute(sql, params)
+        ]

@@ -1,0 +1,358 @@
+// One actor's durable state: a SQLite database file holding its KV pairs, its SQL tables and
+// its alarm, opened by the isolate that hosts the activation (DESIGN.md, "Storage").
+//
+// Invariants:
+// - The activation holds the database's write lock for its whole life: a write transaction is
+//   always open (`BEGIN IMMEDIATE` right after every COMMIT). A second isolate that opens the
+//   same file is refused with ActorStorageError; readers (inspection) still see the last
+//   committed state through WAL.
+// - A turn runs inside a savepoint of that transaction: `endTurn(false)` rolls the turn back
+//   (KV, SQL and alarm together); `endTurn(true)` keeps it for the next batch.
+// - The output gate: `durable()` resolves once every write made so far is committed AND the
+//   WAL is fsync'd. Commits are batches: while one batch's fsync runs (in libuv's pool, off
+//   the event loop), later turns run and their writes wait for the next batch. COMMIT itself
+//   only writes WAL frames (synchronous=NORMAL); the explicit fsync is what makes it durable,
+//   and SQLite's own checkpoints stay crash-safe under NORMAL.
+
+import fs from "node:fs";
+import path from "node:path";
+import crypto from "node:crypto";
+import { requirePackage } from "./packages.mjs";
+import { encodeKey, decodeKey, prefixEnd } from "./keys.mjs";
+import { ActorStorageError } from "./errors.mjs";
+
+export const SCHEMA_VERSION = 1;
+const SCHEMA = fs.readFileSync(new URL("./actor-schema.sql", import.meta.url), "utf8");
+const TYPE_RE = /^[A-Za-z_$][\w$]*$/;
+const MAX_DB_BYTES = 1024 * 1024 * 1024; // spec 3.6: 1 GB per actor database
+const LOCK_WAIT_MS = 2000;
+
+let Database = null;
+
+// Fault injection for the runtime's own tests (documented in docs/runtime.md): when set, it
+// names a file; while that file exists and holds a prefix of this actor's name, the batch
+// COMMIT fails as a full disk would. A first line "once" removes the file after one failure.
+const FAULTS = process.env.TELNYX_EDGE_TEST_FAIL_COMMIT || "";
+
+function injectFault(name) {
+  let text;
+  try { text = fs.readFileSync(FAULTS, "utf8"); } catch { return; }
+  const lines = text.split("\n");
+  const once = lines[0] === "once";
+  const prefix = (once ? lines[1] : lines[0]) ?? "";
+  if (!name.startsWith(prefix)) return;
+  if (once) fs.rmSync(FAULTS, { force: true });
+  const err = new Error("database or disk is full (simulated)");
+  err.code = "SQLITE_FULL";
+  throw err;
+}
+
+/** Where an actor's database lives: the name is hashed, never used raw (names are arbitrary). */
+export function actorFile(stateDir, type, name) {
+  if (!TYPE_RE.test(type)) throw new ActorStorageError(`actor type ${JSON.stringify(type)} is not a class name`);
+  const digest = crypto.createHash("sha256").update(encodeKey(name)).digest("hex").slice(0, 32);
+  return path.join(stateDir, "actors", type, `${digest}.sqlite`);
+}
+
+function fsyncFd(fd) {
+  return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+function deferred() {
+  let resolve, reject;
+  const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
+  return { promise, resolve, reject };
+}
+
+export class ActorDatabase {
+  /** `onAlarm(fireMs | null)`: called after a batch that changed the alarm is durable. */
+  constructor(stateDir, type, name, { onAlarm } = {}) {
+    this.type = type;
+    this.name = name;
+    this.file = actorFile(stateDir, type, name);
+    this.onAlarm = onAlarm ?? (() => {});
+    this.db = null;
+    this.walFd = null;
+    this.newFile = false; // the first batch also syncs the database file and its directory
+    this.inTurn = false;
+    this.turnDirty = false;
+    this.batchDirty = false;
+    this.alarmTouched = false;
+    this.reportedFire = undefined;
+    this.pending = null; // deferred of the batch that will hold the uncommitted writes
+    this.syncing = null; // promise of the batch whose fsync is in flight
+    this.broken = null; // an error that made the database unusable (a failed COMMIT or fsync)
+    this.savepoints = 0;
+    this.stmts = null;
+    this.listCache = new Map();
+  }
+
+  open() {
+    Database ??= requirePackage("better-sqlite3");
+    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    this.newFile = !fs.existsSync(this.file);
+    const db = new Database(this.file, { timeout: LOCK_WAIT_MS });
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+      db.pragma(`max_page_count = ${Math.floor(MAX_DB_BYTES / db.pragma("page_size", { simple: true }))}`);
+      const version = db.pragma("user_version", { simple: true });
+      if (version > SCHEMA_VERSION) {
+        throw new ActorStorageError(`${this.file} was written by a newer telnyx-edge (schema ${version})`);
+      }
+      try {
+        db.exec("BEGIN IMMEDIATE");
+      } catch (err) {
+        if (err?.code === "SQLITE_BUSY") {
+          throw new ActorStorageError(`the database of ${this.type} ${JSON.stringify(this.name)} is open for writing in another isolate; one activation per actor`);
+        }
+        throw err;
+      }
+      if (version === 0) {
+        db.exec(SCHEMA);
+        db.prepare("INSERT OR IGNORE INTO __telnyx_meta (id, type, name) VALUES (1, ?, ?)").run(this.type, encodeKey(this.name));
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        this.batchDirty = true;
+        this.newFile = true;
+      }
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    this.db = db;
+    this.walFd = fs.openSync(this.file + "-wal", "r");
+    this.stmts = {
+      commit: db.prepare("COMMIT"),
+      begin: db.prepare("BEGIN IMMEDIATE"),
+      get: db.prepare("SELECT value FROM __telnyx_kv WHERE key = ?").pluck(),
+      put: db.prepare("INSERT OR REPLACE INTO __telnyx_kv (key, value) VALUES (?, ?)"),
+      del: db.prepare("DELETE FROM __telnyx_kv WHERE key = ?"),
+      delAll: db.prepare("DELETE FROM __telnyx_kv"),
+      alarm: db.prepare("SELECT alarm_ms, alarm_fire_ms, alarm_retries FROM __telnyx_meta WHERE id = 1"),
+      setAlarm: db.prepare("UPDATE __telnyx_meta SET alarm_ms = ?, alarm_fire_ms = ?, alarm_retries = ? WHERE id = 1"),
+      stats: db.prepare("SELECT count(*) AS keys, coalesce(sum(length(value)), 0) AS bytes FROM __telnyx_kv"),
+      userTables: db.prepare("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE '\\_\\_telnyx\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"),
+    };
+    this.reportedFire = this.alarmRow()?.alarm_fire_ms ?? null;
+    return this;
+  }
+
+  // -- turns ------------------------------------------------------------------------------
+
+  beginTurn() {
+    if (this.broken) throw new ActorStorageError(`storage of ${this.type} ${JSON.stringify(this.name)} is unusable: ${this.broken.message}`);
+    this.db.exec("SAVEPOINT turn");
+    this.inTurn = true;
+    this.turnDirty = false;
+  }
+
+  /** Close the turn's savepoint: keep its writes (ok) or undo all of them. */
+  endTurn(ok) {
+    this.inTurn = false;
+    if (!ok) this.db.exec("ROLLBACK TO turn");
+    this.db.exec("RELEASE turn");
+    if (ok && this.turnDirty) this.batchDirty = true;
+    this.turnDirty = false;
+  }
+
+  /** A nested savepoint for transaction()/transactionSync(); returns [commit, rollback]. */
+  savepoint() {
+    const name = `s${++this.savepoints}`;
+    this.db.exec(`SAVEPOINT ${name}`);
+    let open = true;
+    const close = (undo) => {
+      if (!open) return;
+      open = false;
+      if (undo) this.db.exec(`ROLLBACK TO ${name}`);
+      this.db.exec(`RELEASE ${name}`);
+    };
+    return [() => close(false), () => close(true)];
+  }
+
+  wrote() { this.turnDirty = true; }
+
+  // -- the output gate ----------------------------------------------------------------------
+
+  /** Resolves when every write made so far is on disk; rejects if that batch failed. */
+  durable() {
+    if (this.batchDirty) {
+      this.pending ??= deferred();
+      const p = this.pending.promise;
+      this.startBatch();
+      return p;
+    }
+    return this.syncing ?? null;
+  }
+
+  startBatch() {
+    if (this.syncing || this.inTurn || !this.batchDirty || this.broken) return;
+    const batch = this.pending ?? deferred();
+    this.pending = null;
+    this.batchDirty = false;
+    const alarmTouched = this.alarmTouched;
+    this.alarmTouched = false;
+    const syncs = [];
+    try {
+      if (FAULTS) injectFault(this.name);
+      this.stmts.commit.run();
+      this.stmts.begin.run();
+    } catch (err) {
+      // SQLite undid the COMMIT (or it never ran): the whole batch is gone. Undo what is
+      // still open and stop: no turn that could have read the lost writes may reply.
+      try { if (this.db.inTransaction) this.db.exec("ROLLBACK"); } catch { /* closing anyway */ }
+      this.fail(err);
+      batch.reject(err);
+      return;
+    }
+    syncs.push(fsyncFd(this.walFd));
+    if (this.newFile) {
+      // A new file: its directory entries (database and WAL) and its header must be durable too.
+      this.newFile = false;
+      syncs.push(syncPath(this.file), syncPath(path.dirname(this.file)), syncPath(path.dirname(path.dirname(this.file))));
+    }
+    const syncing = Promise.all(syncs).then(() => {
+      this.syncing = null;
+      if (alarmTouched) this.reportAlarm();
+      batch.resolve();
+      this.startBatch();
+    }, (err) => {
+      this.syncing = null;
+      this.fail(err);
+      batch.reject(err);
+      throw err;
+    });
+    syncing.catch(() => {});
+    this.syncing = syncing;
+  }
+
+  fail(err) {
+    // A COMMIT or fsync that failed: what was written may or may not be on disk, so no later
+    // reply may claim durability. The activation is torn down; a new one reopens the file.
+    this.broken = err;
+    this.pending?.reject(err);
+    this.pending = null;
+  }
+
+  reportAlarm() {
+    const fire = this.alarmRow()?.alarm_fire_ms ?? null;
+    if (fire !== this.reportedFire) {
+      this.reportedFire = fire;
+      this.onAlarm(fire);
+    }
+  }
+
+  get idle() { return !this.inTurn && !this.batchDirty && !this.syncing && !this.pending; }
+
+  close() {
+    if (!this.db) return;
+    try {
+      if (this.db.inTransaction) this.db.exec(this.broken ? "ROLLBACK" : "COMMIT");
+    } finally {
+      this.db.close();
+      this.db = null;
+      fs.closeSync(this.walFd);
+    }
+  }
+
+  // -- KV -----------------------------------------------------------------------------------
+
+  get(key) { return this.stmts.get.get(encodeKey(key)); }
+
+  put(key, bytes) { this.stmts.put.run(encodeKey(key), bytes); this.turnDirty = true; }
+
+  delete(key) {
+    const existed = this.stmts.del.run(encodeKey(key)).changes > 0;
+    this.turnDirty = true;
+    return existed;
+  }
+
+  /** KV pairs in key order; `o` as checked by storage.mjs (limit already bounded). */
+  list(o) {
+    const where = [];
+    const args = [];
+    if (o.prefix !== undefined) {
+      where.push("key >= ?"); args.push(encodeKey(o.prefix));
+      const end = prefixEnd(encodeKey(o.prefix));
+      if (end) { where.push("key < ?"); args.push(end); }
+    }
+    if (o.start !== undefined) { where.push("key >= ?"); args.push(encodeKey(o.start)); }
+    if (o.startAfter !== undefined) { where.push("key > ?"); args.push(encodeKey(o.startAfter)); }
+    if (o.end !== undefined) { where.push("key < ?"); args.push(encodeKey(o.end)); }
+    const sql = `SELECT key, value FROM __telnyx_kv${where.length ? " WHERE " + where.join(" AND ") : ""} ORDER BY key ${o.reverse ? "DESC" : "ASC"} LIMIT ?`;
+    let stmt = this.listCache.get(sql);
+    if (!stmt) { stmt = this.db.prepare(sql).raw(); this.listCache.set(sql, stmt); }
+    return stmt.all(...args, o.limit).map(([k, v]) => [decodeKey(k), v]);
+  }
+
+  /** Every KV pair and every user table, view, index and trigger (spec 3.8: the alarm stays). */
+  deleteAll() {
+    this.stmts.delAll.run();
+    const objects = this.stmts.userTables.all();
+    if (objects.length) {
+      // Dropping a parent before its child would trip foreign keys mid-way; deferring the
+      // checks is safe because no user table is left to violate them once all are gone.
+      this.db.pragma("defer_foreign_keys = ON");
+      for (const { name, type } of objects.filter((o) => o.type === "view")) this.db.exec(`DROP VIEW IF EXISTS "${name.replaceAll('"', '""')}"`);
+      for (const { name, type } of objects.filter((o) => o.type === "table")) this.db.exec(`DROP TABLE IF EXISTS "${name.replaceAll('"', '""')}"`);
+      this.db.pragma("defer_foreign_keys = OFF");
+      const seq = this.db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'").pluck().get();
+      if (seq) this.db.exec("DELETE FROM sqlite_sequence");
+    }
+    this.turnDirty = true;
+  }
+
+  // -- the alarm ----------------------------------------------------------------------------
+
+  alarmRow() { return this.stmts.alarm.get(); }
+
+  getAlarm() { return this.alarmRow()?.alarm_ms ?? null; }
+
+  setAlarm(ms) {
+    this.stmts.setAlarm.run(ms, ms, 0);
+    this.turnDirty = true;
+    this.alarmTouched = true;
+  }
+
+  deleteAlarm() {
+    this.stmts.setAlarm.run(null, null, 0);
+    this.turnDirty = true;
+    this.alarmTouched = true;
+  }
+
+  /** Start of an alarm turn: the row if it is due (and consume it), else null. */
+  takeDueAlarm(nowMs) {
+    const row = this.alarmRow();
+    if (!row || row.alarm_fire_ms === null || row.alarm_fire_ms > nowMs) return null;
+    this.deleteAlarm();
+    return row;
+  }
+
+  /** After a failed alarm turn (rolled back): retry `delayMs` later, or delete after the last try. */
+  alarmFailed(row, delayMs, maxRetries, nowMs) {
+    if (row.alarm_retries >= maxRetries) this.stmts.setAlarm.run(null, null, 0);
+    else this.stmts.setAlarm.run(row.alarm_ms, nowMs + delayMs, row.alarm_retries + 1);
+    this.turnDirty = true;
+    this.alarmTouched = true;
+  }
+
+  /** For the index: what `actors instances` shows. */
+  stats() {
+    const { keys, bytes } = this.stmts.stats.get();
+    const tables = this.stmts.userTables.all().filter((o) => o.type === "table").length;
+    let dbBytes = 0;
+    for (const suffix of ["", "-wal"]) {
+      try { dbBytes += fs.statSync(this.file + suffix).size; } catch { /* not there */ }
+    }
+    return { keys, bytes, tables, dbBytes, fire: this.alarmRow()?.alarm_fire_ms ?? null };
+  }
+}
+
+function syncPath(p) {
+  return new Promise((resolve, reject) => {
+    fs.open(p, "r", (err, fd) => {
+      if (err) return reject(err);
+      fs.fsync(fd, (err2) => fs.close(fd, () => (err2 ? reject(err2) : resolve())));
+    });
+  });
+}
