@@ -4,8 +4,10 @@ Starts the real `telnyx-edge dev` on the spec 9.1 Account project (a temporary c
 funds the accounts, then drives it with bench/load.mjs (a Node keep-alive client: a Python
 client would eat the CPU the runtime needs on a 2-core machine) at concurrency 1, 16 and 64,
 on one hot account and spread over 1,000 accounts. Each cell is the median of --runs runs.
+`--storage kv,sql` runs the KV Account (`storage.get/put`) and the SQL Account (balance in a
+table, debit as one conditional UPDATE), each under its own `dev`.
 
-    python bench/actors.py [--seconds 5] [--runs 3] [--concurrency 1,16,64]
+    python bench/actors.py [--seconds 5] [--runs 3] [--concurrency 1,16,64] [--storage kv,sql]
 """
 
 from __future__ import annotations
@@ -48,12 +50,22 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--only", choices=["hot", "spread"], help="run one workload only")
+    parser.add_argument("--storage", default="kv,sql", help="kv, sql or both: which Account to run")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
+    rows: list[tuple[str, int, float, float, float, int]] = []
+    for storage in args.storage.split(","):
+        rows += bench_project(storage, levels, args)
+    return rows
 
+
+PROJECTS = {"kv": "account", "sql": "account-sql"}
+
+
+def bench_project(storage: str, levels: list[int], args: argparse.Namespace) -> list[tuple[str, int, float, float, float, int]]:
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "account"
-        shutil.copytree(ROOT / "tests" / "fixtures" / "projects" / "account", project)
+        shutil.copytree(ROOT / "tests" / "fixtures" / "projects" / PROJECTS[storage], project)
         link_node_modules(project)
         server = start_server(["dev", "--port", "0", "--no-watch"], cwd=project)
         try:
@@ -62,7 +74,7 @@ def main() -> None:
                 for i in range(args.accounts):
                     client.post(f"/accounts/acct{i}/deposit", json={"amount": FUNDS})
             rows = []
-            workloads = [("hot", "hot (1 account)", 1), ("spread", f"spread ({args.accounts} accounts)", args.accounts)]
+            workloads = [("hot", f"{storage} hot (1 account)", 1), ("spread", f"{storage} spread ({args.accounts} accounts)", args.accounts)]
             for key, label, accounts in workloads:
                 if args.only and key != args.only:
                     continue
@@ -80,13 +92,7 @@ def main() -> None:
             if server.proc.stdout is not None:
                 server.proc.stdout.close()
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-          f"Python {platform.python_version()}, node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}")
-    print(f"median of {args.runs} runs x {args.seconds:g} s each, durable (fsync) commits\n")
-    print(f"| workload | concurrency | debits/s | p50 ms | p99 ms | errors |")
-    print(f"| --- | ---: | ---: | ---: | ---: | ---: |")
-    for label, c, rps, p50, p99, errors in rows:
-        print(f"| {label} | {c} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errors} |")
+    return rows
 
 
 if __name__ == "__main__":

@@ -125,6 +125,9 @@ export class ActorDatabase {
     this.stmts = {
       commit: db.prepare("COMMIT"),
       begin: db.prepare("BEGIN IMMEDIATE"),
+      turnBegin: db.prepare("SAVEPOINT turn"),
+      turnUndo: db.prepare("ROLLBACK TO turn"),
+      turnEnd: db.prepare("RELEASE turn"),
       get: db.prepare("SELECT value FROM __telnyx_kv WHERE key = ?").pluck(),
       put: db.prepare("INSERT OR REPLACE INTO __telnyx_kv (key, value) VALUES (?, ?)"),
       del: db.prepare("DELETE FROM __telnyx_kv WHERE key = ?"),
@@ -142,7 +145,7 @@ export class ActorDatabase {
 
   beginTurn() {
     if (this.broken) throw new ActorStorageError(`storage of ${this.type} ${JSON.stringify(this.name)} is unusable: ${this.broken.message}`);
-    this.db.exec("SAVEPOINT turn");
+    this.stmts.turnBegin.run();
     this.inTurn = true;
     this.turnDirty = false;
   }
@@ -150,8 +153,8 @@ export class ActorDatabase {
   /** Close the turn's savepoint: keep its writes (ok) or undo all of them. */
   endTurn(ok) {
     this.inTurn = false;
-    if (!ok) this.db.exec("ROLLBACK TO turn");
-    this.db.exec("RELEASE turn");
+    if (!ok) this.stmts.turnUndo.run();
+    this.stmts.turnEnd.run();
     if (ok && this.turnDirty) this.batchDirty = true;
     this.turnDirty = false;
   }
