@@ -148,10 +148,12 @@ class AlarmScheduler:
             try:
                 fire = await self._deliver(actor, self._failures.get(actor, 0))
             except Exception as exc:  # noqa: BLE001 - the alarm stays armed; try again later
-                self._failures[actor] = self._failures.get(actor, 0) + 1
+                failures = self._failures[actor] = self._failures.get(actor, 0) + 1
                 log.info("alarm delivery to %s failed (%s); retrying", actor, exc)
                 if actor not in self._fire:
-                    self._put(actor, now_ms() + self._redeliver_ms)
+                    # Back off (a type nobody owns may stay unowned for long), at most a minute.
+                    delay = min(self._redeliver_ms * 2 ** min(failures - 1, 10), 60_000)
+                    self._put(actor, now_ms() + delay)
                 return
             self._failures.pop(actor, None)
             self.set(actor, fire)

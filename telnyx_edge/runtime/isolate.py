@@ -182,12 +182,13 @@ class Isolate:
                 await asyncio.gather(*list(self._backend_tasks), return_exceptions=True)
 
     async def stop(self, timeout: float = 5) -> None:
-        """Close the pipe (the isolate exits when it sees EOF), wait, then SIGKILL."""
+        """End our side of the pipe (the isolate reports its last usage figures, closes its
+        databases and exits when it sees EOF), wait, then SIGKILL."""
         self._stopping = True
         if self._watchdog is not None:
             self._watchdog.cancel()
         if self._conn is not None:
-            self._conn.close()
+            self._conn.finish()
         if self._proc is not None and self._proc.returncode is None:
             try:
                 await asyncio.wait_for(self._proc.wait(), timeout)

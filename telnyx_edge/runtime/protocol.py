@@ -99,3 +99,12 @@ class FrameConnection(asyncio.Protocol):
         self._flush()
         if self._transport is not None:
             self._transport.close()
+
+    def finish(self) -> None:
+        """Send what is queued, then end our side; the other side's last frames still arrive."""
+        self._flush()
+        if self._transport is not None:
+            if self._transport.can_write_eof():
+                self._transport.write_eof()
+            else:
+                self._transport.close()

@@ -323,7 +323,7 @@ function describeLoadError(err) {
 }
 
 async function main() {
-  const socket = new net.Socket({ fd: Number(process.argv[2] ?? 3), readable: true, writable: true });
+  const socket = new net.Socket({ fd: Number(process.argv[2] ?? 3), readable: true, writable: true, allowHalfOpen: true });
   let host = null;
   let loaded = false;
   const early = [];
@@ -335,10 +335,12 @@ async function main() {
     else early.push(msg);
   });
   socket.on("end", () => {
-    // Python drained every turn before closing the pipe: report and close the databases.
+    // Python drained every turn before ending the pipe: report, close the databases, and exit
+    // once the last frames are written (process.exit alone could drop them).
     if (host) host.sweep(0, true);
-    chan.flush();
-    process.exit(0);
+    if (chan.out.length) chan.flush();
+    socket.end(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
   });
   socket.on("error", () => process.exit(0));
   process.on("uncaughtException", (err) => logError("uncaught exception", err));
