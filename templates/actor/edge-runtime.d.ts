@@ -98,7 +98,7 @@ declare module "@telnyx/edge-runtime" {
 
   export type ActorStub<T = unknown> = {
     readonly id: string;
-    fetch(req: Request): Promise<Response>;
+    fetch(input: Request | URL | string, init?: RequestInit): Promise<Response>;
   } & RpcMethods<T>;
 
   export interface ActorNamespace<T = unknown> {
@@ -117,6 +117,7 @@ declare module "@telnyx/edge-runtime" {
   export class ActorReentrancyError extends Error {}
   export class ActorIsolateCrashedError extends Error {}
   export class ActorTypeNotFoundError extends Error {}
+  export class ActorTornDownError extends Error {}
   export class BlockConcurrencyTimeoutError extends Error {}
   export class CodecError extends Error {}
   export class ActorStorageError extends Error {}

@@ -22,6 +22,7 @@ export const ActorReentrancyError = named("ActorReentrancyError");
 export const ActorIsolateCrashedError = named("ActorIsolateCrashedError");
 export const ActorTypeNotFoundError = named("ActorTypeNotFoundError");
 export const BlockConcurrencyTimeoutError = named("BlockConcurrencyTimeoutError");
+export const ActorTornDownError = named("ActorTornDownError");
 export const CodecError = named("CodecError");
 export const ActorStorageError = named("ActorStorageError");
 export const SqlError = named("SqlError");
@@ -32,7 +33,7 @@ export const SqlParameterTooLargeError = named("SqlParameterTooLargeError");
 export const ERRORS = {
   ActorMethodError, ActorPrivateMethodError, ActorUnknownMethodError, ActorMethodTimeoutError,
   ActorFetchTimeoutError, ActorOutputGateError, ActorReentrancyError, ActorIsolateCrashedError,
-  ActorTypeNotFoundError, BlockConcurrencyTimeoutError, CodecError, ActorStorageError,
+  ActorTypeNotFoundError, BlockConcurrencyTimeoutError, ActorTornDownError, CodecError, ActorStorageError,
   SqlError, SqlAsyncTransactionError, SqlTransactionControlError, SqlParameterTooLargeError,
 };
 

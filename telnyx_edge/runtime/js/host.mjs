@@ -155,6 +155,7 @@ class Host {
 
   /** A stub call from user code in this isolate. */
   async invoke(type, name, method, args, caller) {
+    checkLive(caller);
     const chain = caller ? [...caller.chain, caller.key] : [];
     const target = fmtKey(type, name);
     if (chain.includes(target)) {
@@ -179,6 +180,7 @@ class Host {
   }
 
   async fetchActor(type, name, req, caller) {
+    checkLive(caller);
     const chain = caller ? [...caller.chain, caller.key] : [];
     const target = fmtKey(type, name);
     if (chain.includes(target)) throw new E.ActorReentrancyError(`${[...chain, target].join(" -> ")}: an actor cannot fetch itself while one of its calls is running`);
@@ -274,7 +276,8 @@ function makeStub(host, type, name, caller) {
       if (typeof prop === "symbol") return undefined;
       if (prop === "then" || prop === "toJSON" || prop === "valueOf" || prop === "toString") return undefined;
       if (prop === "id") return name;
-      if (prop === "fetch") return (req) => host.fetchActor(type, name, req, caller);
+      // The same arguments as `new Request(input, init)`; it throws the TypeError for bad ones.
+      if (prop === "fetch") return async (input, init) => host.fetchActor(type, name, new Request(input, init), caller);
       return (...args) => host.invoke(type, name, prop, args, caller);
     },
   });
@@ -297,8 +300,15 @@ function fetchTurn(wire, chain, resolve, reject) {
   };
 }
 
+/** A torn-down activation's instance may still be running (a timed-out turn cannot be
+ * stopped), but it has no outputs left: no storage, and no calls to other actors. */
+function checkLive(caller) {
+  if (caller?.retired) {
+    throw new E.ActorTornDownError(`${caller.key} was torn down (a turn ran past its budget or its commit failed): its instance can no longer call other actors`);
+  }
+}
+
 async function encodeRequest(req) {
-  if (!(req instanceof Request)) req = new Request(req);
   const h = [];
   for (const [k, v] of req.headers) h.push(k, v);
   return [req.method, req.url, h, Buffer.from(await req.arrayBuffer())];
