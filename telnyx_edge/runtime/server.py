@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from telnyx_edge.errors import RuntimeStartError
+from telnyx_edge.runtime.authority import Authority, BadHost, parse_host, request_url
 from telnyx_edge.runtime.isolate import CallError
 from telnyx_edge.runtime.registry import Registry
 
@@ -45,24 +46,39 @@ class Ingress:
             if not message.get("more_body"):
                 break
         headers: list[str] = []
-        host = "localhost"
+        hosts: list[str] = []
         for key, value in scope["headers"]:
             name = key.decode("latin-1")
             text = value.decode("latin-1")
             if name == "host":
-                host = text
+                hosts.append(text)
             headers.append(name)
             headers.append(text)
-        path = scope.get("raw_path") or scope["path"].encode()
-        query = scope.get("query_string") or b""
-        url = f"http://{host}{path.decode('latin-1')}" + (f"?{query.decode('latin-1')}" if query else "")
         try:
-            status, out_headers, out_body = await self.registry.fetch(host, scope["method"], url, headers, body)
+            authority = _authority(hosts, scope.get("http_version", "1.1"))
+        except BadHost as exc:
+            await _respond(send, 400, ["content-type", "text/plain; charset=utf-8"], f"400 Bad Request: {exc}\n".encode())
+            return
+        path = scope.get("raw_path") or scope["path"].encode()
+        url = request_url(authority, path, scope.get("query_string") or b"")
+        try:
+            status, out_headers, out_body = await self.registry.fetch(authority.name, scope["method"], url, headers, body)
         except CallError as exc:
             status = 504 if exc.name in _TIMEOUT_ERRORS else 404 if exc.name == "FunctionNotFound" else 500
             await _respond(send, status, ["content-type", "text/plain; charset=utf-8"], f"{exc.name}: {exc.message}\n".encode())
             return
         await _respond(send, status, out_headers, out_body)
+
+
+def _authority(hosts: list[str], http_version: str) -> Authority:
+    """The one valid Host of a request (HTTP/1.0 may omit it: then localhost)."""
+    if len(hosts) > 1:
+        raise BadHost("the request has more than one Host header")
+    if not hosts:
+        if http_version == "1.0":
+            return Authority("localhost", None)
+        raise BadHost("the request has no Host header")
+    return parse_host(hosts[0])
 
 
 async def _respond(send: Any, status: int, headers: list[str], body: bytes) -> None:
