@@ -49,3 +49,5 @@ def report(event: object) -> None:
         console.info(f"Moved the state of {event.actors} actor(s) into per-actor databases under {event.state_dir} (once)")
     elif isinstance(event, events.Stopping):
         console.info("Stopping...")
+    elif isinstance(event, events.ForcedExit):
+        console.warning("Forced exit (second Ctrl-C): requests in flight were dropped; acknowledged writes are safe")

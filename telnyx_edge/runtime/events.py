@@ -84,5 +84,10 @@ class Stopping:
     pass
 
 
-Event = Notice | Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | StateMigrated | Stopping
+@dataclass(frozen=True)
+class ForcedExit:
+    """A second Ctrl-C/SIGTERM while stopping: the process exits at once."""
+
+
+Event = ForcedExit | Notice | Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | StateMigrated | Stopping
 Reporter = Callable[[Event], None]

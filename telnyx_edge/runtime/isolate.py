@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import shlex
 import shutil
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -63,6 +65,16 @@ def node_binary() -> str:
     if node is None:
         raise ToolNotFound("node was not found on PATH", hint="Install Node.js 18 or newer (https://nodejs.org).")
     return node
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the runtime's process exits (Linux only)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class Isolate:
@@ -113,6 +125,9 @@ class Isolate:
             self._proc = await asyncio.create_subprocess_exec(
                 node_binary(), "--enable-source-maps", *flags, str(HOST_SCRIPT), str(child.fileno()),
                 stdin=asyncio.subprocess.DEVNULL, pass_fds=(child.fileno(),), env=env,
+                # Out of the terminal's process group: Ctrl-C reaches only the runtime, which
+                # stops isolates in order (lifecycle.py). If the runtime dies, they die with it.
+                start_new_session=True, preexec_fn=_die_with_parent,
             )
         finally:
             child.close()

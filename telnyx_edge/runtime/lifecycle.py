@@ -1,15 +1,28 @@
-"""Running a runtime in the foreground: start, wait for SIGINT/SIGTERM, stop in order."""
+"""Running a runtime in the foreground: start, wait for SIGINT/SIGTERM, stop in order.
+
+The isolates run in their own session (isolate.py), so a terminal's Ctrl-C, which signals the
+whole foreground process group, reaches only this process, and the isolates are stopped in order
+after the requests in flight. A second SIGINT/SIGTERM during that stop exits at once (code 130):
+the isolates see their pipe close and exit; what was not acknowledged was never promised.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
 import sys
 from typing import Protocol
 
+from telnyx_edge.runtime import events
+
+FORCED_EXIT_CODE = 130
+
 
 class Service(Protocol):
+    report: events.Reporter
+
     async def start(self) -> str: ...
 
     async def stop(self) -> None: ...
@@ -21,8 +34,15 @@ def run_until_signal(service: Service) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if stop.is_set():
+                service.report(events.ForcedExit())
+                os._exit(FORCED_EXIT_CODE)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         try:
             await service.start()
             # Startup objects never die: keep them out of the collector's way, and collect
