@@ -67,6 +67,16 @@ def node_binary() -> str:
     return node
 
 
+STARTUP_TIMEOUT_ENV = "TELNYX_EDGE_STARTUP_TIMEOUT_MS"
+DEFAULT_STARTUP_TIMEOUT_S = 10.0
+
+
+def startup_timeout_s() -> float:
+    """How long an isolate may take to load its bundle: `TELNYX_EDGE_STARTUP_TIMEOUT_MS`, default 10 s."""
+    raw = os.environ.get(STARTUP_TIMEOUT_ENV, "")
+    return int(raw) / 1000 if raw.isdigit() and int(raw) > 0 else DEFAULT_STARTUP_TIMEOUT_S
+
+
 def _die_with_parent() -> None:
     """In the child before exec: SIGKILL it when the runtime's process exits (Linux only)."""
     if sys.platform.startswith("linux"):
@@ -138,13 +148,24 @@ class Isolate:
         self._ready = loop.create_future()
         self._waiter = asyncio.create_task(self._wait_exit())
         conn.send(["init", self.config])
+        bound = startup_timeout_s()
         try:
-            self.info = await asyncio.wait_for(asyncio.shield(self._ready), timeout=30)
-        except (asyncio.TimeoutError, RuntimeStartError) as exc:
+            self.info = await asyncio.wait_for(asyncio.shield(self._ready), timeout=bound)
+        except RuntimeStartError:
             await self.stop()
-            if isinstance(exc, RuntimeStartError):
-                raise
-            raise RuntimeStartError(f"the isolate for {self.name} did not start within 30 s") from exc
+            raise
+        except asyncio.TimeoutError:
+            # Stuck in its top level: nothing to drain (no turn has run), so kill it now. The
+            # future is settled here so the exit that follows leaves no unretrieved exception.
+            self._ready.cancel()
+            self._stopping = True
+            self.kill()
+            await self.stop()
+            raise RuntimeStartError(
+                f"the code of {self.name} did not finish loading within {bound:g} s "
+                "(a loop or an await at module top level that never ends, or an import that hangs?)",
+                hint=f"Make the top level of main and its imports finish; {STARTUP_TIMEOUT_ENV} sets the bound (ms).",
+            ) from None
         self._watchdog = asyncio.create_task(self._watch())
         return self.info
 

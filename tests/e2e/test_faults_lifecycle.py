@@ -1,18 +1,21 @@
 """Lifecycle faults (issue 10, items 6, 7): a terminal's Ctrl-C goes to the whole process group;
 the runtime must still stop in order (requests in flight finish, isolates are not killed under
-it), and a second Ctrl-C exits at once and says so."""
+it), and a second Ctrl-C exits at once and says so. Start-up notices top-level code that never
+finishes within its bound and prints one clean error."""
 
 from __future__ import annotations
 
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.dev_helpers import copy_project, start_dev
+from tests.harness import run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -60,3 +63,37 @@ def test_a_second_ctrl_c_forces_exit(tmp_path: Path, node_modules: Path) -> None
     assert code == 130, server.output
     assert "Forced exit" in server.output
     assert failed, "the hanging request should have been cut off"
+
+
+# -- 7. top-level code that never finishes ---------------------------------------------------
+
+STUCK = {
+    "loop": {"src/index.ts": "while (true) {}\nexport default { fetch: () => new Response('x') };\n"},
+    "await": {"src/index.ts": "await new Promise(() => {});\nexport default { fetch: () => new Response('x') };\n"},
+    "import": {
+        "src/index.ts": "import { x } from './hang';\nexport default { fetch: () => new Response(String(x)) };\n",
+        "src/hang.ts": "await new Promise((resolve) => setTimeout(resolve, 600_000));\nexport const x = 1;\n",
+    },
+    "timer-loop": {"src/index.ts": "setTimeout(() => { for (;;) {} }, 0);\nawait new Promise((r) => setTimeout(r, 50));\n"
+                   "export default { fetch: () => new Response('x') };\n"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(STUCK))
+def test_startup_notices_top_level_code_that_never_finishes(tmp_path: Path, node_modules: Path, kind: str) -> None:
+    project = copy_project("faults", tmp_path)
+    for name in ("actors.ts", "index.ts"):
+        (project / "src" / name).unlink()
+    (project / "telnyx.toml").write_text('name = "stuck"\nmain = "src/index.ts"\ncompatibility_date = "2026-05-01"\n')
+    for name, text in STUCK[kind].items():
+        (project / name).write_text(text)
+    started = time.monotonic()
+    result = run_cli("dev", "--port", "0", "--no-watch", cwd=project, env={"TELNYX_EDGE_STARTUP_TIMEOUT_MS": "1500"}, timeout=60)
+    elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert elapsed < 12, f"took {elapsed:.1f} s"
+    errors = [line for line in output.splitlines() if line.startswith("❌")]
+    assert len(errors) == 1 and "did not finish loading within 1.5 s" in errors[0], output
+    for noise in ("Future exception", "Traceback", "Task exception", "Ready on"):
+        assert noise not in output, output
