@@ -19,7 +19,7 @@ from pathlib import Path
 from telnyx_edge import bundle
 from telnyx_edge.account import edge_home
 from telnyx_edge.config import Manifest, load_manifest
-from telnyx_edge.errors import BundleError, ConfigError, EdgeError, RuntimeStartError
+from telnyx_edge.errors import ConfigError, EdgeError, RuntimeStartError
 from telnyx_edge.runtime import events, watcher
 from telnyx_edge.runtime.core import RuntimeCore
 from telnyx_edge.runtime.packages import packages_for
@@ -27,6 +27,7 @@ from telnyx_edge.runtime.edge import serving_functions
 from telnyx_edge.runtime.jsmodule import link_runtime
 from telnyx_edge.runtime.lifecycle import run_until_signal
 from telnyx_edge.runtime.registry import FunctionSpec, Limits, runtime_limits
+from telnyx_edge.runtime.reload_check import failure_details, reload_check
 
 DEV_DIR = Path(".telnyx") / "dev"
 KEEP_BUILDS = 3
@@ -76,6 +77,8 @@ class _Project:
     main: bool
     name: str = ""
     build_no: int = 0
+    warnings: tuple[str, ...] = ()  # the manifest's, from the last build
+    spec: FunctionSpec | None = None  # what is serving
 
     def next_start_build(self) -> None:
         if self.builds.is_dir():
@@ -83,7 +86,9 @@ class _Project:
 
     def build(self) -> FunctionSpec:
         """Bundle into a fresh numbered directory (a running isolate keeps its own files)."""
+        self.warnings = ()
         manifest = load_project(self.root)
+        self.warnings = manifest.warnings
         if manifest.main is None:
             raise ConfigError("telnyx.toml has no main", hint="Set main = \"src/index.ts\" in telnyx.toml.")
         link_runtime(self.builds)
@@ -136,6 +141,8 @@ class DevServer:
             project.next_start_build()
             specs.append(await asyncio.to_thread(project.build))
         _check_distinct(specs, self.projects)
+        for project, spec in zip(self.projects, specs):
+            project.spec = spec
         self._core = RuntimeCore(
             self.state_dir, runtime_limits(self.options.limits, self.options.alarm_retry_delay_s), self.report,
             packages_dir=await packages_for(self.options.packages_dir),
@@ -147,9 +154,12 @@ class DevServer:
         self.url = await self._core.serve(self.options.host, self.options.port)
         port = self._core.port
         listed = tuple((s.name, f"http://{s.hosts[0]}:{port}") for s in specs) if len(specs) > 1 else ()
-        self.report(events.Ready(self.url, listed))
         if self.options.watch:
-            self._watch_task = asyncio.create_task(self._watch())
+            # Watching before Ready: an edit saved right after the line is not missed.
+            source = watcher.SourceWatcher([p.root for p in self.projects], ignore_paths=[self.state_dir])
+            await source.start()
+            self._watch_task = asyncio.create_task(self._watch(source))
+        self.report(events.Ready(self.url, listed))
         return self.url
 
     async def _resolve_from_account(self, local: list[FunctionSpec]) -> list[FunctionSpec]:
@@ -176,9 +186,8 @@ class DevServer:
                 )
         return added
 
-    async def _watch(self) -> None:
-        roots = [p.root for p in self.projects]
-        async for changed in watcher.changes(roots, self._stop_watch, ignore_paths=[self.state_dir]):
+    async def _watch(self, source: watcher.SourceWatcher) -> None:
+        async for changed in source.changes(self._stop_watch):
             for project in self.projects:
                 if any(path == project.root or path.is_relative_to(project.root) for path in changed):
                     await self.reload(project)
@@ -190,14 +199,17 @@ class DevServer:
         async with self._reload_lock:
             started = time.perf_counter()
             try:
-                spec = await asyncio.to_thread(project.build)
+                try:
+                    spec = await asyncio.to_thread(project.build)
+                finally:
+                    for warning in project.warnings:
+                        self.report(events.Notice(f"telnyx.toml: {warning}"))
+                reload_check(spec, project, self.projects, self._core.registry)
                 await self._core.registry.replace(spec)
-            except BundleError as exc:
-                self.report(events.ReloadFailed(exc.message, tuple(exc.details)))
-                return
             except EdgeError as exc:
-                self.report(events.ReloadFailed(exc.message, ((exc.hint or ""),) if exc.hint else ()))
+                self.report(events.ReloadFailed(exc.message, failure_details(exc)))
                 return
+            project.spec = spec
             self.report(events.Reloaded((time.perf_counter() - started) * 1000, "" if project.main else project.name))
 
     async def stop(self) -> None:
