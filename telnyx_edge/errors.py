@@ -88,6 +88,12 @@ class RuntimeStartError(EdgeError):
     exit_code = 10
 
 
+class RuntimeStateError(EdgeError):
+    """The runtime's state directory was removed or replaced while it ran: it stopped."""
+
+    exit_code = 11
+
+
 class OwnershipError(ShipError):
     """`[[actors]]` roles that the account's type owners do not allow (no owner, a second owner)."""
 

@@ -113,18 +113,38 @@ class ActorIndex:
         self.path = state_dir / INDEX_FILE
         self._conn: sqlite3.Connection | None = None
         self.rebuilt = 0  # actor files read by the last rebuild (0: the index was clean)
+        self.replaced_corrupt = False  # the last open found the index corrupt and set it aside
 
     def open(self) -> None:
+        """Open (or create) the index; a corrupt one is set aside and rebuilt (it is a cache)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = OFF")  # a cache: rebuilt from the files after a crash
-        conn.executescript(_SCHEMA)
+        try:
+            conn, clean = self._connect()
+        except sqlite3.DatabaseError:
+            self.replaced_corrupt = True
+            for suffix in ("", "-wal", "-shm"):
+                damaged = Path(f"{self.path}{suffix}")
+                if damaged.exists():
+                    damaged.replace(f"{self.path}.corrupt{suffix}")  # kept for a post-mortem
+            conn, clean = self._connect()
         self._conn = conn
-        clean = conn.execute("SELECT value FROM flags WHERE name = 'clean'").fetchone()
-        if clean is None or clean[0] != 1:
+        if not clean:
             self.rebuild()
         conn.execute("INSERT OR REPLACE INTO flags VALUES ('clean', 0)")
+
+    def _connect(self) -> tuple[sqlite3.Connection, bool]:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = OFF")  # a cache: rebuilt from the files after a crash
+            conn.executescript(_SCHEMA)
+            if conn.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":  # small: a row per actor
+                raise sqlite3.DatabaseError("the instance index failed its integrity check")
+            clean = conn.execute("SELECT value FROM flags WHERE name = 'clean'").fetchone()
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        return conn, clean is not None and clean[0] == 1
 
     def close(self) -> None:
         """Mark the index as matching the files (call only after every isolate has stopped)."""

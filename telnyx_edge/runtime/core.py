@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from telnyx_edge.errors import RuntimeStartError
-from telnyx_edge.runtime import events
+from telnyx_edge.runtime import events, lifecycle
 from telnyx_edge.runtime.actor_index import ActorIndex
 from telnyx_edge.runtime.alarms import AlarmScheduler
 from telnyx_edge.runtime.isolate import ActorKey
 from telnyx_edge.runtime.migrate import migrate_legacy
 from telnyx_edge.runtime.registry import Limits, Registry
 from telnyx_edge.runtime.server import HttpServer, Ingress, bind
+from telnyx_edge.runtime.state_guard import StateGuard
 
 try:
     import fcntl
@@ -46,6 +47,7 @@ class RuntimeCore:
         self.scheduler = AlarmScheduler(self.registry.deliver_alarm, on_change=self._alarm_indexed)
         self._http: HttpServer | None = None
         self._lock_fd: int | None = None
+        self._guard: StateGuard | None = None
         self._opened = False
 
     async def open(self) -> Registry:
@@ -56,10 +58,14 @@ class RuntimeCore:
             if migrated is not None:
                 self._report(events.StateMigrated(migrated, str(self.state_dir)))
             self.index.open()
+            if self.index.replaced_corrupt:
+                self._report(events.Notice(f"the instance index {self.index.path} was corrupt: rebuilt it from the actor databases"))
         except BaseException:
             self._release_lock()
             raise
         self.scheduler.load(self.index.alarms())
+        if self._lock_fd is not None:
+            self._guard = StateGuard(self.state_dir, self.state_dir / LOCK_FILE, self._lock_fd)
         self._opened = True
         return self.registry
 
@@ -103,6 +109,8 @@ class RuntimeCore:
         """Start alarms and the front door; returns the base URL with the real port."""
         # Alarms delivered during a reload wait at the function's gate like any other call.
         await self.scheduler.start()
+        if self._guard is not None:
+            self._guard.start(lifecycle.abort)
         self._http = HttpServer(Ingress(self.registry), bind(host, port))
         await self._http.start()
         shown = host if ":" not in host else f"[{host}]"
@@ -115,6 +123,8 @@ class RuntimeCore:
 
     async def stop(self) -> None:
         steps: list[Callable[[], Any]] = []
+        if self._guard is not None:
+            steps.append(self._guard.stop)
         if self._http is not None:
             steps.append(self._http.stop)
         steps.append(self.scheduler.stop)

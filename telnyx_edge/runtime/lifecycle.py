@@ -13,11 +13,23 @@ import gc
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Protocol
 
+from telnyx_edge.errors import EdgeError
 from telnyx_edge.runtime import events
 
 FORCED_EXIT_CODE = 130
+
+
+_on_abort: list[Callable[[EdgeError], None]] = []
+
+
+def abort(error: EdgeError) -> None:
+    """Stop the runtime running in the foreground, in order, then raise `error` from
+    run_until_signal (e.g. its state directory vanished: serving on would lose writes)."""
+    for handler in list(_on_abort):
+        handler(error)
 
 
 class Service(Protocol):
@@ -43,6 +55,13 @@ def run_until_signal(service: Service) -> None:
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal)
+        failures: list[EdgeError] = []
+
+        def on_abort(error: EdgeError) -> None:
+            failures.append(error)
+            stop.set()
+
+        _on_abort.append(on_abort)
         try:
             await service.start()
             # Startup objects never die: keep them out of the collector's way, and collect
@@ -55,7 +74,14 @@ def run_until_signal(service: Service) -> None:
             sys.setswitchinterval(0.0005)
             await stop.wait()
         finally:
-            await service.stop()
+            _on_abort.remove(on_abort)
+            try:
+                await service.stop()
+            except Exception:
+                if not failures:
+                    raise
+        if failures:
+            raise failures[0]
 
     try:
         import uvloop

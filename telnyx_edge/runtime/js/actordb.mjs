@@ -26,6 +26,25 @@ const SCHEMA = fs.readFileSync(new URL("./actor-schema.sql", import.meta.url), "
 const TYPE_RE = /^[A-Za-z_$][\w$]*$/;
 const MAX_DB_BYTES = 1024 * 1024 * 1024; // spec 3.6: 1 GB per actor database
 const LOCK_WAIT_MS = 2000;
+// An actor database is checked (PRAGMA quick_check) when it is opened if it is at most this
+// big; larger ones surface corruption when the damaged pages are read.
+const QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024;
+
+// The state directory as the isolate first saw it: a directory replaced or removed under the
+// runtime must not receive new databases (the runtime stops; see runtime/state_guard.py).
+const stateDirs = new Map();
+
+function checkStateDir(stateDir) {
+  let st;
+  try {
+    st = fs.statSync(stateDir);
+  } catch (err) {
+    throw new ActorStorageError(`the state directory ${stateDir} is gone (${err.code ?? err.message}); the runtime is stopping`);
+  }
+  const seen = stateDirs.get(stateDir);
+  if (seen === undefined) stateDirs.set(stateDir, `${st.dev}:${st.ino}`);
+  else if (seen !== `${st.dev}:${st.ino}`) throw new ActorStorageError(`the state directory ${stateDir} was replaced while the runtime ran; the runtime is stopping`);
+}
 
 let Database = null;
 
@@ -69,6 +88,7 @@ export class ActorDatabase {
   constructor(stateDir, type, name, { onAlarm } = {}) {
     this.type = type;
     this.name = name;
+    this.stateDir = stateDir;
     this.file = actorFile(stateDir, type, name);
     this.onAlarm = onAlarm ?? (() => {});
     this.db = null;
@@ -89,10 +109,23 @@ export class ActorDatabase {
 
   open() {
     Database ??= requirePackage("better-sqlite3");
+    checkStateDir(this.stateDir);
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
     this.newFile = !fs.existsSync(this.file);
-    const db = new Database(this.file, { timeout: LOCK_WAIT_MS });
+    let db;
     try {
+      db = new Database(this.file, { timeout: LOCK_WAIT_MS });
+    } catch (err) {
+      throw this.storageError(err);
+    }
+    try {
+      if (!this.newFile && fs.statSync(this.file).size <= QUICK_CHECK_MAX_BYTES) {
+        const problem = db.pragma("quick_check(1)", { simple: true });
+        if (problem !== "ok") {
+          const first = String(problem).split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("***"))[0];
+          throw Object.assign(new Error(`integrity check: ${first ?? problem}`), { code: "SQLITE_CORRUPT" });
+        }
+      }
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.pragma("foreign_keys = ON");
@@ -116,12 +149,29 @@ export class ActorDatabase {
         this.batchDirty = true;
         this.newFile = true;
       }
+      this.walFd = fs.openSync(this.file + "-wal", "r");
+      this.prepare(db);
     } catch (err) {
-      db.close();
-      throw err;
+      // Nothing of a failed open stays behind: the write lock goes with the connection.
+      try { db.close(); } catch { /* already unusable */ }
+      if (this.walFd !== null) { fs.closeSync(this.walFd); this.walFd = null; }
+      throw this.storageError(err);
     }
     this.db = db;
-    this.walFd = fs.openSync(this.file + "-wal", "r");
+    return this;
+  }
+
+  /** ActorStorageError naming the actor and the fix; the runtime's own errors pass unchanged. */
+  storageError(err) {
+    if (err instanceof ActorStorageError) return err;
+    const who = `${this.type}(${JSON.stringify(this.name)})`;
+    if (err?.code === "SQLITE_CORRUPT" || err?.code === "SQLITE_NOTADB") {
+      return new ActorStorageError(`the database of ${who} is corrupt (${err.message}): ${this.file}; restore it from a backup, or move it away to start this actor empty`);
+    }
+    return new ActorStorageError(`opening the database of ${who} failed: ${err?.message ?? err}`);
+  }
+
+  prepare(db) {
     this.stmts = {
       commit: db.prepare("COMMIT"),
       begin: db.prepare("BEGIN IMMEDIATE"),
@@ -137,8 +187,7 @@ export class ActorDatabase {
       stats: db.prepare("SELECT count(*) AS keys, coalesce(sum(length(value)), 0) AS bytes FROM __telnyx_kv"),
       userTables: db.prepare("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE '\\_\\_telnyx\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"),
     };
-    this.reportedFire = this.alarmRow()?.alarm_fire_ms ?? null;
-    return this;
+    this.reportedFire = this.stmts.alarm.get()?.alarm_fire_ms ?? null;
   }
 
   // -- turns ------------------------------------------------------------------------------
@@ -214,17 +263,23 @@ export class ActorDatabase {
       this.newFile = false;
       syncs.push(syncPath(this.file), syncPath(path.dirname(this.file)), syncPath(path.dirname(path.dirname(this.file))));
     }
-    const syncing = Promise.all(syncs).then(() => {
-      this.syncing = null;
-      if (alarmTouched) this.reportAlarm();
-      batch.resolve();
-      this.startBatch();
-    }, (err) => {
+    const failed = (err) => {
       this.syncing = null;
       this.fail(err);
       batch.reject(err);
       throw err;
-    });
+    };
+    const syncing = Promise.all(syncs).then(() => {
+      // A file deleted under us (its state directory removed) takes every write with it: no
+      // reply may claim durability. One fstat per batch (about a microsecond).
+      if (fs.fstatSync(this.walFd).nlink === 0) {
+        return failed(new ActorStorageError(`the database of ${this.type}(${JSON.stringify(this.name)}) was deleted while in use (was the state directory ${this.stateDir} removed?); nothing after that was stored`));
+      }
+      this.syncing = null;
+      if (alarmTouched) this.reportAlarm();
+      batch.resolve();
+      this.startBatch();
+    }, failed);
     syncing.catch(() => {});
     this.syncing = syncing;
   }

@@ -231,7 +231,7 @@ export class Activation {
     const gate = this.db.durable();
     if (!gate) return finish();
     gate.then(finish, (err) => {
-      turn.reject(new E.ActorOutputGateError(`${this.key}: commit failed: ${err?.message ?? err}`));
+      turn.reject(err instanceof E.ActorStorageError ? err : new E.ActorOutputGateError(`${this.key}: commit failed: ${err?.message ?? err}`));
       this.retire();
     });
   }
