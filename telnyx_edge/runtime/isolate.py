@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from telnyx_edge.errors import RuntimeStartError, ToolNotFound
 from telnyx_edge.runtime.jsmodule import JS_DIR
 from telnyx_edge.runtime.protocol import FrameConnection, Message
+from telnyx_edge.runtime.streams import STREAM_DRAIN_S, ResponseStream
 from telnyx_edge.runtime.wire import TO_PYTHON
 
 ActorKey = tuple[str, str]
@@ -107,6 +108,7 @@ class Isolate:
         self._next_id = 1
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._backend_tasks: set[asyncio.Task[None]] = set()
+        self._streams: dict[int, ResponseStream] = {}
         self._ready: asyncio.Future[dict[str, Any]] | None = None
         self._stopping = False
         self._exit_reason: str | None = None
@@ -182,6 +184,9 @@ class Isolate:
             self._on_exit(self, reason)
 
     def _fail_pending(self, name: str, reason: str) -> None:
+        streams, self._streams = self._streams, {}
+        for stream in streams.values():
+            stream.finish(f"{name}: {reason}")
         pending, self._pending = self._pending, {}
         for fut in pending.values():
             if not fut.done():
@@ -211,11 +216,27 @@ class Isolate:
                     return
 
     async def drain(self) -> None:
-        """Wait until nothing is in flight: every request answered (so every batch durable)."""
+        """Wait until nothing is in flight: every request answered (so every batch durable),
+        and every response stream ended (cut after STREAM_DRAIN_S)."""
+        await asyncio.gather(self._drain_requests(), self.drain_streams(STREAM_DRAIN_S))
+
+    async def _drain_requests(self) -> None:
         while self._pending or self._backend_tasks:
             await self._idle.wait()
             if self._backend_tasks:
                 await asyncio.gather(*list(self._backend_tasks), return_exceptions=True)
+
+    async def drain_streams(self, seconds: float) -> None:
+        """Let open response streams run for up to `seconds`, then cut them."""
+        streams = list(self._streams.values())
+        if not streams:
+            return
+        ended = [asyncio.ensure_future(s.ended.wait()) for s in streams]
+        _, late = await asyncio.wait(ended, timeout=seconds)
+        for waiter in late:
+            waiter.cancel()
+        for stream in streams:
+            stream.cancel(f"the isolate for {self.name} is stopping (streams get {seconds:g} s to finish)")
 
     async def stop(self, timeout: float = 5) -> None:
         """End our side of the pipe (the isolate reports its last usage figures, closes its
@@ -258,7 +279,10 @@ class Isolate:
         self._conn.send([op, rid, *args])
         return fut
 
-    async def fetch(self, method: str, url: str, headers: Sequence[str], body: bytes) -> tuple[int, list[str], bytes]:
+    async def fetch(
+        self, method: str, url: str, headers: Sequence[str], body: bytes,
+    ) -> tuple[int, list[str], bytes | ResponseStream]:
+        """The response: its body whole, or a ResponseStream when the handler streams it."""
         status, out_headers, out_body = await self._request("fetch", method, url, headers, body)
         return status, out_headers, out_body
 
@@ -299,6 +323,23 @@ class Isolate:
 
     def _on_fetch_done(self, id_: int, status: int, headers: list[str], body: bytes) -> None:
         self._settle(id_, True, (status, headers, body))
+
+    def _on_fetch_head(self, id_: int, status: int, headers: list[str]) -> None:
+        if id_ not in self._pending or self._conn is None:
+            return
+        stream = ResponseStream(id_, self._conn.send, on_end=lambda: self._streams.pop(id_, None))
+        self._streams[id_] = stream
+        self._settle(id_, True, (status, headers, stream))
+
+    def _on_fetch_chunk(self, id_: int, data: bytes) -> None:
+        stream = self._streams.get(id_)
+        if stream is not None:
+            stream.feed(data)
+
+    def _on_fetch_end(self, id_: int, error: str | None) -> None:
+        stream = self._streams.get(id_)
+        if stream is not None:
+            stream.finish(error)
 
     def _on_result(self, id_: int, ok: bool, payload: Any) -> None:
         self._settle(id_, ok, payload)
@@ -354,6 +395,9 @@ class Isolate:
 
 _HANDLERS: dict[str, Callable[..., None]] = {
     "fetch_done": Isolate._on_fetch_done,
+    "fetch_head": Isolate._on_fetch_head,
+    "fetch_chunk": Isolate._on_fetch_chunk,
+    "fetch_end": Isolate._on_fetch_end,
     "result": Isolate._on_result,
     "call": Isolate._on_call,
     "fetchactor": Isolate._on_fetchactor,

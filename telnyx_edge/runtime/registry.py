@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from telnyx_edge.errors import RuntimeStartError
 from telnyx_edge.runtime import events
 from telnyx_edge.runtime.isolate import ActorKey, CallError, Isolate
+from telnyx_edge.runtime.streams import ResponseStream
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,9 @@ class Registry:
 
     # -- ingress and alarms ----------------------------------------------------------------
 
-    async def fetch(self, host: str, method: str, url: str, headers: list[str], body: bytes) -> tuple[int, list[str], bytes]:
+    async def fetch(
+        self, host: str, method: str, url: str, headers: list[str], body: bytes,
+    ) -> tuple[int, list[str], bytes | ResponseStream]:
         function = self.function_for_host(host)
         if function is None:
             known = sorted(h for spec in self._specs.values() for h in spec.hosts)

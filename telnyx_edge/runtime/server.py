@@ -17,6 +17,7 @@ from telnyx_edge.errors import RuntimeStartError
 from telnyx_edge.runtime.authority import Authority, BadHost, parse_host, request_url
 from telnyx_edge.runtime.isolate import CallError
 from telnyx_edge.runtime.registry import Registry
+from telnyx_edge.runtime.streams import STREAM_DRAIN_S, ResponseStream, StreamCut
 
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 _TIMEOUT_ERRORS = {"ActorMethodTimeoutError", "ActorFetchTimeoutError"}
@@ -30,6 +31,7 @@ class Ingress:
     def __init__(self, registry: Registry, max_body: int = 10 * 1024 * 1024) -> None:
         self.registry = registry
         self.max_body = max_body
+        self.streams: set[ResponseStream] = set()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -67,7 +69,42 @@ class Ingress:
             status = 504 if exc.name in _TIMEOUT_ERRORS else 404 if exc.name == "FunctionNotFound" else 500
             await _respond(send, status, ["content-type", "text/plain; charset=utf-8"], f"{exc.name}: {exc.message}\n".encode())
             return
-        await _respond(send, status, out_headers, out_body)
+        if isinstance(out_body, ResponseStream):
+            await self._stream(receive, send, status, out_headers, out_body)
+        else:
+            await _respond(send, status, out_headers, out_body)
+
+    async def _stream(self, receive: Any, send: Any, status: int, headers: list[str], stream: ResponseStream) -> None:
+        """Send a streamed body as it arrives (chunked); stop if the client goes away."""
+        self.streams.add(stream)
+        watcher = asyncio.ensure_future(_until_disconnect(receive))
+        watcher.add_done_callback(lambda _: stream.cancel("the client went away"))
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": _raw_headers(headers)})
+            try:
+                async for chunk in stream.chunks():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    stream.taken(len(chunk))
+            except StreamCut:
+                pass  # the status line has gone: ending the body is all that is left to do
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            watcher.cancel()
+            stream.cancel("the response ended")
+            self.streams.discard(stream)
+
+    async def drain_streams(self, seconds: float) -> None:
+        """Let open response streams run for up to `seconds`, then end them."""
+        open_streams = list(self.streams)
+        if open_streams:
+            await asyncio.wait([asyncio.ensure_future(s.ended.wait()) for s in open_streams], timeout=seconds)
+            for stream in open_streams:
+                stream.cancel(f"the runtime is stopping (streams get {seconds:g} s to finish)")
+
+
+async def _until_disconnect(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _authority(hosts: list[str], http_version: str) -> Authority:
@@ -81,12 +118,18 @@ def _authority(hosts: list[str], http_version: str) -> Authority:
     return parse_host(hosts[0])
 
 
-async def _respond(send: Any, status: int, headers: list[str], body: bytes) -> None:
-    raw = [(b"content-length", str(len(body)).encode())]
+def _raw_headers(headers: list[str]) -> list[tuple[bytes, bytes]]:
+    raw = []
     for i in range(0, len(headers) - 1, 2):
         name = headers[i].lower()
         if name not in _HOP_BY_HOP:
             raw.append((name.encode("latin-1"), headers[i + 1].encode("latin-1")))
+    return raw
+
+
+async def _respond(send: Any, status: int, headers: list[str], body: bytes) -> None:
+    raw = [(b"content-length", str(len(body)).encode())]
+    raw += _raw_headers(headers)
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
@@ -113,6 +156,7 @@ class HttpServer:
 
     def __init__(self, app: Ingress, sock: socket.socket) -> None:
         self.sock = sock
+        self._app = app
         config = uvicorn.Config(
             app, http="httptools", loop="none", lifespan="off", access_log=False,
             log_level="warning", server_header=False, date_header=False, backlog=2048,
@@ -134,8 +178,11 @@ class HttpServer:
         self._task = asyncio.create_task(server.main_loop())
 
     async def stop(self) -> None:
-        """Stop accepting, let in-flight requests finish (uvicorn's graceful shutdown)."""
+        """Stop accepting, let in-flight requests finish (uvicorn's graceful shutdown); open
+        response streams get STREAM_DRAIN_S, then they are ended."""
         self._server.should_exit = True
         if self._task is not None:
             await self._task
-            await self._server.shutdown(sockets=[self.sock])
+            await asyncio.gather(
+                self._server.shutdown(sockets=[self.sock]), self._app.drain_streams(STREAM_DRAIN_S),
+            )

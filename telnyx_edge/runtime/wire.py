@@ -16,6 +16,8 @@ TO_ISOLATE: dict[str, tuple[str, ...]] = {
     "alarm": ("id", "type", "name", "failures"),  # -> result: the alarm's next fire time or None
     "fetchactor": ("id", "type", "name", "request", "chain"),  # -> result: [status, headers, body]
     "reply": ("id", "ok", "payload"),  # answers an isolate's call/fetchactor
+    "fetch_ack": ("id", "bytes"),  # the HTTP side took `bytes` more of a streamed body
+    "fetch_cancel": ("id",),  # stop streaming a body (client gone, or a reload/stop drain ended)
     "ping": ("seq",),  # -> pong
 }
 
@@ -23,7 +25,10 @@ TO_PYTHON: dict[str, tuple[str, ...]] = {
     "ready": ("info",),
     "fatal": ("message",),
     "result": ("id", "ok", "payload"),
-    "fetch_done": ("id", "status", "headers", "body"),
+    "fetch_done": ("id", "status", "headers", "body"),  # a whole response
+    "fetch_head": ("id", "status", "headers"),  # a streamed response: fetch_chunk..., then fetch_end
+    "fetch_chunk": ("id", "data"),
+    "fetch_end": ("id", "error"),  # error: None, or why the body stopped early
     "call": ("id", "type", "name", "method", "args", "chain"),  # a stub call to another isolate's type
     "fetchactor": ("id", "type", "name", "request", "chain"),
     "alarm_changed": ("type", "name", "fire_ms"),  # sent once the change is durable

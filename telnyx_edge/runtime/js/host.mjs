@@ -11,6 +11,7 @@ import * as E from "./errors.mjs";
 import { StatefulActor, env as globalEnv } from "./edge-runtime.mjs";
 import { Activation, findMethod, fmtKey, logError } from "./actors.mjs";
 import { TO_ISOLATE } from "./wire.mjs";
+import { ResponseStreams } from "./streams.mjs";
 
 const STATS_INTERVAL_MS = 2000;
 const MAX_OPEN_ACTIVATIONS = 4096; // open databases per isolate; idle ones beyond this are closed
@@ -74,6 +75,7 @@ class Host {
     this.problems = [];
     this.activations = new Map();
     this.methodCache = new Map();
+    this.streams = new ResponseStreams(chan, logError);
     // Before the bundle loads, so `import { env }` is usable at module top level too.
     Object.assign(globalEnv, this.envFor(null));
   }
@@ -188,8 +190,10 @@ class Host {
     let out;
     if (this.classes.has(type)) {
       out = await new Promise((resolve, reject) => {
-        this.activation(type, name).enqueue(fetchTurn(wire, chain, resolve, reject));
+        this.activation(type, name).enqueue(fetchTurn(wire, chain, resolve, reject, true));
       });
+      // In-isolate: the actor's Response itself, so a streamed body reaches the caller as produced.
+      if (out instanceof Response) return out;
     } else {
       out = await this.chan.request("fetchactor", type, name, wire, chain);
     }
@@ -230,25 +234,29 @@ class Host {
     let status = 500;
     let outHeaders = [];
     let outBody = Buffer.alloc(0);
+    let res;
     try {
       const init = { method, headers: pairs(headers) };
       if (body.length && method !== "GET" && method !== "HEAD") init.body = body;
       let timer;
-      const res = await Promise.race([
+      res = await Promise.race([
         this.mod.default.fetch(new Request(url, init), globalEnv),
         new Promise((_, rej) => { timer = setTimeout(() => rej(new RequestTimeout(`the fetch handler did not respond within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs); }),
       ]).finally(() => clearTimeout(timer));
       if (!(res instanceof Response)) throw new TypeError(`fetch() must return a Response, got ${res === undefined ? "undefined" : typeof res}`);
       status = res.status;
       for (const [k, v] of res.headers) outHeaders.push(k, v);
-      outBody = Buffer.from(await res.arrayBuffer());
     } catch (err) {
       logError(`fetch ${method} ${url} threw`, err);
       status = err instanceof RequestTimeout ? 504 : 500;
       outHeaders = ["content-type", "text/plain; charset=utf-8"];
       outBody = Buffer.from(`${err?.name ?? "Error"}: ${err?.message ?? err}\n`);
+      return this.chan.send(["fetch_done", id, status, outHeaders, outBody]);
     }
-    this.chan.send(["fetch_done", id, status, outHeaders, outBody]);
+    this.streams.send(id, status, outHeaders, res).catch((err) => {
+      logError(`fetch ${method} ${url}: reading the response body failed`, err);
+      this.chan.send(["fetch_done", id, 500, ["content-type", "text/plain; charset=utf-8"], Buffer.from(`${err?.name ?? "Error"}: ${err?.message ?? err}\n`)]);
+    });
   }
 
 }
@@ -283,7 +291,7 @@ function makeStub(host, type, name, caller) {
   });
 }
 
-function fetchTurn(wire, chain, resolve, reject) {
+function fetchTurn(wire, chain, resolve, reject, local = false) {
   return {
     kind: "fetch", method: "fetch", chain, resolve, reject,
     request: () => {
@@ -293,6 +301,7 @@ function fetchTurn(wire, chain, resolve, reject) {
     },
     encodeResponse: async (res) => {
       if (!(res instanceof Response)) throw new TypeError("an actor's fetch() must return a Response");
+      if (local) return res;
       const h = [];
       for (const [k, v] of res.headers) h.push(k, v);
       return [res.status, h, Buffer.from(await res.arrayBuffer())];
@@ -388,6 +397,8 @@ const HANDLERS = {
   call: (host, chan, id, type, name, method, args, chain) => host.onCall(id, type, name, method, args, chain),
   alarm: (host, chan, id, type, name, failures) => host.onAlarm(id, type, name, failures),
   fetchactor: (host, chan, id, type, name, request, chain) => host.onFetchActor(id, type, name, request, chain),
+  fetch_ack: (host, chan, id, bytes) => host.streams.ack(id, bytes),
+  fetch_cancel: (host, chan, id) => host.streams.cancel(id),
   ping: (host, chan, seq) => chan.send(["pong", seq]),
 };
 

@@ -14,6 +14,8 @@ export const TO_ISOLATE = {
   alarm: ["id", "type", "name", "failures"],
   fetchactor: ["id", "type", "name", "request", "chain"],
   reply: ["id", "ok", "payload"],
+  fetch_ack: ["id", "bytes"],
+  fetch_cancel: ["id"],
   ping: ["seq"],
 };
 
@@ -23,6 +25,9 @@ export const TO_PYTHON = {
   fatal: ["message"],
   result: ["id", "ok", "payload"],
   fetch_done: ["id", "status", "headers", "body"],
+  fetch_head: ["id", "status", "headers"],
+  fetch_chunk: ["id", "data"],
+  fetch_end: ["id", "error"],
   call: ["id", "type", "name", "method", "args", "chain"],
   fetchactor: ["id", "type", "name", "request", "chain"],
   alarm_changed: ["type", "name", "fire_ms"],
