@@ -74,19 +74,17 @@ def test_a_slow_client_slows_the_producer(server: ServerProcess) -> None:
         sock.sendall(f"GET /firehose HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
         assert sock.recv(4096).startswith(b"HTTP/1.1 200")
         # The client reads nothing more: production must come to a halt, bounded by the window
-        # and the socket buffers, instead of buffering the endless body.
-        last = [-1]
-
+        # and the socket buffers, instead of buffering the endless body. Poll until two readings
+        # 0.5 s apart agree (the firehose produces 64 KB per pull as fast as it is allowed).
         def produced() -> int:
             return int(httpx.get(f"{server.url}/produced", timeout=30).text)
 
-        def settled(now: int) -> bool:
-            done = now == last[0]
-            last[0] = now
-            time.sleep(0.3) if not done else None
-            return done
-
-        total = eventually(produced, settled, timeout=20)
+        deadline = time.monotonic() + 20
+        before, total = -1, produced()
+        while total != before:
+            assert time.monotonic() < deadline, f"the producer never stopped ({total} bytes)"
+            time.sleep(0.5)
+            before, total = total, produced()
         assert total < 32 * 1024 * 1024, total
     server.wait_for("firehose cancelled", timeout=10)
 
