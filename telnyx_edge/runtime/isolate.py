@@ -78,14 +78,15 @@ def startup_timeout_s() -> float:
     return int(raw) / 1000 if raw.isdigit() and int(raw) > 0 else DEFAULT_STARTUP_TIMEOUT_S
 
 
+_PR_SET_PDEATHSIG = 1
+# Looked up once here: the child runs as little Python as possible between fork and exec.
+_prctl = getattr(ctypes.CDLL(None), "prctl", None) if sys.platform.startswith("linux") else None
+
+
 def _die_with_parent() -> None:
     """In the child before exec: SIGKILL it when the runtime's process exits (Linux only)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-_PR_SET_PDEATHSIG = 1
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Isolate:

@@ -24,7 +24,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, node_modules: Path) -> Pat
 
 @pytest.fixture(scope="module")
 def server(project: Path) -> Iterator[ServerProcess]:
-    proc = start_dev(project, "--state", str(project.parent / "state"))
+    proc = start_dev(project, "--state", str(project.parent / "state"), env={"TELNYX_EDGE_STARTUP_TIMEOUT_MS": "1500"})
     yield proc
     assert close(proc) == 0
 
@@ -75,6 +75,19 @@ def test_a_rename_is_refused(server: ServerProcess, manifest: Path) -> None:
     manifest.write_text(manifest.read_text().replace('name = "faults"', 'name = "renamed"'))
     server.wait_for(r"Reload failed: the function's name changed from 'faults' to 'renamed'")
     assert serves(server) == "v1"
+
+
+def test_new_code_stuck_at_top_level_keeps_the_old_code_serving(server: ServerProcess, project: Path) -> None:
+    index = project / "src" / "index.ts"
+    original = index.read_text()
+    index.write_text("while (true) {}\n" + original)
+    try:
+        server.wait_for(r"Reload failed: the code of faults did not finish loading within 1.5 s", timeout=30)
+        assert serves(server) == "v1"
+    finally:
+        index.write_text(original)
+        server.wait_for(r"Reloaded in \d+ ms")
+    assert "Future exception" not in server.output
 
 
 @pytest.mark.parametrize("attempt", range(3))
