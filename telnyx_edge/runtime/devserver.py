@@ -207,6 +207,8 @@ class DevServer:
                 reload_check(spec, project, self.projects, self._core.registry)
                 await self._core.registry.replace(spec)
             except EdgeError as exc:
+                if project.spec is not None:
+                    project.name = project.spec.name  # still serving under its old name
                 self.report(events.ReloadFailed(exc.message, failure_details(exc)))
                 return
             project.spec = spec
