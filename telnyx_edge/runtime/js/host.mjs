@@ -10,6 +10,7 @@ import { encodeValue, decodeValue, quickCopy } from "./codec.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor, env as globalEnv } from "./edge-runtime.mjs";
 import { Activation, findMethod, fmtKey } from "./actors.mjs";
+import { configureAgents } from "./agent.mjs";
 
 class Channel {
   constructor(socket, onMessage) {
@@ -62,6 +63,7 @@ class Host {
     this.mod = null;
     this.methodTimeoutMs = config.method_timeout_ms;
     this.alarmTimeoutMs = config.alarm_timeout_ms;
+    configureAgents({ alarmTimeoutMs: this.alarmTimeoutMs });
     this.requestTimeoutMs = config.request_timeout_ms;
     this.epochBase = config.epoch_base ?? 0;
     this.classes = new Map();
