@@ -386,3 +386,31 @@ def test_a_task_that_overruns_the_alarm_budget_counts_as_failed(tmp_path: Path, 
             assert value(client, "hang", "tasks") == []
     finally:
         assert close(server) == 0
+
+
+def test_a_subclass_gate_and_the_sdk_gate_both_finish_before_the_first_call(tmp_path: Path, node_modules: Path) -> None:
+    project = copy_project("agent-lab", tmp_path)
+    first = start_dev(project, "--no-watch")
+    try:
+        with httpx.Client(base_url=first.url, timeout=30) as client:
+            assert value(client, "init-a", "boots") == {"ready": True, "boots": 1, "cached": {"boots": 1}}
+            due = value(client, "init-a", "later", 3600)
+            assert len(due) == 36
+            when = value(client, "init-a", "alarmAt")
+    finally:
+        assert close(first) == 0
+    second = start_dev(project, "--no-watch")
+    try:
+        with httpx.Client(base_url=second.url, timeout=30) as client:
+            # A new activation: the subclass's gate ran again and the SDK's gate re-checked the alarm.
+            assert value(client, "init-a", "boots") == {"ready": True, "boots": 2, "cached": {"boots": 2}}
+            assert value(client, "init-a", "alarmAt") == when
+        assert "unhandled rejection" not in second.output
+    finally:
+        assert close(second) == 0
+
+
+def test_a_quick_subclass_gate_still_waits_for_the_sdk_gate(client: httpx.Client, server: ServerProcess) -> None:
+    value(client, "init-quick", "later", 3600)
+    assert value(client, "init-quick", "boots") == {"ready": True, "boots": 0, "cached": {"boots": 0}}
+    assert "unhandled rejection" not in server.output

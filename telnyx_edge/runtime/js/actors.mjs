@@ -49,7 +49,8 @@ export class Activation {
       storage: this.storage,
       blockConcurrencyWhile(fn) {
         const p = Promise.resolve().then(fn);
-        act.initGate = p;
+        // Several gates (an Agent's and its subclass's): the first call waits for all of them.
+        act.initGate = act.initGate ? Promise.all([act.initGate, p]) : p;
         return p;
       },
       setAlarm: (when) => this.storage.setAlarm(when),
