@@ -11,7 +11,8 @@ import pytest
 
 from tests.harness import ROOT
 
-JS_FILES = ["host.mjs", "actors.mjs", "storage.mjs", "codec.mjs", "errors.mjs", "edge-runtime.mjs", "msgpack.mjs", "package.json"]
+JS_FILES = ["host.mjs", "actors.mjs", "storage.mjs", "codec.mjs", "errors.mjs", "edge-runtime.mjs", "msgpack.mjs",
+            "agent.mjs", "agent-messages.mjs", "agent-tasks.mjs", "agent-storage.mjs", "package.json"]
 
 
 @pytest.mark.slow
