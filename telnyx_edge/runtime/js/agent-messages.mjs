@@ -83,9 +83,11 @@ export class MessageLog {
   /** last(): the newest message or undefined; last(n): the newest n, oldest first. */
   async last(n) {
     if (n === undefined) {
-      const page = await this.#storage.list({ prefix: MSG, reverse: true, limit: 1 });
-      for (const [k, row] of page) return toStored(k, row);
-      return undefined;
+      // Two point reads (the count, then its row), not a range read: tasks check this often.
+      const seq = await this.count();
+      if (seq === 0) return undefined;
+      const row = await this.#storage.get(msgKey(seq));
+      return row === undefined ? undefined : toStored(msgKey(seq), row);
     }
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`messages.last(n) takes a whole number >= 0, got ${n}`);
     if (n === 0) return [];
