@@ -108,6 +108,128 @@ declare module "@telnyx/edge-runtime" {
 
   export const env: Env;
 
+  // ---- Agent SDK (docs/agents.md) -------------------------------------------------------
+  // One contiguous block: the Agent base class and its types, as `@telnyx/edge-runtime` exports them.
+
+  export type AgentRole = "system" | "user" | "assistant" | "tool";
+
+  export interface ToolCall {
+    id: string;
+    name: string;
+    args: unknown;
+  }
+
+  export interface AgentMessage {
+    role: AgentRole;
+    content: string;
+    /** The tool name on role "tool", a speaker label otherwise. */
+    name?: string;
+    /** On assistant turns that request tools. */
+    toolCalls?: ToolCall[];
+    /** On role "tool": the ToolCall.id this result answers. */
+    toolCallId?: string;
+  }
+
+  /** A message as read back: `seq` (1, 2, 3, ...) orders the log; `at` is informational. */
+  export type StoredMessage = AgentMessage & { seq: number; at: Date };
+
+  export interface OpenAIChatMessage {
+    role: AgentRole;
+    content: string;
+    name?: string;
+    tool_calls?: Array<{ id: string; type: "function"; function: { name: string; arguments: string } }>;
+    tool_call_id?: string;
+  }
+
+  export type AnthropicContentBlock =
+    | { type: "text"; text: string }
+    | { type: "tool_use"; id: string; name: string; input: unknown }
+    | { type: "tool_result"; tool_use_id: string; content: string };
+
+  export interface AnthropicMessage {
+    role: "user" | "assistant";
+    content: string | AnthropicContentBlock[];
+  }
+
+  /** `this.messages`: the append-only conversation log of one agent instance. */
+  export interface MessageLog {
+    /** Shorthand for append({ role, content }); resolves to the new seq. */
+    add(role: AgentRole, content: string): Promise<number>;
+    append(msg: AgentMessage): Promise<number>;
+    /** All or nothing; resolves to the last seq (the current count for an empty batch). */
+    appendMany(msgs: AgentMessage[]): Promise<number>;
+    /** The whole log, oldest first. */
+    all(): Promise<StoredMessage[]>;
+    last(): Promise<StoredMessage | undefined>;
+    /** The newest n, oldest first. */
+    last(n: number): Promise<StoredMessage[]>;
+    count(): Promise<number>;
+    toOpenAI(): Promise<OpenAIChatMessage[]>;
+    /** Without system messages: pass the system prompt as the request's `system`. */
+    toAnthropic(): Promise<AnthropicMessage[]>;
+    /** Plain { role, content } objects; tool-call details are dropped. */
+    toLangChain(): Promise<Array<{ role: AgentRole; content: string }>>;
+  }
+
+  export interface ScheduleOptions {
+    /** A stable id makes scheduling an upsert of the pending task with that id. */
+    id?: string;
+    /** Retries after the first delivery (default 5, i.e. 6 runs), then the task is dropped. */
+    maxRetries?: number;
+  }
+
+  export interface TaskRecord {
+    id: string;
+    /** The method to call, or what onTask receives. */
+    name: string;
+    payload?: unknown;
+    /** Milliseconds since the epoch. */
+    due: number;
+    /** Set for every() tasks. */
+    everyMs?: number;
+    /** Consecutive failed deliveries so far. */
+    attempts: number;
+    maxRetries: number;
+    createdAt: Date;
+  }
+
+  export interface TaskContext {
+    /** Consecutive failed deliveries so far (0 on the first). */
+    attempt: number;
+  }
+
+  type MergePatchLeaf = readonly unknown[] | Date | RegExp | Map<unknown, unknown> | Set<unknown> | ArrayBuffer | ArrayBufferView;
+  type MergePatchValue<V> = V extends MergePatchLeaf ? V : V extends object ? MergePatch<V> : V;
+  /** RFC 7396: objects merge recursively, null deletes a key, anything else replaces. */
+  export type MergePatch<T> = { [K in keyof T]?: MergePatchValue<T[K]> | null };
+
+  /**
+   * A Stateful Actor with durable state, a message log and durable tasks. Every member it
+   * adds is protected: none is callable through a stub. Do not override `alarm()`: the SDK
+   * owns the alarm slot and runs tasks from it.
+   */
+  export abstract class Agent<E = Env, State extends Record<string, unknown> = Record<string, unknown>> extends StatefulActor<E> {
+    constructor(ctx: ActorContext, env: E);
+    protected readonly messages: MessageLog;
+    /** The state before anything was stored (default `{}`). */
+    protected initialState(): State;
+    /** Runs after each setState() and replaceState(). */
+    protected onStateChanged(next: State, prev: State): Promise<void>;
+    /** A due task whose name is no method of the class (default: dropped as delivered). */
+    protected onTask(name: string, payload: unknown, ctx: TaskContext): Promise<void>;
+    protected getState(): Promise<State>;
+    /** Merge-patch the state; resolves to the whole new state. */
+    protected setState(patch: MergePatch<State>): Promise<State>;
+    protected replaceState(next: State): Promise<State>;
+    /** Resolves to the task id. */
+    protected queue(method: string, payload?: unknown, opts?: ScheduleOptions): Promise<string>;
+    protected schedule(delaySeconds: number, method: string, payload?: unknown, opts?: ScheduleOptions): Promise<string>;
+    protected every(intervalSeconds: number, method: string, payload?: unknown, opts?: ScheduleOptions): Promise<string>;
+    protected cancelSchedule(id: string): Promise<boolean>;
+    protected listSchedules(): Promise<TaskRecord[]>;
+  }
+  // ---- end of Agent SDK -----------------------------------------------------------------
+
   export class ActorMethodError extends Error {}
   export class ActorPrivateMethodError extends Error {}
   export class ActorUnknownMethodError extends Error {}

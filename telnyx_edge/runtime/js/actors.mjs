@@ -16,7 +16,8 @@ import { encodeValue, decodeValue, quickCopy } from "./codec.mjs";
 import { Storage } from "./storage.mjs";
 import { ActorDatabase } from "./actordb.mjs";
 import * as E from "./errors.mjs";
-import { StatefulActor } from "./edge-runtime.mjs";
+import { StatefulActor, Agent } from "./edge-runtime.mjs";
+import { AGENT_MEMBERS } from "./agent.mjs";
 
 const NOT_RPC = new Set(["fetch", "alarm", "webSocket", "constructor"]);
 export const fmtKey = (type, name) => `${type}(${JSON.stringify(name)})`;
@@ -289,9 +290,10 @@ export function findMethod(cache, instance, type, method) {
   if (method.startsWith("_")) {
     throw new E.ActorPrivateMethodError(`${type}.${method}() is private: methods whose names start with "_" cannot be called through a stub`);
   }
-  if (!NOT_RPC.has(method)) {
+  // An Agent's SDK members stay protected even where a subclass overrides them (initialState).
+  if (!NOT_RPC.has(method) && !(instance instanceof Agent && AGENT_MEMBERS.has(method))) {
     let proto = Object.getPrototypeOf(instance);
-    while (proto && proto !== StatefulActor.prototype && proto !== Object.prototype) {
+    while (proto && proto !== StatefulActor.prototype && proto !== Agent.prototype && proto !== Object.prototype) {
       const desc = Object.getOwnPropertyDescriptor(proto, method);
       if (desc) { if (typeof desc.value === "function") fn = desc.value; break; }
       proto = Object.getPrototypeOf(proto);

@@ -14,6 +14,7 @@ import { TO_ISOLATE } from "./wire.mjs";
 
 const STATS_INTERVAL_MS = 2000;
 const MAX_OPEN_ACTIVATIONS = 4096; // open databases per isolate; idle ones beyond this are closed
+import { configureAgents } from "./agent.mjs";
 
 class Channel {
   constructor(socket, onMessage) {
@@ -66,6 +67,7 @@ class Host {
     this.mod = null;
     this.methodTimeoutMs = config.method_timeout_ms;
     this.alarmTimeoutMs = config.alarm_timeout_ms;
+    configureAgents({ alarmTimeoutMs: this.alarmTimeoutMs });
     this.requestTimeoutMs = config.request_timeout_ms;
     this.stateDir = config.state_dir;
     this.alarmRetryDelayMs = config.alarm_retry_delay_ms;
