@@ -18,7 +18,7 @@ import shutil
 import signal
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -69,12 +69,14 @@ class Isolate:
         *,
         method_timeout_ms: int,
         on_exit: Callable[[Isolate, str], None],
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self.backend = backend
         self.method_timeout_ms = method_timeout_ms
         self._on_exit = on_exit
+        self._env = dict(env or {})  # added to the inherited environment: secrets, [env_vars] (spec 2.3)
         self._proc: asyncio.subprocess.Process | None = None
         self._conn: FrameConnection | None = None
         self._next_id = 1
@@ -104,6 +106,7 @@ class Isolate:
             self._proc = await asyncio.create_subprocess_exec(
                 node_binary(), "--enable-source-maps", *flags, str(HOST_SCRIPT), str(child.fileno()),
                 stdin=asyncio.subprocess.DEVNULL, pass_fds=(child.fileno(),),
+                env={**os.environ, **self._env} if self._env else None,
             )
         finally:
             child.close()

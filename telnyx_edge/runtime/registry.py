@@ -38,6 +38,8 @@ class FunctionSpec:
     env_vars: Mapping[str, str] = field(default_factory=dict)
     hosts: tuple[str, ...] = ()  # Host names routed here
     default: bool = False  # also serves every Host no function claims (dev's main project)
+    platform: Mapping[str, Any] = field(default_factory=dict)  # resolved platform bindings (runtime/bindings.py)
+    process_env: Mapping[str, str] = field(default_factory=dict)  # secrets and [env_vars] for process.env
 
 
 @dataclass(frozen=True)
@@ -104,13 +106,17 @@ class Registry:
             "bindings": dict(spec.bindings),
             "owned_types": list(spec.owned_types),
             "env_vars": dict(spec.env_vars),
+            "platform": dict(spec.platform),
             "method_timeout_ms": self.limits.method_timeout_ms,
             "alarm_timeout_ms": self.limits.alarm_timeout_ms,
             "request_timeout_ms": self.limits.request_timeout_ms,
             "idle_ms": self.limits.idle_ms,
             "epoch_base": generation * _EPOCH_STRIDE,
         }
-        isolate = Isolate(spec.name, config, self, method_timeout_ms=self.limits.method_timeout_ms, on_exit=self._on_exit)
+        isolate = Isolate(
+            spec.name, config, self, method_timeout_ms=self.limits.method_timeout_ms, on_exit=self._on_exit,
+            env=spec.process_env,
+        )
         info = await isolate.start()
         problems = info.get("problems") or []
         if problems:

@@ -10,6 +10,7 @@ import { encodeValue, decodeValue, quickCopy } from "./codec.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor, env as globalEnv } from "./edge-runtime.mjs";
 import { Activation, findMethod, fmtKey } from "./actors.mjs";
+import { platformBindings } from "./bindings/index.mjs";
 
 class Channel {
   constructor(socket, onMessage) {
@@ -68,8 +69,10 @@ class Host {
     this.problems = [];
     this.activations = new Map();
     this.methodCache = new Map();
+    this.platform = platformBindings(config.platform);
     // Before the bundle loads, so `import { env }` is usable at module top level too.
-    Object.assign(globalEnv, this.envFor(null));
+    // Descriptors, not values: reading a platform-only binding throws (bindings/index.mjs).
+    Object.defineProperties(globalEnv, Object.getOwnPropertyDescriptors(this.envFor(null)));
   }
 
   attach(mod) {
@@ -84,7 +87,7 @@ class Host {
   envFor(caller) {
     const out = { ...this.config.env_vars };
     for (const [binding, type] of Object.entries(this.config.bindings)) out[binding] = new Namespace(this, type, caller);
-    return out;
+    return Object.defineProperties(out, this.platform);
   }
 
   method(instance, type, name) {
