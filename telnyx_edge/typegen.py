@@ -9,8 +9,10 @@ the user narrows the namespace by hand, as the shared-actor walkthrough does.
 
 The file declares the same members twice: on a global `Env` and on the `Env` interface of
 `@telnyx/edge-runtime` (module augmentation), so both `env: Env` parameters and
-`StatefulActor<Env>` see them. Platform bindings the local runtime does not provide are
-typed with small local interfaces so the file type-checks without extra npm packages.
+`StatefulActor<Env>` see them. Platform bindings are typed with the interfaces
+`@telnyx/edge-runtime` exports (`KvNamespace`, `SqlDatabase`, `CloudStorageBucket`,
+`RateLimiter`; declared by the scaffold's `edge-runtime.d.ts`), as the platform's own `types`
+does; a classic func.toml project has no such declarations, so it gets small local interfaces.
 """
 
 from __future__ import annotations
@@ -59,6 +61,14 @@ _PLATFORM_TYPES = {
     "storage.cloudstorage": "__TelnyxCloudStorageBucket",
     "storage.sqldb": "__TelnyxSqlDatabase",
     "ratelimits": "__TelnyxRateLimiter",
+}
+# What @telnyx/edge-runtime exports for each (umbrella projects have its declarations,
+# edge-runtime.d.ts; classic func.toml projects get the small local interfaces above).
+_RUNTIME_TYPES = {
+    "storage.kv": "KvNamespace",
+    "storage.cloudstorage": "CloudStorageBucket",
+    "storage.sqldb": "SqlDatabase",
+    "ratelimits": "RateLimiter",
 }
 
 
@@ -117,6 +127,7 @@ def render(manifest: config.Manifest, classes: dict[str, str]) -> tuple[str, lis
             )
             warnings.append(f"binding {actor.binding}: no class {actor.type} found in the project; typed as untyped ActorNamespace")
     helpers: list[str] = []
+    runtime_types: list[str] = ["ActorNamespace"] if manifest.actors else []
     telnyx_import = ""
     for platform in manifest.platform_bindings:
         if platform.kind == "secrets":
@@ -130,9 +141,15 @@ def render(manifest: config.Manifest, classes: dict[str, str]) -> tuple[str, lis
                 members.append(f"{platform.binding}: unknown;")
                 warnings.append(f"binding {platform.binding}: the telnyx npm package is not installed; typed as unknown")
         elif platform.kind in _PLATFORM_TYPES:
-            if _HELPERS[platform.kind] not in helpers:
+            if manifest.kind == "umbrella":
+                if _RUNTIME_TYPES[platform.kind] not in runtime_types:
+                    runtime_types.append(_RUNTIME_TYPES[platform.kind])
+            elif _HELPERS[platform.kind] not in helpers:
                 helpers.append(_HELPERS[platform.kind])
             members.append(f"{platform.binding}: {_PLATFORM_TYPES[platform.kind]};")
+    # [env_vars] reach env.NAME as strings too (a binding of the same name wins).
+    claimed = {a.binding for a in manifest.actors} | {p.binding for p in manifest.platform_bindings}
+    members += [f"{name}: string;" for name in manifest.env_vars if name not in claimed and config.IDENTIFIER_RE.match(name)]
     by_module: dict[str, list[str]] = {}
     for type_, module in sorted(classes.items()):
         by_module.setdefault(module, []).append(type_)
@@ -141,8 +158,9 @@ def render(manifest: config.Manifest, classes: dict[str, str]) -> tuple[str, lis
         f"// From {manifest.path.name}; run `telnyx-edge types` again after changing its bindings.",
         "",
     ]
-    if manifest.actors:
-        lines.append('import type { ActorNamespace as __TelnyxActorNamespace } from "@telnyx/edge-runtime";')
+    if runtime_types:
+        names = ", ".join(f"{name} as __Telnyx{name}" for name in runtime_types)
+        lines.append(f'import type {{ {names} }} from "@telnyx/edge-runtime";')
     lines += [f'import type {{ {", ".join(names)} }} from "{module}";' for module, names in by_module.items()]
     if telnyx_import:
         lines.append(telnyx_import.rstrip("\n"))

@@ -86,7 +86,7 @@ def resolve(declared: Mapping[str, Any], sources: BindingSources) -> ResolvedBin
         for handle, name in sorted(handles.items()):
             if name not in secrets:
                 notices.append(
-                    f"secret {name} (env.SECRETS.get("{handle}")) is not set: "
+                    f"secret {name} (env.SECRETS.get(\"{handle}\")) is not set: "
                     f"run telnyx-edge secrets add {name} VALUE, or pass it with dev --env-file"
                 )
     catalog = Catalog(sources.home)

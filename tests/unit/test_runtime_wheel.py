@@ -11,7 +11,8 @@ import pytest
 
 from tests.harness import ROOT
 
-JS_FILES = ["host.mjs", "actors.mjs", "storage.mjs", "codec.mjs", "errors.mjs", "edge-runtime.mjs", "msgpack.mjs", "package.json"]
+JS_FILES = ["host.mjs", "actors.mjs", "storage.mjs", "codec.mjs", "errors.mjs", "edge-runtime.mjs", "msgpack.mjs", "package.json",
+            *(f"bindings/{name}.mjs" for name in ("index", "errors", "sqlite", "secrets", "kv", "sqldb", "bucket", "ratelimit"))]
 
 
 @pytest.mark.slow
