@@ -106,6 +106,13 @@ def _size(size: int) -> str:
     return f"{size} B" if size < 1024 else f"{size / 1024:.1f} KiB" if size < 1024 * 1024 else f"{size / 1048576:.1f} MiB"
 
 
+def _iso(ms: int) -> str:
+    """As the runtime's KvNamespace.list() gives `updatedAt`."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _print_value(value: bytes) -> None:
     """Raw bytes into a pipe; escaped text on a terminal (a value may hold control characters)."""
     if not sys.stdout.isatty():
@@ -168,7 +175,11 @@ def key_list(
     keys, next_cursor = kv.list_keys(record.path, prefix, cursor, limit)
     if as_json:
         console.info(json.dumps({
-            "keys": [{"name": k.name, "sizeBytes": k.size_bytes, "updatedAt": k.updated_at_ms} for k in keys],
+            "keys": [
+                {"name": k.name, "sizeBytes": k.size_bytes, "updatedAt": _iso(k.updated_at_ms),
+                 **({"expiration": k.expires_at_ms // 1000} if k.expires_at_ms else {})}
+                for k in keys
+            ],
             "list_complete": next_cursor is None, "cursor": next_cursor,
         }, indent=2))
         return

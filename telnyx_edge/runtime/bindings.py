@@ -47,8 +47,9 @@ class BindingSources:
 
 @dataclass(frozen=True)
 class ResolvedBindings:
-    platform: dict[str, Any]  # the isolate config's "platform" entry
-    process_env: dict[str, str]  # added to the isolate's environment
+    # Both hold secret values: kept out of repr.
+    platform: dict[str, Any] = field(repr=False)  # the isolate config's "platform" entry
+    process_env: dict[str, str] = field(repr=False)  # added to the isolate's environment
     env_vars: dict[str, str]  # [env_vars] with --env-file overrides applied (env.NAME)
     notices: tuple[str, ...] = ()  # e.g. a [[secrets]] name that is not set
 

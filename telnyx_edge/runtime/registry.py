@@ -38,8 +38,10 @@ class FunctionSpec:
     env_vars: Mapping[str, str] = field(default_factory=dict)
     hosts: tuple[str, ...] = ()  # Host names routed here
     default: bool = False  # also serves every Host no function claims (dev's main project)
-    platform: Mapping[str, Any] = field(default_factory=dict)  # resolved platform bindings (runtime/bindings.py)
-    process_env: Mapping[str, str] = field(default_factory=dict)  # secrets and [env_vars] for process.env
+    # Resolved platform bindings (runtime/bindings.py) and the isolate's added environment; both
+    # hold secret values, so they stay out of repr (and so out of any message or traceback).
+    platform: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    process_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
