@@ -12,7 +12,8 @@ The file declares the same members twice: on a global `Env` and on the `Env` int
 `StatefulActor<Env>` see them. Platform bindings are typed with the interfaces
 `@telnyx/edge-runtime` exports (`KvNamespace`, `SqlDatabase`, `CloudStorageBucket`,
 `RateLimiter`; declared by the scaffold's `edge-runtime.d.ts`), as the platform's own `types`
-does; a classic func.toml project has no such declarations, so it gets small local interfaces.
+does; a project without those declarations (classic func.toml, or scaffolded before they
+existed) gets small local interfaces instead.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from telnyx_edge import config
 
 OUTPUT_NAME = "telnyx-env.d.ts"
+RUNTIME_DECLARATIONS = "edge-runtime.d.ts"  # written by new-func --actor
 _SKIP_DIRS = {"node_modules", ".telnyx", ".git", "dist", "build"}
 _SOURCE_SUFFIXES = (".ts", ".tsx", ".mts", ".js", ".mjs")
 
@@ -62,8 +64,9 @@ _PLATFORM_TYPES = {
     "storage.sqldb": "__TelnyxSqlDatabase",
     "ratelimits": "__TelnyxRateLimiter",
 }
-# What @telnyx/edge-runtime exports for each (umbrella projects have its declarations,
-# edge-runtime.d.ts; classic func.toml projects get the small local interfaces above).
+# What @telnyx/edge-runtime exports for each, used when the project's edge-runtime.d.ts declares
+# them (the scaffold's does); otherwise (a classic func.toml project, or one scaffolded before
+# these declarations existed) the small local interfaces above keep the file type-checking.
 _RUNTIME_TYPES = {
     "storage.kv": "KvNamespace",
     "storage.cloudstorage": "CloudStorageBucket",
@@ -128,6 +131,7 @@ def render(manifest: config.Manifest, classes: dict[str, str]) -> tuple[str, lis
             warnings.append(f"binding {actor.binding}: no class {actor.type} found in the project; typed as untyped ActorNamespace")
     helpers: list[str] = []
     runtime_types: list[str] = ["ActorNamespace"] if manifest.actors else []
+    declared_by_runtime = _runtime_declares_bindings(manifest.root)
     telnyx_import = ""
     for platform in manifest.platform_bindings:
         if platform.kind == "secrets":
@@ -141,7 +145,7 @@ def render(manifest: config.Manifest, classes: dict[str, str]) -> tuple[str, lis
                 members.append(f"{platform.binding}: unknown;")
                 warnings.append(f"binding {platform.binding}: the telnyx npm package is not installed; typed as unknown")
         elif platform.kind in _PLATFORM_TYPES:
-            if manifest.kind == "umbrella":
+            if declared_by_runtime:
                 if _RUNTIME_TYPES[platform.kind] not in runtime_types:
                     runtime_types.append(_RUNTIME_TYPES[platform.kind])
             elif _HELPERS[platform.kind] not in helpers:
@@ -186,6 +190,15 @@ def render(manifest: config.Manifest, classes: dict[str, str]) -> tuple[str, lis
         "",
     ]
     return "\n".join(lines), warnings
+
+
+def _runtime_declares_bindings(root: Path) -> bool:
+    """Whether the project's copy of the runtime's declarations exports the binding interfaces."""
+    try:
+        text = (root / RUNTIME_DECLARATIONS).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "interface KvNamespace" in text and "interface RateLimiter" in text
 
 
 def _exports_name(source: str, name: str) -> bool:

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,8 @@ def needs_node_packages(declared: Mapping[str, Any]) -> bool:
 
 def resolve(declared: Mapping[str, Any], sources: BindingSources) -> ResolvedBindings:
     """Resolve declarations against the account; raises ConfigError (strict) for a bad one."""
+    # Absolute paths: the isolate must find the same files whatever its working directory.
+    sources = replace(sources, home=sources.home.resolve(), state_dir=sources.state_dir.resolve())
     overrides = dict(sources.overrides)
     account_secrets = SecretStore(sources.home).values()
     secrets = {**account_secrets, **overrides}
@@ -101,10 +104,8 @@ def resolve(declared: Mapping[str, Any], sources: BindingSources) -> ResolvedBin
             platform["unavailable"][binding] = f"env.{binding} is unavailable: {exc.message}"
     process_env = {**secrets, **env_vars, **overrides}
     if needs_node_packages(declared):
-        from telnyx_edge.runtime import packages
-
         # better-sqlite3 for KV, SQL and rate limiters; installed once per machine.
-        process_env[packages.ENV_DIR] = str(packages.ensure(sources.home))
+        process_env["TELNYX_EDGE_NODE_PACKAGES"] = _node_packages(sources.home)
     return ResolvedBindings(
         platform=platform,
         process_env=process_env,
@@ -146,6 +147,15 @@ def _resolve_one(
             f"env.{binding} is the [telnyx] binding, a Telnyx API client that needs the Telnyx platform; "
             "it is not available in the local runtime (ship to Telnyx to use it)"
         )
+
+
+@functools.lru_cache(maxsize=4)
+def _node_packages(home: Path) -> str:
+    """The runtime's Node packages folder, installed if needed; looked up once per process
+    (finding it asks node for its ABI, which would slow every hot reload)."""
+    from telnyx_edge.runtime import packages
+
+    return str(packages.ensure(home))
 
 
 def read_env_file(path: Path) -> dict[str, str]:
