@@ -58,7 +58,7 @@ def sql(client: httpx.Client, mode: str, *steps: tuple[str, list[Any]]) -> dict[
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory, node_modules: Path) -> Iterator[tuple[ServerProcess, Path]]:
+def dev(tmp_path_factory: pytest.TempPathFactory, node_modules: Path) -> Iterator[tuple[ServerProcess, Path, Path]]:
     root = tmp_path_factory.mktemp("bindings-dev")
     home = root / "home"
     project, peer = copy_project("bindings", root), copy_project("bindings-peer", root)
@@ -69,25 +69,25 @@ def dev(tmp_path_factory: pytest.TempPathFactory, node_modules: Path) -> Iterato
         project, "--no-watch", "--with", str(peer), "--env-file", str(env_file),
         env={"TELNYX_EDGE_HOME": str(home)},
     )
-    yield server, home
+    yield server, home, project
     assert close(server) == 0
     assert SECRET not in server.output
 
 
 @pytest.fixture
-def client(dev: tuple[ServerProcess, Path]) -> Iterator[httpx.Client]:
+def client(dev: tuple[ServerProcess, Path, Path]) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=dev[0].url, timeout=30) as http:
         yield http
 
 
 @pytest.fixture
-def peer(dev: tuple[ServerProcess, Path]) -> Iterator[httpx.Client]:
+def peer(dev: tuple[ServerProcess, Path, Path]) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=dev[0].url, timeout=30, headers={"Host": "bindings-peer.localhost"}) as http:
         yield http
 
 
-def test_secrets_env_vars_and_the_env_file(client: httpx.Client, dev: tuple[ServerProcess, Path]) -> None:
-    server, home = dev
+def test_secrets_env_vars_and_the_env_file(client: httpx.Client, dev: tuple[ServerProcess, Path, Path]) -> None:
+    server, home, project = dev
     assert client.get("/secret", params={"handle": "API_TOKEN"}).json() == {"ok": True, "value": SECRET}
     assert client.get("/env").json() == {
         "mode": "test", "greeting": "hello from the env file",  # the env file overrides [env_vars] ...
@@ -101,6 +101,8 @@ def test_secrets_env_vars_and_the_env_file(client: httpx.Client, dev: tuple[Serv
     assert [s["name"] for s in listed] == ["API_TOKEN"]  # the env file did not touch the account
     assert "Not available locally (platform-only bindings): TELNYX (telnyx)" in server.output
     assert 'bindings: secret NEVER_ADDED (env.SECRETS.get("UNSET")) is not set' in server.output
+    # dev writes nothing in the project but .telnyx/ (the data lives on the account).
+    assert sorted(p.name for p in project.iterdir()) == [".telnyx", "node_modules", "src", "telnyx.toml", "tsconfig.json"]
 
 
 def test_missing_secrets_reject_naming_handle_and_secret(client: httpx.Client) -> None:
@@ -119,7 +121,7 @@ def test_telnyx_binding_throws_naming_it(client: httpx.Client) -> None:
     assert "needs the Telnyx platform" in result["message"]
 
 
-def test_kv_namespace_api(client: httpx.Client, dev: tuple[ServerProcess, Path]) -> None:
+def test_kv_namespace_api(client: httpx.Client, dev: tuple[ServerProcess, Path, Path]) -> None:
     assert ok(client, "CACHE", "get", "api/missing") is None
     ok(client, "CACHE", "put", "api/a", "1")
     ok(client, "CACHE", "put", "api/a", '{"n": 2}')  # last write wins
@@ -160,7 +162,7 @@ def test_kv_value_limit_is_one_mib(client: httpx.Client) -> None:
     assert len(ok(client, "CACHE", "get", "big")) == 1024 * 1024
 
 
-def test_second_function_and_cli_share_the_namespace(client: httpx.Client, peer: httpx.Client, dev: tuple[ServerProcess, Path]) -> None:
+def test_second_function_and_cli_share_the_namespace(client: httpx.Client, peer: httpx.Client, dev: tuple[ServerProcess, Path, Path]) -> None:
     home = dev[1]
     ok(client, "CACHE", "put", "shared/one", "from bindings")
     assert peer.get("/", params={"prefix": "shared/"}).json() == {"keys": ["shared/one"], "first": "from bindings"}
@@ -174,7 +176,7 @@ def test_second_function_and_cli_share_the_namespace(client: httpx.Client, peer:
     assert [(n["id"], n["name"]) for n in listed] == [(KV_ID, "CACHE")]
 
 
-def test_sql_database(client: httpx.Client, dev: tuple[ServerProcess, Path]) -> None:
+def test_sql_database(client: httpx.Client, dev: tuple[ServerProcess, Path, Path]) -> None:
     assert sql(client, "exec", ("CREATE TABLE links (slug TEXT PRIMARY KEY, url TEXT); CREATE INDEX l ON links (url)", []))["value"]["count"] == 2
     inserted = sql(client, "batch", ("INSERT INTO links VALUES (?, ?)", ["a", "https://a"]), ("INSERT INTO links VALUES (?, ?)", ["b", "https://b"]))
     assert [r["meta"]["changes"] for r in inserted["value"]] == [1, 1]
@@ -193,7 +195,7 @@ def test_sql_database(client: httpx.Client, dev: tuple[ServerProcess, Path]) -> 
     assert json.loads(done.stdout) == [{"columns": ["slug", "url"], "rows": [["a", "https://A"], ["b", "https://b"]], "changes": 0}]
 
 
-def test_cloud_storage_bucket(client: httpx.Client, dev: tuple[ServerProcess, Path]) -> None:
+def test_cloud_storage_bucket(client: httpx.Client, dev: tuple[ServerProcess, Path, Path]) -> None:
     put = client.post("/bucket/put", params={"key": "docs/a.txt"}, content=b"hello bucket", headers={"content-type": "text/plain"})
     assert put.json()["value"]["size"] == 12
     assert client.get("/bucket/get", params={"key": "docs/a.txt"}).json()["value"] == {
@@ -217,7 +219,7 @@ def test_cloud_storage_bucket(client: httpx.Client, dev: tuple[ServerProcess, Pa
 
 
 @pytest.mark.parametrize("key", ["../escape", "a/../../escape", "/abs", "a//b", "a/./b", "a\\b", ".telnyx-meta/x", ""])
-def test_bucket_keys_cannot_escape_the_folder(client: httpx.Client, dev: tuple[ServerProcess, Path], key: str) -> None:
+def test_bucket_keys_cannot_escape_the_folder(client: httpx.Client, dev: tuple[ServerProcess, Path, Path], key: str) -> None:
     name, message = fails(client, "FILES", "put", key, "x")
     assert name == "CloudStorageInvalidKeyError" and "invalid object key (400)" in message
     assert not (dev[1] / "storage" / "buckets" / "escape").exists()

@@ -31,8 +31,11 @@ export function database(file, { create = false } = {}) {
   db = new Driver(file, { fileMustExist: !create });
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma("journal_mode = WAL");
-  // A write that returned is on disk: the reply that follows may depend on it.
-  db.pragma("synchronous = FULL");
+  // NORMAL: a write that returned survives the runtime crashing or being killed (it is in the
+  // WAL); only an OS crash or power loss may undo the last ones. A binding is not an actor's
+  // durable storage (no promise of fsync before the reply), and an fsync per write cost 5 ms
+  // here under load: 113 puts/s over HTTP against 313 gets/s.
+  db.pragma("synchronous = NORMAL");
   open.set(file, db);
   return db;
 }
