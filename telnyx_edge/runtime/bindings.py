@@ -20,6 +20,7 @@ never part of an event, a log line or an error message.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Mapping
 import functools
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,7 @@ from typing import Any
 from telnyx_edge import config
 from telnyx_edge.account.namespaces import Catalog, bucket_path, is_uuid
 from telnyx_edge.account.secrets import SecretStore
-from telnyx_edge.errors import ConfigError, EdgeError
+from telnyx_edge.errors import AccountError, ConfigError, EdgeError
 
 RATELIMITS_FILE = "ratelimits.sqlite"
 _SQLITE_KINDS = {"storage.kv", "storage.sqldb", "ratelimits"}
@@ -97,7 +98,13 @@ def resolve(declared: Mapping[str, Any], sources: BindingSources) -> ResolvedBin
     for entry in declared.get("platform_bindings", []):
         binding, kind = str(entry["binding"]), str(entry["kind"])
         try:
-            _resolve_one(platform, catalog, sources, binding, kind, entry)
+            try:
+                _resolve_one(platform, catalog, sources, binding, kind, entry)
+            except (OSError, sqlite3.Error) as exc:
+                raise AccountError(
+                    f"{kind}.{binding}: cannot open its data under {sources.home}: {exc}",
+                    hint="Check that TELNYX_EDGE_HOME points at a writable directory.",
+                ) from exc
         except EdgeError as exc:
             if sources.strict:
                 raise
