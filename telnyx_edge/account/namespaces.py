@@ -114,8 +114,9 @@ class Catalog:
             conn.close()
 
     def _record(self, row: tuple[str, str, str, str]) -> StoreRecord:
-        kind, id_, name, created = row
-        return StoreRecord(kind, id_, name, created, data_path(self.home, kind, id_))  # type: ignore[arg-type]
+        kind_text, id_, name, created = row
+        kind: Kind = "kv" if kind_text == "kv" else "sqldb"
+        return StoreRecord(kind, id_, name, created, data_path(self.home, kind, id_))
 
     def create(self, kind: Kind, name: str) -> StoreRecord:
         """A new namespace or database with a fresh UUID; its data file is created empty."""

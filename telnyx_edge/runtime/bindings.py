@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from telnyx_edge import config
-from telnyx_edge.account.namespaces import Catalog, bucket_path, is_uuid
+from telnyx_edge.account.namespaces import Catalog, Kind, bucket_path, is_uuid
 from telnyx_edge.account.secrets import SecretStore
 from telnyx_edge.errors import AccountError, ConfigError, EdgeError
 
@@ -126,14 +126,14 @@ def _resolve_one(
     entry: Mapping[str, Any],
 ) -> None:
     if kind in ("storage.kv", "storage.sqldb"):
-        short = "kv" if kind == "storage.kv" else "sqldb"
+        short: Kind = "kv" if kind == "storage.kv" else "sqldb"
         id_ = str(entry.get("id", ""))
         if not is_uuid(id_):
             raise ConfigError(
                 f"{kind}.{binding}.id: {id_!r} is not a UUID",
                 hint=f"Create one with 'telnyx-edge storage {short} create --name NAME' and put the id it prints in telnyx.toml.",
             )
-        record = catalog.ensure(short, id_, binding)  # type: ignore[arg-type]
+        record = catalog.ensure(short, id_, binding)
         platform[short][binding] = {"id": record.id, "name": record.name, "path": str(record.path)}
     elif kind == "storage.cloudstorage":
         bucket = str(entry.get("bucket_name", ""))
