@@ -56,6 +56,16 @@ class PlatformBinding:
 
     binding: str
     kind: str
+    # The block's values: id (storage.kv, storage.sqldb), bucket_name and region
+    # (storage.cloudstorage), limit and period in seconds (ratelimits).
+    settings: tuple[tuple[str, str | int], ...] = ()
+
+    def setting(self, key: str) -> str | int | None:
+        return dict(self.settings).get(key)
+
+    def as_dict(self) -> dict[str, str | int]:
+        """As a shipped revision's manifest records it (`platform_bindings`)."""
+        return {"binding": self.binding, "kind": self.kind, **dict(self.settings)}
 
 
 @dataclass(frozen=True)
@@ -295,24 +305,27 @@ class _Validator:
                     self.problem(where, "must be a table")
                     continue
                 self._unknown(block, where, set(required))
-                for key in required:
-                    self._string(block, where, key, required=True)
+                values = tuple((key, self._string(block, where, key, required=True)) for key in required)
                 self._claim(name, where)
-                result.append(PlatformBinding(name, f"storage.{kind}"))
+                settings = tuple((key, value) for key, value in values if value is not None)
+                result.append(PlatformBinding(name, f"storage.{kind}", settings))
         if storage is not None:
             self._unknown(storage, "storage", set(_STORAGE_KINDS))
         for where, block in self._array_of_tables("ratelimits"):
             self._unknown(block, where, {"name", "limit", "period"})
             name = self._identifier(block, where, "name", required=True)
+            numbers: list[tuple[str, str | int]] = []
             for key in ("limit", "period"):
                 value = block.get(key)
                 if value is None:
                     self.problem(f"{where}.{key}", "missing; a positive whole number is required")
                 elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                     self.problem(f"{where}.{key}", f"{value!r} must be a positive whole number")
+                else:
+                    numbers.append((key, value))
             if name is not None:
                 self._claim(name, f"{where}.name")
-                result.append(PlatformBinding(name, "ratelimits"))
+                result.append(PlatformBinding(name, "ratelimits", tuple(numbers)))
         return tuple(result)
 
     def _env_vars(self) -> dict[str, str]:

@@ -325,7 +325,7 @@ def _ship_manifest(
         "inputs": sorted(built.metafile.get("inputs", {})),
         "actors": [{"binding": b.binding, "type": b.type, "role": b.role} for b in bindings],
         "secrets": [{"binding": s.binding, "name": s.name} for s in manifest.secrets],
-        "platform_bindings": [{"binding": p.binding, "kind": p.kind} for p in manifest.platform_bindings],
+        "platform_bindings": [p.as_dict() for p in manifest.platform_bindings],
         "env_vars": dict(manifest.env_vars),
         "built_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }

@@ -22,6 +22,9 @@ def dev(
     with_projects: list[Path] = typer.Option(
         [], "--with", help="Also run this project (repeatable), at its own host name; resolves shared actor types.",
     ),
+    env_file: Optional[Path] = typer.Option(
+        None, "--env-file", help="A dotenv file whose values override secrets and [env_vars] for this run only.",
+    ),
     method_timeout_ms: Optional[int] = typer.Option(
         None, "--method-timeout-ms", envvar="TELNYX_EDGE_METHOD_TIMEOUT_MS", min=100,
         help="Wall-clock budget of one actor call (default 30000).",
@@ -37,5 +40,6 @@ def dev(
         with_projects=tuple(p.expanduser() for p in with_projects),
         limits=limits_from_env(method_timeout_ms),
         alarm_retry_delay_s=alarm_retry_delay_s(), packages_dir=ensure_with_spinner(),
+        env_file=env_file.expanduser().resolve() if env_file else None,
     )
     run(options, report)

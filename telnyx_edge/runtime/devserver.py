@@ -21,6 +21,8 @@ from telnyx_edge.account import edge_home
 from telnyx_edge.config import Manifest, load_manifest
 from telnyx_edge.errors import BundleError, ConfigError, EdgeError, RuntimeStartError
 from telnyx_edge.runtime import events, watcher
+from telnyx_edge.runtime.bindings import BindingSources, declarations, read_env_file
+from telnyx_edge.runtime.bindings import resolve as resolve_bindings
 from telnyx_edge.runtime.core import RuntimeCore
 from telnyx_edge.runtime.packages import packages_for
 from telnyx_edge.runtime.edge import serving_functions
@@ -44,6 +46,7 @@ class DevOptions:
     with_projects: tuple[Path, ...] = ()  # more local projects, each at its own host name
     home: Path | None = None  # the account that resolves remaining references (default: edge_home())
     packages_dir: Path | None = None  # the runtime's Node packages (default: installed on demand)
+    env_file: Path | None = None  # dotenv values overriding secrets and [env_vars] for this run
 
 
 def load_project(project: Path) -> Manifest:
@@ -76,6 +79,8 @@ class _Project:
     main: bool
     name: str = ""
     build_no: int = 0
+    sources: BindingSources | None = None  # where its platform bindings find their data
+    notices: tuple[str, ...] = ()
 
     def next_start_build(self) -> None:
         if self.builds.is_dir():
@@ -96,11 +101,15 @@ class _Project:
             if old.name.isdigit() and int(old.name) <= self.build_no - KEEP_BUILDS:
                 shutil.rmtree(old, ignore_errors=True)
         self.name = manifest.display_name
+        assert self.sources is not None
+        resolved = resolve_bindings(declarations(manifest), self.sources)
+        self.notices = resolved.notices
         return FunctionSpec(
             name=manifest.display_name, bundle_path=result.js_path,
             bindings={a.binding: a.type for a in manifest.actors},
             owned_types=tuple(sorted({a.type for a in manifest.actors if a.type in result.exports})),
-            env_vars=dict(manifest.env_vars), hosts=(project_host(manifest),), default=self.main,
+            env_vars=resolved.env_vars, hosts=(project_host(manifest),), default=self.main,
+            platform=resolved.platform, process_env=resolved.process_env,
         )
 
 
@@ -129,12 +138,18 @@ class DevServer:
         manifest = load_project(self.project)
         for warning in manifest.warnings:
             self.report(events.Notice(f"{manifest.path.name}: {warning}"))
-        if manifest.platform_bindings:
-            self.report(events.Unavailable(tuple((b.binding, b.kind) for b in manifest.platform_bindings)))
+        platform_only = tuple((b.binding, b.kind) for b in manifest.platform_bindings if b.kind == "telnyx")
+        if platform_only:
+            self.report(events.Unavailable(platform_only))
+        overrides = read_env_file(self.options.env_file) if self.options.env_file else {}
+        sources = BindingSources(self.options.home or edge_home(), self.state_dir, overrides)
         specs = []
         for project in self.projects:
+            project.sources = sources
             project.next_start_build()
             specs.append(await asyncio.to_thread(project.build))
+            for notice in project.notices:
+                self.report(events.Notice(f"{project.name}: {notice}"))
         _check_distinct(specs, self.projects)
         self._core = RuntimeCore(
             self.state_dir, runtime_limits(self.options.limits, self.options.alarm_retry_delay_s), self.report,

@@ -22,7 +22,7 @@ import shutil
 import signal
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -74,12 +74,14 @@ class Isolate:
         *,
         method_timeout_ms: int,
         on_exit: Callable[[Isolate, str], None],
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self.backend = backend
         self.method_timeout_ms = method_timeout_ms
         self._on_exit = on_exit
+        self._env = dict(env or {})  # added to the inherited environment: secrets, [env_vars] (spec 2.3)
         self._proc: asyncio.subprocess.Process | None = None
         self._conn: FrameConnection | None = None
         self._next_id = 1
@@ -106,7 +108,7 @@ class Isolate:
             # stdout/stderr stay the user's console output.
             # TELNYX_EDGE_NODE_FLAGS: extra node flags, e.g. --inspect or --cpu-prof.
             flags = shlex.split(os.environ.get("TELNYX_EDGE_NODE_FLAGS", ""))
-            env = dict(os.environ)
+            env = {**os.environ, **self._env}
             env["TELNYX_EDGE_NODE_PACKAGES"] = str(self.config["packages_dir"])
             # fsyncs of different actors' databases run in libuv's pool, in parallel.
             env.setdefault("UV_THREADPOOL_SIZE", "16")

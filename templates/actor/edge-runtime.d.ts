@@ -230,6 +230,150 @@ declare module "@telnyx/edge-runtime" {
   }
   // ---- end of Agent SDK -----------------------------------------------------------------
 
+  // -- Platform bindings (telnyx.toml); `telnyx-edge types` types env.NAME with these. --------
+
+  /** env.SECRETS of `[[secrets]]` blocks: `get(handle)` -> the stored secret; rejects for an unknown handle or unset secret. */
+  export interface SecretsBinding<Handle extends string = string> {
+    get(handle: Handle): Promise<string>;
+  }
+
+  export interface KvPutOptions {
+    /** Seconds from now until the key expires. */
+    expirationTtl?: number;
+    /** Seconds since the epoch at which the key expires. */
+    expiration?: number;
+  }
+
+  export interface KvListOptions {
+    prefix?: string;
+    /** The `cursor` of the previous page. */
+    cursor?: string;
+    /** 1..1000, default 1000. */
+    limit?: number;
+  }
+
+  export interface KvListKey {
+    name: string;
+    sizeBytes: number;
+    /** ISO 8601. */
+    updatedAt: string;
+    /** Seconds since the epoch, when the key expires. */
+    expiration?: number;
+  }
+
+  export interface KvListResult {
+    keys: KvListKey[];
+    list_complete: boolean;
+    /** Set when list_complete is false. */
+    cursor?: string;
+  }
+
+  /** `[storage.kv.NAME]`: keys are 1-256 characters of a-z A-Z 0-9 - _ / = . ; values at most 1 MiB; last write wins. */
+  export interface KvNamespace {
+    get(key: string, options?: { type?: "text" } | "text"): Promise<string | null>;
+    get<T = unknown>(key: string, options: { type: "json" } | "json"): Promise<T | null>;
+    put(key: string, value: string, options?: KvPutOptions): Promise<void>;
+    /** Deleting a missing key is not an error. */
+    delete(key: string): Promise<void>;
+    list(options?: KvListOptions): Promise<KvListResult>;
+  }
+
+  export type SqlBindValue = null | number | bigint | string | boolean | ArrayBuffer | ArrayBufferView;
+
+  export interface SqlMeta {
+    changes: number;
+    last_row_id: number;
+    /** Milliseconds. */
+    duration: number;
+    rows_read?: number;
+  }
+
+  export interface SqlResult<T = Record<string, unknown>> {
+    results: T[];
+    success: boolean;
+    meta: SqlMeta;
+  }
+
+  export interface SqlPreparedStatement {
+    /** A copy of the statement with these values for its `?` parameters. */
+    bind(...values: SqlBindValue[]): SqlPreparedStatement;
+    first<T = Record<string, unknown>>(): Promise<T | null>;
+    first<T = unknown>(column: string): Promise<T | null>;
+    all<T = Record<string, unknown>>(): Promise<SqlResult<T>>;
+    run<T = Record<string, unknown>>(): Promise<SqlResult<T>>;
+    raw<T = unknown[]>(options?: { columnNames?: boolean }): Promise<T[]>;
+  }
+
+  /** `[storage.sqldb.NAME]`: a SQL database. */
+  export interface SqlDatabase {
+    prepare(query: string): SqlPreparedStatement;
+    /** Every statement in one transaction: all of them apply, or none. */
+    batch<T = Record<string, unknown>>(statements: SqlPreparedStatement[]): Promise<SqlResult<T>[]>;
+    /** A script of statements without parameters. */
+    exec(query: string): Promise<{ count: number; duration: number }>;
+  }
+
+  export interface CloudStorageHttpMetadata {
+    contentType?: string;
+    contentLanguage?: string;
+    contentDisposition?: string;
+    contentEncoding?: string;
+    cacheControl?: string;
+  }
+
+  export interface CloudStorageObject {
+    key: string;
+    size: number;
+    /** MD5 of the content, hex. */
+    etag: string;
+    uploaded: Date;
+    httpMetadata: CloudStorageHttpMetadata;
+    customMetadata: Record<string, string>;
+  }
+
+  export interface CloudStorageObjectBody extends CloudStorageObject {
+    readonly body: ReadableStream<Uint8Array>;
+    text(): Promise<string>;
+    json<T = unknown>(): Promise<T>;
+    arrayBuffer(): Promise<ArrayBuffer>;
+    bytes(): Promise<Uint8Array>;
+  }
+
+  export interface CloudStoragePutOptions {
+    httpMetadata?: CloudStorageHttpMetadata;
+    customMetadata?: Record<string, string>;
+    /** Shorthand for httpMetadata.contentType. */
+    contentType?: string;
+  }
+
+  export interface CloudStorageListResult {
+    keys: { name: string; size: number; lastModified: string }[];
+    list_complete: boolean;
+    /** The same page as `keys`, with every object's metadata. */
+    objects: CloudStorageObject[];
+    truncated: boolean;
+    cursor?: string;
+  }
+
+  /** `[storage.cloudstorage.NAME]`: objects by key ("/"-separated names; no "." or ".." segments). */
+  export interface CloudStorageBucket {
+    get(key: string): Promise<CloudStorageObjectBody | null>;
+    put(
+      key: string,
+      value: string | ArrayBuffer | ArrayBufferView | Blob | ReadableStream | null,
+      options?: CloudStoragePutOptions,
+    ): Promise<CloudStorageObject>;
+    head(key: string): Promise<CloudStorageObject | null>;
+    /** Deleting a missing object is not an error. */
+    delete(keys: string | string[]): Promise<void>;
+    list(options?: { prefix?: string; cursor?: string; limit?: number }): Promise<CloudStorageListResult>;
+  }
+
+  /** `[[ratelimits]]`: at most `limit` calls per key in each `period` seconds. */
+  export interface RateLimiter {
+    limit(options: { key: string }): Promise<{ success: boolean }>;
+  }
+
   export class ActorMethodError extends Error {}
   export class ActorPrivateMethodError extends Error {}
   export class ActorUnknownMethodError extends Error {}

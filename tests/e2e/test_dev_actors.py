@@ -36,8 +36,10 @@ def client(server: ServerProcess) -> Iterator[httpx.Client]:
     yield from client_for(server)
 
 
-def test_startup_lists_what_is_not_local(server: ServerProcess) -> None:
-    assert "Not available locally (platform-only bindings): SECRETS (secrets), LIMITER (ratelimits)" in server.output
+def test_startup_names_an_unset_secret_and_nothing_unavailable(server: ServerProcess) -> None:
+    # Secrets and rate limiters work locally now; only [telnyx] is platform-only (test_bindings.py).
+    assert "Not available locally" not in server.output
+    assert "lab: secret API-KEY (env.SECRETS.get(\"SECRETS\")) is not set" in server.output
 
 
 KEYS = ["a", "b", "ba", "bb", "c", "d", "e"]

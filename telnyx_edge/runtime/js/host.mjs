@@ -15,6 +15,7 @@ import { TO_ISOLATE } from "./wire.mjs";
 const STATS_INTERVAL_MS = 2000;
 const MAX_OPEN_ACTIVATIONS = 4096; // open databases per isolate; idle ones beyond this are closed
 import { configureAgents } from "./agent.mjs";
+import { platformBindings } from "./bindings/index.mjs";
 
 class Channel {
   constructor(socket, onMessage) {
@@ -76,8 +77,10 @@ class Host {
     this.problems = [];
     this.activations = new Map();
     this.methodCache = new Map();
+    this.platform = platformBindings(config.platform);
     // Before the bundle loads, so `import { env }` is usable at module top level too.
-    Object.assign(globalEnv, this.envFor(null));
+    // Descriptors, not values: reading a platform-only binding throws (bindings/index.mjs).
+    Object.defineProperties(globalEnv, Object.getOwnPropertyDescriptors(this.envFor(null)));
   }
 
   attach(mod) {
@@ -92,7 +95,7 @@ class Host {
   envFor(caller) {
     const out = { ...this.config.env_vars };
     for (const [binding, type] of Object.entries(this.config.bindings)) out[binding] = new Namespace(this, type, caller);
-    return out;
+    return Object.defineProperties(out, this.platform);
   }
 
   method(instance, type, name) {
