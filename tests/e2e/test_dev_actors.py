@@ -272,13 +272,15 @@ def test_alarm_fires_once_and_is_consumed(client: httpx.Client) -> None:
     assert fired >= when
 
 
-def test_failed_alarm_is_retried_three_times_then_deleted(client: httpx.Client) -> None:
+def test_failed_alarm_is_retried_three_times_then_deleted(client: httpx.Client, server: ServerProcess) -> None:
     value(client, "alarm-bad", "arm", 50, "throw")
     log = eventually(lambda: _log(client, "alarm-bad"), lambda log: len(log) >= 4, timeout=10)
     assert log == [[0, False, "throw"], [1, True, "throw"], [2, True, "throw"], [3, True, "throw"]]
     eventually(lambda: value(client, "alarm-bad", "alarmAt"), lambda when: when is None, timeout=5)
     assert value(client, "alarm-bad", "get", "alarm-fired") is None  # failed runs committed nothing
     assert len(_log(client, "alarm-bad")) == 4
+    # The user is told when an alarm is given up (the platform says nothing; locally we do).
+    server.wait_for(r'alarm\(\) of Lab\("alarm-bad"\) failed 4 times; the alarm is deleted', timeout=5)
 
 
 def test_block_concurrency_while_gates_the_first_call(client: httpx.Client) -> None:

@@ -206,6 +206,9 @@ export class Activation {
         logError(`alarm() of ${this.key} failed`, err);
         db.beginTurn();
         db.alarmFailed(alarmRow, this.host.alarmRetryDelayMs, this.host.alarmMaxRetries, Date.now());
+        if (alarmRow.alarm_retries >= this.host.alarmMaxRetries) {
+          process.stderr.write(`[isolate] alarm() of ${this.key} failed ${alarmRow.alarm_retries + 1} times; the alarm is deleted\n`);
+        }
         db.endTurn(true);
         const error = toCallerError(err, this, turn);
         return this.release(turn, null, state, () => { throw error; });
