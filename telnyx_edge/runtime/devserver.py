@@ -59,6 +59,10 @@ def load_project(project: Path) -> Manifest:
     return load_manifest(project)
 
 
+# Platform bindings the local runtime provides too (`[telnyx]`: runtime/js/bindings/telnyx.mjs).
+LOCAL_PLATFORM_KINDS = frozenset({"telnyx"})
+
+
 def project_host(manifest: Manifest) -> str:
     """The host name a project answers at, as it will on the local edge once shipped."""
     name = manifest.display_name.lower()
@@ -99,6 +103,7 @@ class _Project:
             bindings={a.binding: a.type for a in manifest.actors},
             owned_types=tuple(sorted({a.type for a in manifest.actors if a.type in result.exports})),
             env_vars=dict(manifest.env_vars), hosts=(project_host(manifest),), default=self.main,
+            telnyx_binding=next((p.binding for p in manifest.platform_bindings if p.kind == "telnyx"), None),
         )
 
 
@@ -127,8 +132,9 @@ class DevServer:
         manifest = load_project(self.project)
         for warning in manifest.warnings:
             self.report(events.Notice(f"{manifest.path.name}: {warning}"))
-        if manifest.platform_bindings:
-            self.report(events.Unavailable(tuple((b.binding, b.kind) for b in manifest.platform_bindings)))
+        unavailable = tuple((b.binding, b.kind) for b in manifest.platform_bindings if b.kind not in LOCAL_PLATFORM_KINDS)
+        if unavailable:
+            self.report(events.Unavailable(unavailable))
         specs = []
         for project in self.projects:
             project.next_start_build()

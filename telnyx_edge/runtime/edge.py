@@ -45,6 +45,7 @@ def revision_spec(record: FunctionRecord, revision_path: Path, manifest: dict[st
     actors = manifest.get("actors", [])
     assert isinstance(actors, list)
     env_vars = manifest.get("env_vars", {})
+    platform = manifest.get("platform_bindings", [])
     return FunctionSpec(
         name=record.name,
         bundle_path=revision_path / str(manifest.get("bundle", "index.js")),
@@ -52,6 +53,7 @@ def revision_spec(record: FunctionRecord, revision_path: Path, manifest: dict[st
         owned_types=tuple(sorted({str(a["type"]) for a in actors if a.get("role") == OWNER})),
         env_vars=dict(env_vars) if isinstance(env_vars, dict) else {},
         hosts=(record.host,),
+        telnyx_binding=next((str(p["binding"]) for p in platform if p.get("kind") == "telnyx"), None) if isinstance(platform, list) else None,
     )
 
 

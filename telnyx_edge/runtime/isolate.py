@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shlex
 import shutil
@@ -51,6 +52,15 @@ class IsolateBackend(Protocol):
     async def commit(self, actor: ActorKey, epoch: int, writes: list[list[Any]], consume_alarm: int | None) -> None: ...
     async def call(self, type_: str, name: str, method: str, args: bytes, chain: list[str]) -> bytes: ...
     async def fetch_actor(self, type_: str, name: str, request: list[Any], chain: list[str]) -> list[Any]: ...
+
+
+@functools.cache
+def _spawn_env() -> dict[str, str]:
+    """Our environment plus TELNYX_EDGE_NODE_PACKAGES: the isolate loads the runtime's own
+    Node packages (`telnyx` for the `[telnyx]` binding) from there, never from the project."""
+    from telnyx_edge.runtime import packages
+
+    return {**os.environ, packages.ENV_DIR: str(packages.packages_dir())}
 
 
 def node_binary() -> str:
@@ -103,7 +113,7 @@ class Isolate:
             flags = shlex.split(os.environ.get("TELNYX_EDGE_NODE_FLAGS", ""))
             self._proc = await asyncio.create_subprocess_exec(
                 node_binary(), "--enable-source-maps", *flags, str(HOST_SCRIPT), str(child.fileno()),
-                stdin=asyncio.subprocess.DEVNULL, pass_fds=(child.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL, pass_fds=(child.fileno(),), env=_spawn_env(),
             )
         finally:
             child.close()

@@ -38,6 +38,7 @@ class FunctionSpec:
     env_vars: Mapping[str, str] = field(default_factory=dict)
     hosts: tuple[str, ...] = ()  # Host names routed here
     default: bool = False  # also serves every Host no function claims (dev's main project)
+    telnyx_binding: str | None = None  # `[telnyx] binding`: env gets a Telnyx API client under this name
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class Registry:
             "bindings": dict(spec.bindings),
             "owned_types": list(spec.owned_types),
             "env_vars": dict(spec.env_vars),
+            "telnyx_binding": spec.telnyx_binding,
             "method_timeout_ms": self.limits.method_timeout_ms,
             "alarm_timeout_ms": self.limits.alarm_timeout_ms,
             "request_timeout_ms": self.limits.request_timeout_ms,

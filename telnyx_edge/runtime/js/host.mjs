@@ -10,6 +10,7 @@ import { encodeValue, decodeValue, quickCopy } from "./codec.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor, env as globalEnv } from "./edge-runtime.mjs";
 import { Activation, findMethod, fmtKey } from "./actors.mjs";
+import { telnyxBinding } from "./bindings/telnyx.mjs";
 
 class Channel {
   constructor(socket, onMessage) {
@@ -84,6 +85,7 @@ class Host {
   envFor(caller) {
     const out = { ...this.config.env_vars };
     for (const [binding, type] of Object.entries(this.config.bindings)) out[binding] = new Namespace(this, type, caller);
+    if (this.config.telnyx_binding) out[this.config.telnyx_binding] = telnyxBinding(this.config.telnyx_binding);
     return out;
   }
 
