@@ -144,6 +144,11 @@ def link_node_modules(project: Path) -> None:
     target = project / "node_modules"
     if not target.exists():
         target.symlink_to(NODE_MODULES, target_is_directory=True)
+    elif not target.is_symlink():
+        # A scaffold's own node_modules (its @telnyx/edge-runtime link): add the shared packages beside it.
+        for entry in NODE_MODULES.iterdir():
+            if not (target / entry.name).exists():
+                (target / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
 
 
 Step = Callable[[], None]
