@@ -125,6 +125,15 @@ def dependency_spec(project: Path) -> str:
     )
 
 
+def declares_dependency(project: Path) -> bool:
+    """Whether the project's package.json (if any, and readable) lists the package."""
+    try:
+        data: Any = json.loads((project / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and any(isinstance(data.get(f), dict) and PACKAGE in data[f] for f in _DEPENDENCY_FIELDS)
+
+
 def link_project(project: Path, home: Path | None = None) -> LinkResult:
     """Wire `project` to the local folder package so `npm install` succeeds; package.json stays as is.
 

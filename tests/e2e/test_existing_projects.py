@@ -183,3 +183,16 @@ def test_a_missing_import_is_one_line(project: Path) -> None:
         assert [line for line in result.stderr.splitlines() if not line.startswith("⚠️")] == [
             '❌ Cannot resolve import "left-pad" in src/index.ts:1:16: not found; add it with npm install left-pad'
         ], args
+
+
+def test_new_func_from_an_example_project_installs_and_ships(project: Path, tmp_path: Path) -> None:
+    # The examples' README flow: mint a function from the project; its npm install must not 404.
+    created = run_cli("new-func", "--from-dir", str(project), "--name=sms-notes", "--dir", str(tmp_path / "mine"), timeout=300)
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert "✓ Installed dependencies" in created.stdout.splitlines()
+    mine = tmp_path / "mine" / "sms-notes"
+    assert (mine / "node_modules" / "@telnyx" / "edge-runtime" / "edge-runtime.d.ts").is_file()
+    assert (mine / "node_modules" / "telnyx" / "package.json").is_file()  # everything else from the registry
+    assert config.load_manifest(mine).func_id_placeholder is None
+    shipped = run_cli("ship", "-f", str(mine))
+    assert shipped.returncode == 0, shipped.stdout + shipped.stderr

@@ -11,7 +11,10 @@ import pytest
 
 from tests.harness import ROOT
 
-JS_FILES = ["host.mjs", "actors.mjs", "storage.mjs", "codec.mjs", "errors.mjs", "edge-runtime.mjs", "msgpack.mjs", "package.json"]
+JS_FILES = [
+    "host.mjs", "actors.mjs", "storage.mjs", "codec.mjs", "errors.mjs", "edge-runtime.mjs", "msgpack.mjs", "package.json",
+    "edge-runtime.d.ts", "bindings/telnyx.mjs",
+]
 
 
 @pytest.mark.slow
