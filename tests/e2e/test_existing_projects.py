@@ -185,6 +185,7 @@ def test_a_missing_import_is_one_line(project: Path) -> None:
         ], args
 
 
+@pytest.mark.slow  # npm install from the registry
 def test_new_func_from_an_example_project_installs_and_ships(project: Path, tmp_path: Path) -> None:
     # The examples' README flow: mint a function from the project; its npm install must not 404.
     created = run_cli("new-func", "--from-dir", str(project), "--name=sms-notes", "--dir", str(tmp_path / "mine"), timeout=300)
