@@ -108,6 +108,7 @@ def test_a_project_without_node_modules_runs_under_dev_ships_and_serves(project:
     try:
         assert PLACEHOLDER_WARNING in server.output
         assert "TELNYX (telnyx)" not in server.output  # the one platform binding dev provides
+        assert "MODULE_TYPELESS_PACKAGE_JSON" not in server.output  # package.json has no "type"
         with httpx.Client(base_url=server.url, timeout=30) as client:
             assert client.get("/env").json() == {"hasKey": True, "baseUrl": stub.base_url}
             sent = text_notes(client, "+15557654321")
@@ -139,6 +140,7 @@ def test_a_project_without_node_modules_runs_under_dev_ships_and_serves(project:
             assert (sent.status_code, sent.json()) == (200, {"sent": "msg-0001"})
     finally:
         served.stop()
+    assert "MODULE_TYPELESS_PACKAGE_JSON" not in served.output
     assert stub.requests[-1]["authorization"] == "Bearer KEY-serve-456"
     assert stub.requests[-1]["body"]["to"] == "+15550002222"
 
