@@ -53,6 +53,7 @@ def link(
 ) -> None:
     from telnyx_edge.runtime.npmlink import PACKAGE, link_project
 
+    ensure_with_spinner()  # Node's types for the linked package come from the runtime's packages
     result = link_project(from_dir.expanduser())
     console.success(f"{PACKAGE} {result.version} (for \"{result.spec}\") linked from {result.folder}")
     if result.lock_updated:

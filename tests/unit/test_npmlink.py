@@ -23,13 +23,17 @@ def test_the_folder_version_is_the_lowest_the_range_accepts(spec: str, version: 
 
 
 def test_the_folder_package_links_the_runtimes_module_and_declarations(tmp_path: Path) -> None:
-    folder = npmlink.folder_package("0.9.2", tmp_path)
+    node_types = tmp_path / "types-node"
+    node_types.mkdir()
+    folder = npmlink.folder_package("0.9.2", tmp_path, node_types)
     assert folder == tmp_path / "npm" / "edge-runtime@0.9.2"
     manifest = json.loads((folder / "package.json").read_text())
-    assert (manifest["name"], manifest["version"], manifest["types"]) == ("@telnyx/edge-runtime", "0.9.2", "edge-runtime.d.ts")
+    assert (manifest["name"], manifest["version"], manifest["types"]) == ("@telnyx/edge-runtime", "0.9.2", "index.d.ts")
+    assert '/// <reference path="./edge-runtime.d.ts" />' in (folder / "index.d.ts").read_text()
+    assert (folder / "node_modules" / "@types" / "node").resolve() == node_types
     assert (folder / "edge-runtime.d.ts").resolve() == (JS_DIR / "edge-runtime.d.ts").resolve()
     assert (folder / "edge-runtime.mjs").resolve() == (JS_DIR / "edge-runtime.mjs").resolve()
-    assert npmlink.folder_package("0.9.2", tmp_path) == folder  # idempotent
+    assert npmlink.folder_package("0.9.2", tmp_path, node_types) == folder  # idempotent
 
 
 def test_the_lock_records_the_link_once(tmp_path: Path) -> None:
