@@ -39,6 +39,14 @@ def ensure_with_spinner() -> Path:
             status.stop()
 
 
+def ensure_bundler(project: Path) -> None:
+    """A project without its own esbuild bundles with the toolchain's: show its one-time install."""
+    from telnyx_edge.bundle import project_esbuild
+
+    if project_esbuild(project) is None:
+        ensure_with_spinner()
+
+
 def install() -> None:
     from telnyx_edge.runtime import packages
 
