@@ -131,17 +131,26 @@ def write(plan: Plan, func_id: str) -> Path:
     staging = plan.destination.parent / f".{plan.name}.{uuid.uuid4().hex[:8]}.partial"
     try:
         plan.destination.parent.mkdir(parents=True, exist_ok=True)
+        from telnyx_edge.runtime import npmlink
+
         if plan.from_dir is not None:
             _copy_from(plan.from_dir, staging, plan.name, func_id)
         else:
             assert plan.template is not None
-            context = {"name": plan.name, "func_id": func_id, "compatibility_date": COMPATIBILITY_DATE}
+            context = {
+                "name": plan.name, "func_id": func_id, "compatibility_date": COMPATIBILITY_DATE,
+                "edge_runtime_version": npmlink.runtime_version(),
+            }
             overlay = templates_root() / plan.template
             base = _TEMPLATE_BASES.get(plan.template)
             if base is not None:
                 replaced = {child.name for child in overlay.iterdir()}
                 _render(templates_root() / base, staging, context, skip=replaced)
             _render(overlay, staging, context)
+        if npmlink.declares_dependency(staging):
+            # `@telnyx/edge-runtime` is not on npm: wire it so the npm install that follows works.
+            # The staging folder is at the destination's depth, so the relative link survives the rename.
+            npmlink.link_project(staging)
         if plan.destination.exists():
             plan.destination.rmdir()  # checked empty in plan()
         staging.rename(plan.destination)

@@ -252,6 +252,11 @@ def _remaining(deadline: float, timeout: float) -> float:
 
 
 def _function_on_account(manifest: config.Manifest, account: AccountBackend | None) -> FunctionRecord:
+    if manifest.func_id is None and manifest.func_id_placeholder is not None:
+        raise ShipError(
+            f"func_id {manifest.func_id_placeholder!r} in {manifest.path.name} is a placeholder, not a function id",
+            hint="Create the function with 'telnyx-edge new-func --actor --name=NAME' and copy its func_id into [edge_compute].",
+        )
     if manifest.func_id is None:
         raise ShipError(
             f"{manifest.path.name} has no [edge_compute] func_id, so there is no function to ship to",

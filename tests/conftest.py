@@ -65,8 +65,9 @@ def copy_fixture(tmp_path: Path, node_modules: Path):  # type: ignore[no-untyped
         shutil.copytree(FIXTURES / "projects" / name, dest)
         link_node_modules(dest)
         if (dest / "tsconfig.json").is_file() and not (dest / "edge-runtime.d.ts").exists():
-            # The scaffold's declarations of @telnyx/edge-runtime, as new-func writes them.
-            shutil.copy(ROOT / "templates" / "actor" / "edge-runtime.d.ts", dest)
+            # The runtime's declarations of @telnyx/edge-runtime (the shared node_modules has
+            # no link to the package; `telnyx-edge runtime link` gives real projects one).
+            shutil.copy(ROOT / "telnyx_edge" / "runtime" / "js" / "edge-runtime.d.ts", dest)
         return dest
 
     return copy

@@ -31,10 +31,12 @@ def dev(
     ),
 ) -> None:
     from telnyx_edge.cli.runtime_cmd import ensure_with_spinner
+    from telnyx_edge.cli.runtime_cmd import ensure_bundler
     from telnyx_edge.cli.runtime_output import alarm_retry_delay_s, report
     from telnyx_edge.runtime.devserver import DevOptions, limits_from_env, run
 
     project = (from_dir.expanduser() if from_dir else Path.cwd()).resolve()
+    ensure_bundler(project)
     options = DevOptions(
         project=project, host=host, port=port, state_dir=state, watch=not no_watch,
         with_projects=tuple(p.expanduser() for p in with_projects),

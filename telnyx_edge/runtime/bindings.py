@@ -149,11 +149,7 @@ def _resolve_one(
             "limit": int(entry["limit"]), "period": int(entry["period"]),
             "path": str(sources.state_dir / RATELIMITS_FILE),
         }
-    elif kind == "telnyx":
-        platform["unavailable"][binding] = (
-            f"env.{binding} is the [telnyx] binding, a Telnyx API client that needs the Telnyx platform; "
-            "it is not available in the local runtime (ship to Telnyx to use it)"
-        )
+    # `[telnyx]` is not resolved here: the isolate builds its API client (js/bindings/telnyx.mjs).
 
 
 @functools.lru_cache(maxsize=4)

@@ -64,6 +64,12 @@ def load_project(project: Path) -> Manifest:
     return load_manifest(project)
 
 
+# Platform bindings the local runtime provides too (runtime/bindings.py, runtime/js/bindings/).
+LOCAL_PLATFORM_KINDS = frozenset(
+    {"telnyx", "secrets", "ratelimits", "storage.kv", "storage.sqldb", "storage.cloudstorage"}
+)
+
+
 def project_host(manifest: Manifest) -> str:
     """The host name a project answers at, as it will on the local edge once shipped."""
     name = manifest.display_name.lower()
@@ -110,6 +116,7 @@ class _Project:
             owned_types=tuple(sorted({a.type for a in manifest.actors if a.type in result.exports})),
             env_vars=resolved.env_vars, hosts=(project_host(manifest),), default=self.main,
             platform=resolved.platform, process_env=resolved.process_env,
+            telnyx_binding=next((p.binding for p in manifest.platform_bindings if p.kind == "telnyx"), None),
         )
 
 
@@ -138,9 +145,9 @@ class DevServer:
         manifest = load_project(self.project)
         for warning in manifest.warnings:
             self.report(events.Notice(f"{manifest.path.name}: {warning}"))
-        platform_only = tuple((b.binding, b.kind) for b in manifest.platform_bindings if b.kind == "telnyx")
-        if platform_only:
-            self.report(events.Unavailable(platform_only))
+        unavailable = tuple((b.binding, b.kind) for b in manifest.platform_bindings if b.kind not in LOCAL_PLATFORM_KINDS)
+        if unavailable:
+            self.report(events.Unavailable(unavailable))
         overrides = read_env_file(self.options.env_file) if self.options.env_file else {}
         sources = BindingSources(self.options.home or edge_home(), self.state_dir, overrides)
         specs = []

@@ -67,6 +67,7 @@ def revision_spec(
             resolved = resolve_bindings(manifest, BindingSources(home, account_state_dir(home), strict=False))
             _resolved[key] = resolved
         env_vars = resolved.env_vars
+    platform = manifest.get("platform_bindings", [])
     return FunctionSpec(
         name=record.name,
         bundle_path=revision_path / str(manifest.get("bundle", "index.js")),
@@ -76,6 +77,7 @@ def revision_spec(
         hosts=(record.host,),
         platform=resolved.platform if resolved else {},
         process_env=resolved.process_env if resolved else {},
+        telnyx_binding=next((str(p["binding"]) for p in platform if p.get("kind") == "telnyx"), None) if isinstance(platform, list) else None,
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shlex
 import shutil
@@ -58,6 +59,7 @@ class IsolateBackend(Protocol):
     def actor_stats(self, rows: list[list[Any]]) -> None: ...
 
 
+@functools.cache
 def node_binary() -> str:
     node = shutil.which("node")
     if node is None:

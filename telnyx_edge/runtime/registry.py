@@ -38,6 +38,7 @@ class FunctionSpec:
     # hold secret values, so they stay out of repr (and so out of any message or traceback).
     platform: Mapping[str, Any] = field(default_factory=dict, repr=False)
     process_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    telnyx_binding: str | None = None  # `[telnyx] binding`: env gets a Telnyx API client under this name
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class Registry:
             "owned_types": list(spec.owned_types),
             "env_vars": dict(spec.env_vars),
             "platform": dict(spec.platform),
+            "telnyx_binding": spec.telnyx_binding,
             "method_timeout_ms": self.limits.method_timeout_ms,
             "alarm_timeout_ms": self.limits.alarm_timeout_ms,
             "request_timeout_ms": self.limits.request_timeout_ms,

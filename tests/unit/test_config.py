@@ -153,7 +153,8 @@ MALFORMED: list[tuple[str, str]] = [
     (HEAD + ACTOR.format(b="SECRETS", t="Account") + '[[secrets]]\nbinding = "G"\nname = "N"\n', "actors[0].binding: binding name SECRETS is reserved when the file has a [[secrets]] block"),
     (HEAD + '[[secrets]]\nname = "DEMO"\n', "secrets[0]: Missing 'binding' in [[secrets]] block"),
     (HEAD + '[[secrets]]\nbinding = "G"\n', "secrets[0]: Missing 'name' in [[secrets]] block"),
-    (HEAD + '[edge_compute]\nfunc_id = "func-abc123"\n', "edge_compute.func_id: 'func-abc123' is not a UUID; it is written by telnyx-edge new-func"),
+    (HEAD + '[[actor]]\nbinding = "A"\ntype = "B"\n', "actor: unknown table; did you mean `[[actors]]`? Rename it so its bindings exist"),
+    (HEAD + '[[secret]]\nbinding = "A"\nname = "B"\n', "secret: unknown table; did you mean `[[secrets]]`? Rename it so its bindings exist"),
     (HEAD + '[edge_compute]\nfunc_name = "bad name"\n', "edge_compute.func_name: 'bad name' is not a valid function name (1-64 letters, digits and dashes, no leading or trailing dash)"),
     (HEAD + 'edge_compute = 3\n', "edge_compute: must be a table [edge_compute], not an integer"),
     (HEAD + '[env_vars]\nPORT = 8080\n', "env_vars.PORT: must be a string, not an integer (all values are strings)"),
@@ -182,6 +183,17 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         config.load_manifest(tmp_path)
     assert info.value.message == "telnyx.toml has 5 problems"
+
+
+def test_placeholder_func_id_is_a_warning(tmp_path: Path) -> None:
+    # Example projects ship `replace-with-your-function-id`: dev must run them, ship must not.
+    manifest = config.load_manifest(project(tmp_path, HEAD + '[edge_compute]\nfunc_id = "replace-with-your-function-id"\n'))
+    assert manifest.func_id is None
+    assert manifest.func_id_placeholder == "replace-with-your-function-id"
+    assert manifest.warnings == (
+        "edge_compute.func_id: 'replace-with-your-function-id' is not a function id (a UUID written by "
+        "telnyx-edge new-func); dev runs without it, ship needs one",
+    )
 
 
 def test_actors_only_in_telnyx_toml(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ JS_FILES = [
     "packages.mjs", "codec.mjs", "errors.mjs", "edge-runtime.mjs", "msgpack.mjs", "package.json",
     "agent.mjs", "agent-messages.mjs", "agent-tasks.mjs", "agent-storage.mjs",
     *(f"bindings/{name}.mjs" for name in ("index", "errors", "sqlite", "secrets", "kv", "sqldb", "bucket", "ratelimit")),
+    "edge-runtime.d.ts", "bindings/telnyx.mjs",
 ]
 
 

@@ -16,6 +16,7 @@ const STATS_INTERVAL_MS = 2000;
 const MAX_OPEN_ACTIVATIONS = 4096; // open databases per isolate; idle ones beyond this are closed
 import { configureAgents } from "./agent.mjs";
 import { platformBindings } from "./bindings/index.mjs";
+import { telnyxBinding } from "./bindings/telnyx.mjs";
 
 class Channel {
   constructor(socket, onMessage) {
@@ -95,7 +96,9 @@ class Host {
   envFor(caller) {
     const out = { ...this.config.env_vars };
     for (const [binding, type] of Object.entries(this.config.bindings)) out[binding] = new Namespace(this, type, caller);
-    return Object.defineProperties(out, this.platform);
+    Object.defineProperties(out, this.platform);
+    if (this.config.telnyx_binding) out[this.config.telnyx_binding] = telnyxBinding(this.config.telnyx_binding);
+    return out;
   }
 
   method(instance, type, name) {
