@@ -28,11 +28,13 @@ def test_new_func_agent_type_checks_and_runs(tmp_path: Path, edge_home: Path, no
     created = run_cli("new-func", "--actor", "--agent", "--name=helper", "--no-install", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     project = tmp_path / "helper"
-    files = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
+    files = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file() and "node_modules" not in p.parts)
     assert files == [
-        ".gitignore", "README.md", "edge-runtime.d.ts", "package.json", "src/assistant.ts",
+        ".gitignore", "README.md", "package.json", "src/assistant.ts",
         "src/index.ts", "telnyx.toml", "tsconfig.json",
     ]
+    # @telnyx/edge-runtime (the declarations included) is wired by `runtime link`, not copied.
+    assert (project / "node_modules" / "@telnyx" / "edge-runtime" / "edge-runtime.d.ts").is_file()
     manifest = tomllib.loads((project / "telnyx.toml").read_text())
     assert manifest["actors"] == [{"binding": "ASSISTANT", "type": "Assistant"}]
     assert manifest["edge_compute"]["func_name"] == "helper"
@@ -80,7 +82,7 @@ def test_agent_fixtures_type_check(tmp_path: Path, node_modules: Path) -> None:
     # One tsc run over both Agent fixtures, against the scaffold's declarations.
     for fixture in ("agent-lab", "sms-followup-agent"):
         shutil.copytree(PROJECTS / fixture / "src", tmp_path / fixture)
-    shutil.copy(ROOT / "templates" / "actor" / "edge-runtime.d.ts", tmp_path)
+    shutil.copy(ROOT / "telnyx_edge" / "runtime" / "js" / "edge-runtime.d.ts", tmp_path)
     shutil.copy(PROJECTS / "agent-lab" / "tsconfig.json", tmp_path)
     (tmp_path / "tsconfig.json").write_text((tmp_path / "tsconfig.json").read_text().replace('"src/**/*.ts"', '"*/**/*.ts"'))
     link_node_modules(tmp_path)

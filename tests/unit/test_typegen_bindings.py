@@ -33,7 +33,7 @@ def render(tmp_path: Path) -> str:
 
 
 def test_umbrella_with_the_scaffold_declarations_imports_the_runtime_types(tmp_path: Path) -> None:
-    shutil.copy(ROOT / "templates" / "actor" / "edge-runtime.d.ts", tmp_path)
+    shutil.copy(ROOT / "telnyx_edge" / "runtime" / "js" / "edge-runtime.d.ts", tmp_path)
     text = render(tmp_path)
     assert 'import type { KvNamespace as __TelnyxKvNamespace, RateLimiter as __TelnyxRateLimiter } from "@telnyx/edge-runtime";' in text
     assert "interface __TelnyxKvNamespace" not in text
