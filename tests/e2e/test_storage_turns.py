@@ -19,7 +19,9 @@ import asyncio
 import random
 import re
 import shutil
+import sqlite3
 import time
+from contextlib import closing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ import pytest
 
 from telnyx_edge.account import open_account
 from telnyx_edge.config import write_edge_compute
+from telnyx_edge.runtime.actor_index import actor_file
 from tests.e2e.dev_helpers import PROJECTS, client_for, close, copy_project, eventually, rpc, start_dev, value
 from tests.harness import ServerProcess, link_node_modules, run_cli, start_server
 
@@ -136,6 +139,29 @@ def test_a_thrown_transaction_fails_the_call_but_later_writes_commit(client: htt
     assert value(client, "txn-thrown", "keys", "tt/") == ["tt/a", "tt/c"]
     [rows] = value(client, "txn-thrown", "run", [["SELECT v FROM tt"]])
     assert [r["v"][1] for r in rows["rows"]] == ["after"]
+
+
+def committed(dev: Dev, actor: str, query: str) -> list[tuple[Any, ...]]:
+    """What another connection sees in the actor's database file: only committed writes."""
+    path = actor_file(dev.project / ".telnyx" / "dev" / "state", "SqlLab", actor)
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        return conn.execute(query).fetchall()
+
+
+def test_a_reply_leaves_only_after_its_writes_commit(client: httpx.Client, dev: Dev) -> None:
+    value(client, "gate", "run", [["CREATE TABLE g (v INTEGER)"]])
+    value(client, "gate", "put", "k", 1)
+    assert committed(dev, "gate", "SELECT count(*) FROM __telnyx_kv WHERE key = CAST('k' AS BLOB)") == [(1,)]
+    # Statements that write and return rows (RETURNING) are writes too.
+    [inserted] = value(client, "gate", "run", [["INSERT INTO g VALUES (?) RETURNING v", 7]])
+    assert (inserted["rows"], inserted["written"]) == ([{"v": ["number", 7]}], 1)
+    assert committed(dev, "gate", "SELECT v FROM g") == [(7,)]
+    [updated] = value(client, "gate", "run", [["UPDATE g SET v = v + 1 RETURNING v"]])
+    assert (updated["rows"], updated["written"]) == ([{"v": ["number", 8]}], 1)
+    assert committed(dev, "gate", "SELECT v FROM g") == [(8,)]
+    [deleted] = value(client, "gate", "run", [["DELETE FROM g RETURNING v"]])
+    assert deleted["written"] == 1
+    assert committed(dev, "gate", "SELECT v FROM g") == []
 
 
 # -- call order within a turn ---------------------------------------------------------------
