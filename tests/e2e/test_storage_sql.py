@@ -206,6 +206,7 @@ RESERVED = [
     "SELECT * FROM __TELNYX_KV",
     'SELECT * FROM "__Telnyx_meta"',
     "SELECT * FROM [__telnyx_kv]",
+    "SELECT * FROM '__telnyx_kv'",  # SQLite takes a quoted string as a table name here
     "DELETE FROM __telnyx_kv",
     "DROP TABLE __telnyx_meta",
     "UPDATE __telnyx_meta SET alarm_ms = 1",
