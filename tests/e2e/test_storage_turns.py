@@ -177,6 +177,12 @@ def test_operations_apply_in_call_order(client: httpx.Client) -> None:
     assert value(client, actor, "delGet", "dg") == {"existed": True, "got": "undefined"}
     assert value(client, actor, "get", "dg") is None
 
+    value(client, actor, "put", "rw", "old")
+    value(client, actor, "put", "rl/old", 1)
+    assert value(client, actor, "readsAroundWrites", "rw", "rl/") == {
+        "before": "old", "after": "newer", "listedBefore": ["rl/old"], "listedAfter": ["rl/new", "rl/old"],
+    }
+
     value(client, actor, "put", "tdp", "old")
     assert value(client, actor, "txnDelPut", "tdp") is True
     assert value(client, actor, "get", "tdp") == "new in txn"
