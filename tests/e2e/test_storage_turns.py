@@ -277,6 +277,14 @@ def test_an_alarm_that_rearms_when_none_is_set_keeps_polling(client: httpx.Clien
     assert [entry[2] for entry in _log(client, "poller")] == [None] * 5
 
 
+def test_an_actor_named_with_lone_surrogates_gets_its_alarm(client: httpx.Client) -> None:
+    # The name crosses to the runtime's Python side with the alarm; it must come back intact.
+    for units in ([0x61, 0xD800], [0xDFFF, 0x62], [0xDC00, 0xD800]):
+        value(client, "namer", "armNamed", units, 20, "plain")
+        log = eventually(lambda: value(client, "namer", "logNamed", units), lambda log: len(log) >= 1)
+        assert log == [[0, False, None, None]], units
+
+
 # -- the spec 9.1 Account, in SQL -------------------------------------------------------------
 
 
