@@ -323,6 +323,7 @@ def test_sql_account_never_overdraws_and_a_restart_keeps_everything(dev: Dev) ->
         check_concurrent_debits(http, dev.proc.url, "acct-dev")
         value(http, "durable", "put", "k", "old")
         assert value(http, "durable", "delPut", "k") is True
+        value(http, "tabled", "run", [["CREATE TABLE t1 (v); CREATE TABLE t2 (v); INSERT INTO t2 VALUES (1)"]])
 
     dev.stop()
     # The stopped runtime left its index: SQL TABLES and DB BYTES for actors with tables.
@@ -334,14 +335,15 @@ def test_sql_account_never_overdraws_and_a_restart_keeps_everything(dev: Dev) ->
     acct = rows(accounts.stdout)["acct-dev"]
     assert acct[1:4] == ["0", "0", "2"] and int(acct[4]) > 0, acct
     labs = rows(run_cli("actors", "instances", "SqlLab", "-f", str(dev.project)).stdout)
-    assert labs["trio-rpc"][3] == "1" and labs["durable"][3] == "0"
-    assert int(labs["trio-rpc"][4]) > 0
+    assert labs["tabled"][1:4] == ["0", "0", "2"] and int(labs["tabled"][4]) > 0
+    assert labs["durable"][1:4] == ["1", labs["durable"][2], "0"]
 
     dev.start()
     with httpx.Client(base_url=dev.proc.url, timeout=30) as http:
         assert http.get("/accounts/acct-dev/balance").json() == {"account": "acct-dev", "balance": 5, "entries": 102}
         assert value(http, "durable", "get", "k") == "new"
-        assert_all_three(value(http, "trio-rpc", "trioState"), "kept")
+        [kept] = value(http, "tabled", "run", [["SELECT v FROM t2"]])
+        assert kept["rows"] == [{"v": ["number", 1]}]
 
 
 @pytest.mark.slow
