@@ -256,6 +256,15 @@ def test_generated_keys_round_trip_exactly_in_code_point_order(client: httpx.Cli
     assert [k for k, _ in reverse] == expected[::-1]
     ranged = value(client, "keys", "listKeys", {"start": expected[40], "end": expected[250]})
     assert [k for k, _ in ranged] == expected[40:250]
+    # Prefixes cut from the keys themselves (not ending inside a surrogate pair, where a code
+    # unit prefix is not a code point prefix), lone surrogates and astral characters included.
+    rng = random.Random(9)
+    prefixes = {tuple(k[:n]) for k in rng.sample(keys, 60) for n in (1, 2, 3) if len(k) >= n}
+    prefixes = {p for p in prefixes if not 0xD800 <= p[-1] <= 0xDBFF}
+    assert any(0xDC00 <= u <= 0xDFFF for p in prefixes for u in p)
+    for prefix in sorted(prefixes)[:40]:
+        listed = value(client, "keys", "listKeys", {"prefix": list(prefix)})
+        assert [k for k, _ in listed] == [k for k in expected if tuple(k[: len(prefix)]) == prefix], prefix
 
 
 # -- getAlarm() inside alarm() ---------------------------------------------------------------
