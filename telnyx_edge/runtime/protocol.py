@@ -72,7 +72,8 @@ class FrameConnection(asyncio.Protocol):
                 raise ProtocolError(f"frame of {length} bytes exceeds the limit")
             if end - pos - 4 < length:
                 break
-            message = unpackb(buf[pos + 4 : pos + 4 + length], raw=False, use_list=True, unicode_errors="surrogatepass")
+            frame = buf[pos + 4 : pos + 4 + length]
+            message = unpackb(frame, raw=False, use_list=True, unicode_errors="surrogatepass")
             pos += 4 + length
             self._on_message(message)
         if pos:

@@ -91,7 +91,8 @@ NOTHING = {"kv": None, "rows": [], "alarm": None}
 def test_rpc_turn_commits_all_or_nothing(client: httpx.Client) -> None:
     create_trio_table(client, "trio-rpc")
     failed = rpc(client, "trio-rpc", "trio", "lost", True)
-    assert (failed["ok"], failed["name"], failed["message"]) == (False, "ActorMethodError", "trio lost failed on purpose")
+    assert (failed["ok"], failed["name"]) == (False, "ActorMethodError")
+    assert failed["message"] == "trio lost failed on purpose"
     assert value(client, "trio-rpc", "trioState") == NOTHING
     assert value(client, "trio-rpc", "trio", "kept", False) == "kept"
     assert_all_three(value(client, "trio-rpc", "trioState"), "kept")
@@ -297,8 +298,11 @@ def test_an_actor_named_with_lone_surrogates_gets_its_alarm(client: httpx.Client
 # -- the spec 9.1 Account, in SQL -------------------------------------------------------------
 
 
-async def debit_concurrently(base: str, account: str, n: int, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=base, timeout=60, headers=headers, limits=httpx.Limits(max_connections=64)) as http:
+async def debit_concurrently(
+    base: str, account: str, n: int, headers: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(base_url=base, timeout=60, headers=headers, limits=limits) as http:
         async def debit() -> dict[str, Any]:
             response = await http.post(f"/accounts/{account}/debit", json={"amount": 1})
             assert response.status_code == 200, response.text
@@ -309,7 +313,8 @@ async def debit_concurrently(base: str, account: str, n: int, headers: dict[str,
 
 def check_concurrent_debits(http: httpx.Client, base: str, account: str, headers: dict[str, str] | None = None) -> None:
     """100 in the account, 200 debits of 1 at once: exactly 100 pass, then a deposit of 5."""
-    assert http.post(f"/accounts/{account}/deposit", json={"amount": 100}).json() == {"account": account, "balance": 100}
+    deposited = http.post(f"/accounts/{account}/deposit", json={"amount": 100}).json()
+    assert deposited == {"account": account, "balance": 100}
     results = asyncio.run(debit_concurrently(base, account, 200, headers))
     assert sum(1 for r in results if r["ok"]) == 100
     assert all(r["balance"] >= 0 for r in results)
@@ -371,7 +376,8 @@ def test_sql_account_under_serve(tmp_path: Path, edge_home: Path, node_modules: 
 
     server = start_server(["serve", "--port", "0"])
     try:
-        host = next(m.group(1) for line in server.lines if (m := re.match(r"^\s+sqlab\s+http://(\S+\.localhost):\d+$", line)))
+        found = (re.match(r"^\s+sqlab\s+http://(\S+\.localhost):\d+$", line) for line in server.lines)
+        host = next(m.group(1) for m in found if m)
         headers = {"Host": host}
         with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
             check_concurrent_debits(http, server.url, "acct-serve", headers)
@@ -380,6 +386,7 @@ def test_sql_account_under_serve(tmp_path: Path, edge_home: Path, node_modules: 
     again = start_server(["serve", "--port", "0"])
     try:
         with httpx.Client(base_url=again.url, headers={"Host": host}, timeout=30) as http:
-            assert http.get("/accounts/acct-serve/balance").json() == {"account": "acct-serve", "balance": 5, "entries": 102}
+            balance = http.get("/accounts/acct-serve/balance").json()
+            assert balance == {"account": "acct-serve", "balance": 5, "entries": 102}
     finally:
         assert again.stop() == 0
