@@ -257,15 +257,19 @@ def test_generated_keys_round_trip_exactly_in_code_point_order(client: httpx.Cli
     assert [k for k, _ in reverse] == expected[::-1]
     ranged = value(client, "keys", "listKeys", {"start": expected[40], "end": expected[250]})
     assert [k for k, _ in ranged] == expected[40:250]
-    # Prefixes cut from the keys themselves (not ending inside a surrogate pair, where a code
-    # unit prefix is not a code point prefix), lone surrogates and astral characters included.
+    # Prefixes cut from the keys themselves: a key starts with a prefix as JavaScript's
+    # startsWith() says, code unit by code unit, even where the cut splits a surrogate pair.
     rng = random.Random(9)
-    prefixes = {tuple(k[:n]) for k in rng.sample(keys, 60) for n in (1, 2, 3) if len(k) >= n}
-    prefixes = {p for p in prefixes if not 0xD800 <= p[-1] <= 0xDBFF}
-    assert any(0xDC00 <= u <= 0xDFFF for p in prefixes for u in p)
-    for prefix in sorted(prefixes)[:40]:
+    prefixes = sorted({tuple(k[:n]) for k in rng.sample(keys, 60) for n in (1, 2, 3) if len(k) >= n})
+    split = [p for p in prefixes if 0xD800 <= p[-1] <= 0xDBFF and any(
+        tuple(k[: len(p)]) == p and len(k) > len(p) and 0xDC00 <= k[len(p)] <= 0xDFFF for k in keys)]
+    assert split and any(0xDC00 <= u <= 0xDFFF for p in prefixes for u in p)
+    for prefix in prefixes[:30] + split[:10]:
         listed = value(client, "keys", "listKeys", {"prefix": list(prefix)})
         assert [k for k, _ in listed] == [k for k in expected if tuple(k[: len(prefix)]) == prefix], prefix
+    for prefix in split[:3]:
+        listed = value(client, "keys", "listKeys", {"prefix": list(prefix), "reverse": True})
+        assert [k for k, _ in listed] == [k for k in expected[::-1] if tuple(k[: len(prefix)]) == prefix], prefix
 
 
 # -- getAlarm() inside alarm() ---------------------------------------------------------------
