@@ -2,10 +2,13 @@
 against the `sqlab` fixture:
 
 - a turn commits its KV writes, SQL statements and alarm change together, or none of them, for
-  RPC methods, the actor's `fetch` and `alarm()` (spec 3.5, 3.8);
+  RPC methods, the actor's `fetch` and `alarm()` (spec 3.5, 3.8); a thrown `transaction()` fails
+  the call but keeps the writes made after it; a reply leaves only once its writes are committed;
 - storage operations apply in call order within a turn, awaited or not;
-- keys round-trip exactly (generated keys, lone surrogates included) and list in code point order;
-- `getAlarm()` inside `alarm()` is null unless the handler re-armed;
+- keys round-trip exactly (generated keys, lone surrogates included), list in code point order
+  and match prefixes as `startsWith()` does;
+- `getAlarm()` inside `alarm()` is null unless the handler re-armed; an actor named with lone
+  surrogates gets its alarm;
 - the spec 9.1 Account with its balance in a SQL table never overdraws and survives a restart;
 - `actors instances` shows SQL tables and database bytes.
 
@@ -21,8 +24,8 @@ import re
 import shutil
 import sqlite3
 import time
-from contextlib import closing
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
