@@ -11,7 +11,7 @@ added to its process environment (spec 2.3: every account secret and every `[env
 | `[storage.sqldb.NAME] id`          | SqlDatabase             | `$TELNYX_EDGE_HOME/storage/sqldb/<id>.sqlite` |
 | `[storage.cloudstorage.NAME]`      | CloudStorageBucket      | `$TELNYX_EDGE_HOME/storage/buckets/<bucket>/` |
 | `[[ratelimits]] name limit period` | RateLimiter             | `<runtime state>/ratelimits.sqlite`          |
-| `[telnyx] binding`                 | throws: needs platform  | -                                            |
+| `[telnyx] binding`                 | a `telnyx` API client   | built by the isolate (js/bindings/telnyx.mjs) |
 
 Secret values reach the isolate over its control socket and its environment only; they are
 never part of an event, a log line or an error message.
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import uuid
 from collections.abc import Mapping
-import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,6 @@ from telnyx_edge.account.secrets import SecretStore
 from telnyx_edge.errors import AccountError, ConfigError, EdgeError
 
 RATELIMITS_FILE = "ratelimits.sqlite"
-_SQLITE_KINDS = {"storage.kv", "storage.sqldb", "ratelimits"}
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
@@ -65,9 +64,7 @@ def declarations(manifest: config.Manifest) -> dict[str, Any]:
     }
 
 
-def needs_node_packages(declared: Mapping[str, Any]) -> bool:
-    """Whether the isolate opens SQLite files (better-sqlite3 from the runtime's packages)."""
-    return any(p.get("kind") in _SQLITE_KINDS for p in declared.get("platform_bindings", []))
+_PLACEHOLDERS = uuid.UUID("6f1c0b7e-5a2d-4c1e-9b3f-7e0d2a4c8b91")  # uuid5 namespace for placeholder ids
 
 
 def resolve(declared: Mapping[str, Any], sources: BindingSources) -> ResolvedBindings:
@@ -99,7 +96,7 @@ def resolve(declared: Mapping[str, Any], sources: BindingSources) -> ResolvedBin
         binding, kind = str(entry["binding"]), str(entry["kind"])
         try:
             try:
-                _resolve_one(platform, catalog, sources, binding, kind, entry)
+                _resolve_one(platform, catalog, sources, binding, kind, entry, notices)
             except (OSError, sqlite3.Error) as exc:
                 raise AccountError(
                     f"{kind}.{binding}: cannot open its data under {sources.home}: {exc}",
@@ -110,9 +107,6 @@ def resolve(declared: Mapping[str, Any], sources: BindingSources) -> ResolvedBin
                 raise
             platform["unavailable"][binding] = f"env.{binding} is unavailable: {exc.message}"
     process_env = {**secrets, **env_vars, **overrides}
-    if needs_node_packages(declared):
-        # better-sqlite3 for KV, SQL and rate limiters; installed once per machine.
-        process_env["TELNYX_EDGE_NODE_PACKAGES"] = _node_packages(sources.home)
     return ResolvedBindings(
         platform=platform,
         process_env=process_env,
@@ -123,16 +117,20 @@ def resolve(declared: Mapping[str, Any], sources: BindingSources) -> ResolvedBin
 
 def _resolve_one(
     platform: dict[str, Any], catalog: Catalog, sources: BindingSources, binding: str, kind: str,
-    entry: Mapping[str, Any],
+    entry: Mapping[str, Any], notices: list[str],
 ) -> None:
     if kind in ("storage.kv", "storage.sqldb"):
         short: Kind = "kv" if kind == "storage.kv" else "sqldb"
         id_ = str(entry.get("id", ""))
         if not is_uuid(id_):
-            raise ConfigError(
-                f"{kind}.{binding}.id: {id_!r} is not a UUID",
-                hint=f"Create one with 'telnyx-edge storage {short} create --name NAME' and put the id it prints in telnyx.toml.",
+            # Example projects ship with placeholders ("<kv-namespace-uuid>"): run them on a
+            # local namespace named after the placeholder, and say what the platform will need.
+            local = str(uuid.uuid5(_PLACEHOLDERS, f"{short}:{id_}"))
+            notices.append(
+                f"{kind}.{binding}.id: {id_!r} is not a UUID; locally its data lives in {short} namespace {local} "
+                f"(to ship, create one with 'telnyx-edge storage {short} create --name NAME' and put its id in telnyx.toml)"
             )
+            id_ = local
         record = catalog.ensure(short, id_, binding)
         platform[short][binding] = {"id": record.id, "name": record.name, "path": str(record.path)}
     elif kind == "storage.cloudstorage":
@@ -150,15 +148,6 @@ def _resolve_one(
             "path": str(sources.state_dir / RATELIMITS_FILE),
         }
     # `[telnyx]` is not resolved here: the isolate builds its API client (js/bindings/telnyx.mjs).
-
-
-@functools.lru_cache(maxsize=4)
-def _node_packages(home: Path) -> str:
-    """The runtime's Node packages folder, installed if needed; looked up once per process
-    (finding it asks node for its ABI, which would slow every hot reload)."""
-    from telnyx_edge.runtime import packages
-
-    return str(packages.ensure(home))
 
 
 def read_env_file(path: Path) -> dict[str, str]:

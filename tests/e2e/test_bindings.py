@@ -94,12 +94,12 @@ def test_secrets_env_vars_and_the_env_file(client: httpx.Client, dev: tuple[Serv
         "processMode": "test", "processGreeting": "hello from the env file",
         "processToken": SECRET,  # every account secret is a process variable
         "extra": "extra",  # ... and adds process variables, for this run only
-        "bindings": ["CACHE", "DB", "FILES", "GREETING", "LIMITER", "MODE", "NOTES", "SECRETS"],
+        "bindings": ["CACHE", "DB", "FILES", "GREETING", "LIMITER", "MODE", "NOTES", "SECRETS", "TELNYX"],
     }
     assert client.get("/actor/token").json() == {"ok": True, "value": SECRET}  # inside an actor too
     listed = json.loads(cli(home, "secrets", "list", "--json").stdout)
     assert [s["name"] for s in listed] == ["API_TOKEN"]  # the env file did not touch the account
-    assert "Not available locally (platform-only bindings): TELNYX (telnyx)" in server.output
+    assert "Not available locally" not in server.output  # every binding kind runs locally
     assert 'bindings: secret NEVER_ADDED (env.SECRETS.get("UNSET")) is not set' in server.output
     # dev writes nothing in the project but .telnyx/ (the data lives on the account).
     assert sorted(p.name for p in project.iterdir()) == [".telnyx", "node_modules", "src", "telnyx.toml", "tsconfig.json"]
@@ -114,11 +114,15 @@ def test_missing_secrets_reject_naming_handle_and_secret(client: httpx.Client) -
     assert "no [[secrets]] block has binding = \"NOPE\" (declared: API_TOKEN, UNSET)" in unknown["message"]
 
 
-def test_telnyx_binding_throws_naming_it(client: httpx.Client) -> None:
+NO_KEY = (
+    "env.TELNYX: the TELNYX_API_KEY secret is not set; add it with `telnyx-edge secrets add TELNYX_API_KEY` "
+    "(or export TELNYX_API_KEY before starting telnyx-edge) and restart"
+)
+
+
+def test_telnyx_binding_without_a_key_says_how_to_add_it(client: httpx.Client) -> None:
     result = client.get("/telnyx").json()
-    assert result["name"] == "PlatformBindingUnavailableError"
-    assert result["message"].startswith("env.TELNYX is the [telnyx] binding")
-    assert "needs the Telnyx platform" in result["message"]
+    assert (result["ok"], result["name"], result["message"]) == (False, "Error", NO_KEY)
 
 
 def test_kv_namespace_api(client: httpx.Client, dev: tuple[ServerProcess, Path, Path]) -> None:
@@ -308,7 +312,7 @@ def test_serve_runs_the_same_bindings_after_ship(tmp_path: Path, edge_home: Path
             assert http.get("/bucket/get", params={"key": "s.txt"}).json()["value"]["text"] == "served"
             assert [ok(http, "LIMITER", "limit", {"key": "k"})["success"] for _ in range(3)] == [True] * 3
             assert other.get("/limit", params={"key": "k"}).json() == {"success": False}
-            assert http.get("/telnyx").json()["name"] == "PlatformBindingUnavailableError"
+            assert http.get("/telnyx").json()["message"] == NO_KEY
     finally:
         assert server.stop() == 0
     assert SECRET not in server.output

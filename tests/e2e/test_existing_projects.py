@@ -100,10 +100,12 @@ def test_a_project_without_node_modules_runs_under_dev_ships_and_serves(project:
     assert typed.returncode == 0, typed.stderr
     assert "NOTES: __TelnyxActorNamespace<NotesActor>;" in (project / "telnyx-env.d.ts").read_text()
 
-    # dev: bundled with the toolchain's esbuild; the placeholder func_id is only a warning.
-    # TODO(lead, after issue 13 merges): set the key with `telnyx-edge secrets add TELNYX_API_KEY`
-    # instead of the dev process environment.
-    env = {"TELNYX_API_KEY": "KEY-dev-123", "TELNYX_BASE_URL": stub.base_url}
+    # dev: bundled with the toolchain's esbuild; the placeholder func_id is only a warning. The
+    # key is an account secret (every secret reaches process.env, as on the platform).
+    added = run_cli("secrets", "add", "TELNYX_API_KEY", "KEY-dev-123")
+    assert added.returncode == 0, added.stderr
+    assert "KEY-dev-123" not in added.stdout + added.stderr
+    env = {"TELNYX_BASE_URL": stub.base_url}
     server = start_dev(project, "--no-watch", env=env)
     try:
         assert PLACEHOLDER_WARNING in server.output
@@ -132,7 +134,8 @@ def test_a_project_without_node_modules_runs_under_dev_ships_and_serves(project:
     assert shipped.returncode == 0, shipped.stdout + shipped.stderr
 
     # serve runs the shipped revision with the same [telnyx] client; dev's state is its own.
-    served = start_server(["serve", "--port", "0"], env={"TELNYX_API_KEY": "KEY-serve-456", "TELNYX_BASE_URL": stub.base_url})
+    assert run_cli("secrets", "add", "TELNYX_API_KEY", "KEY-serve-456").returncode == 0  # add overwrites
+    served = start_server(["serve", "--port", "0"], env={"TELNYX_BASE_URL": stub.base_url})
     try:
         host = next(line.split()[1].split("//")[1].split(":")[0] for line in served.lines if line.strip().startswith("sms-notes "))
         with httpx.Client(base_url=served.url, headers={"Host": host}, timeout=30) as client:
