@@ -97,6 +97,7 @@ class Isolate:
         self._pong = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._lost = asyncio.Event()
         self.info: dict[str, Any] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -202,6 +203,9 @@ class Isolate:
         if self._waiter is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._waiter
+        # The process is gone; its last frames (usage figures) may still sit in the socket.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._lost.wait(), 1.0)
 
     def kill(self) -> None:
         if self._proc is not None and self._proc.returncode is None:
@@ -316,8 +320,9 @@ class Isolate:
         task.add_done_callback(done)
 
     def _on_lost(self, exc: Exception | None) -> None:
-        # The process exit (not the socket) drives failure handling; see _wait_exit.
-        pass
+        # The process exit (not the socket) drives failure handling; see _wait_exit. EOF only
+        # tells stop() that every frame the isolate wrote has been read.
+        self._lost.set()
 
 
 _HANDLERS: dict[str, Callable[..., None]] = {

@@ -145,6 +145,13 @@ def test_a_thrown_transaction_fails_the_call_but_later_writes_commit(client: htt
     assert [r["v"][1] for r in rows["rows"]] == ["after"]
 
 
+def test_writes_beside_a_thrown_transaction_are_not_undone_with_it(client: httpx.Client) -> None:
+    result = rpc(client, "beside-txn", "besideThrownTxn")
+    assert (result["ok"], result["name"]) == (False, "ActorOutputGateError")
+    assert value(client, "beside-txn", "keys", "bt/") == ["bt/after", "bt/beside"]
+    assert isinstance(value(client, "beside-txn", "alarmAt"), int)
+
+
 def committed(dev: Dev, actor: str, query: str) -> list[tuple[Any, ...]]:
     """What another connection sees in the actor's database file: only committed writes."""
     path = actor_file(dev.project / ".telnyx" / "dev" / "state", "SqlLab", actor)

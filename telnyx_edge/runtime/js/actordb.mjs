@@ -179,6 +179,7 @@ export class ActorDatabase {
 
   /** Resolves when every write made so far is on disk; rejects if that batch failed. */
   durable() {
+    if (this.broken) return Promise.reject(this.broken);
     if (this.batchDirty) {
       this.pending ??= deferred();
       const p = this.pending.promise;

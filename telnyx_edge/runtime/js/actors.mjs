@@ -253,6 +253,9 @@ export class Activation {
     const db = this.db;
     if (!db) return;
     await Promise.resolve(); // a retiring turn finishes its own bookkeeping first
+    // A turn still running (retired under it by a failed batch) ends before the database
+    // closes: closing under it would leave that turn unsettled. It is bounded by its budget.
+    while (this.turn !== null || db.inTurn) await new Promise((resolve) => setTimeout(resolve, 10));
     while (!db.idle && !db.broken) {
       const gate = db.durable() ?? db.syncing;
       if (!gate) break;
