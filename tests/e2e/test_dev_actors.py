@@ -153,8 +153,10 @@ def test_codec_checks_arguments_and_results(client: httpx.Client) -> None:
 )
 def test_only_public_methods_are_callable(client: httpx.Client, method: str, name: str | None) -> None:
     result = rpc(client, "dispatch", method)
-    if method == "fetch":  # stub.fetch is the HTTP-style entry: it needs a Request, not RPC
-        assert result["ok"] is False
+    if method == "fetch":
+        # stub.fetch is the HTTP-style entry, not RPC: called with no Request it fails in the
+        # caller, building the Request, before any turn (an RPC dispatch would fail otherwise).
+        assert result == {"ok": False, "name": "TypeError", "message": "Failed to parse URL from undefined"}
         return
     assert (result["ok"], result["name"]) == (False, name)
 
