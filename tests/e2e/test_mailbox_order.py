@@ -14,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.dev_helpers import close, copy_project, start_dev
-from tests.e2e.test_reload_gate import hosts_of
+from tests.e2e.dev_helpers import close, copy_project, hosts_of, start_dev
 
 pytestmark = pytest.mark.e2e
 

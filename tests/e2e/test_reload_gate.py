@@ -30,7 +30,7 @@ import tomlkit
 
 from telnyx_edge.account import open_account
 from telnyx_edge.config import write_edge_compute
-from tests.e2e.dev_helpers import close, copy_project, start_dev
+from tests.e2e.dev_helpers import close, copy_project, hosts_of, start_dev
 from tests.harness import ServerProcess, run_cli, start_server
 
 pytestmark = pytest.mark.e2e
@@ -38,16 +38,6 @@ pytestmark = pytest.mark.e2e
 RELAYED = 40  # stub calls queued on the gate, each known to be sent before the release
 DIRECT = 20  # HTTP requests to the swapped function sent after the gate closed
 ENV = {"TELNYX_EDGE_METHOD_TIMEOUT_MS": "20000"}
-
-
-def hosts_of(server: ServerProcess) -> dict[str, str]:
-    """Function name -> Host header, from the readiness output."""
-    found = {}
-    for line in server.lines:
-        match = re.match(r"^\s+(\S+)\s+http://([^/:\s]+\.localhost):\d+$", line)
-        if match:
-            found[match.group(1)] = match.group(2)
-    return found
 
 
 def set_version(project: Path, version: str) -> None:
