@@ -13,7 +13,8 @@ swapped) and `latch` (never swapped), whose module-level latches the test settle
 4. The test releases the held turn. Every call must succeed exactly once: the held one in the
    old code, all the queued ones in the new code, and the count equals the successes. A gate
    that rejects or drops queued calls, or that opens before the old isolate drained (two
-   activations of Tally("t") at once), fails this.
+   activations of Tally("t") at once), fails this. It holds whether the new code's gate opens
+   once the old isolate has drained or only once it has stopped.
 """
 
 from __future__ import annotations
