@@ -155,8 +155,10 @@ def test_codec_checks_arguments_and_results(client: httpx.Client) -> None:
 )
 def test_only_public_methods_are_callable(client: httpx.Client, method: str, name: str | None) -> None:
     result = rpc(client, "dispatch", method)
-    if method == "fetch":  # stub.fetch is the HTTP-style entry: it needs a Request, not RPC
-        assert result["ok"] is False
+    if method == "fetch":
+        # stub.fetch is the HTTP-style entry, not RPC: called with no Request it fails in the
+        # caller, building the Request, before any turn (an RPC dispatch would fail otherwise).
+        assert result == {"ok": False, "name": "TypeError", "message": "Failed to parse URL from undefined"}
         return
     assert (result["ok"], result["name"]) == (False, name)
 
@@ -177,12 +179,18 @@ def test_a_throwing_method_commits_nothing(client: httpx.Client) -> None:
 
 def test_a_thrown_transaction_fails_the_turn(client: httpx.Client) -> None:
     result = rpc(client, "txn", "txnFail")
-    assert result["name"] == "ActorOutputGateError" and "inside the transaction" in result["message"]
+    assert result == {
+        "ok": False, "name": "ActorOutputGateError",
+        "message": 'transaction() threw in Lab("txn").txnFail(): inside the transaction',
+    }
     assert value(client, "txn", "keys", {"prefix": "txn/"}) == ["txn/a", "txn/c"]
 
 
 def test_reserved_keys_are_rejected(client: httpx.Client) -> None:
-    assert "reserved" in value(client, "reserved", "reserved")
+    assert value(client, "reserved", "reserved") == (
+        'storage key "__telnyx_x" is reserved: keys starting with "__telnyx_" belong to the runtime'
+    )
+    assert value(client, "reserved", "keys", {}) == []  # nothing was stored
 
 
 def test_env_vars_reach_actors_and_the_global_env(client: httpx.Client) -> None:
@@ -204,7 +212,7 @@ def test_reentrancy_fails_fast_naming_the_cycle(client: httpx.Client) -> None:
 
 def test_method_budget(client: httpx.Client) -> None:
     result = rpc(client, "sleepy", "nap", 3000)
-    assert result["name"] == "ActorMethodTimeoutError"
+    assert result == {"ok": False, "name": "ActorMethodTimeoutError", "message": 'Lab("sleepy").nap() did not finish within 1000 ms'}
     assert value(client, "sleepy", "nap", 10) == "rested"  # the instance keeps serving
 
 
