@@ -12,12 +12,14 @@ from rich.text import Text
 
 # Control characters (ESC, BEL, CR, C1 controls) in a message would let user data (an error
 # message, a name, a path) drive the terminal: they are shown escaped. Tabs and newlines stay.
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Lone surrogates (an actor name from JavaScript may hold one) cannot even be encoded: escaped too.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def printable(text: str) -> str:
-    """`text` with every control character but tab and newline shown as a \\xNN escape."""
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """`text` with every control character but tab and newline shown as a \\xNN escape (and a
+    lone surrogate as \\uNNNN)."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
 
 
 class _Console(Console):

@@ -155,7 +155,7 @@ export class Activation {
       this.retire();
       return;
     }
-    const state = { gateError: null };
+    const state = { gateError: null, what: `${this.key}.${turn.method ?? turn.kind}()` };
     this.turn = state;
     this.chain = turn.chain;
     let alarmRow = null;

@@ -113,7 +113,7 @@ export class Storage {
     } catch (err) {
       rollback();
       for (const op of mine.beside) op(db);
-      turn.gateError ??= new ActorOutputGateError(`transaction() threw: ${err?.message ?? err}`);
+      turn.gateError ??= new ActorOutputGateError(`transaction() threw in ${turn.what ?? this.act.key}: ${err?.message ?? err}`);
       throw err;
     } finally {
       this.pending.splice(this.pending.indexOf(mine), 1);
