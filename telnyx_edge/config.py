@@ -35,6 +35,9 @@ _UMBRELLA_KEYS = {
     "env_vars", "telnyx", "storage", "ratelimits",
 }
 _CLASSIC_KEYS = _UMBRELLA_KEYS - {"name", "main", "compatibility_date", "actors"}
+# Singular spellings real projects use by mistake; the platform ignores them, so the bindings
+# they declare would silently be missing: an error, not an unknown-key warning.
+_MISSPELLED_TABLES = {"actor": "[[actors]]", "secret": "[[secrets]]", "ratelimit": "[[ratelimits]]", "env_var": "[env_vars]"}
 _STORAGE_KINDS = {"kv": ("id",), "cloudstorage": ("bucket_name", "region"), "sqldb": ("id",)}
 
 
@@ -56,6 +59,16 @@ class PlatformBinding:
 
     binding: str
     kind: str
+    # The block's values: id (storage.kv, storage.sqldb), bucket_name and region
+    # (storage.cloudstorage), limit and period in seconds (ratelimits).
+    settings: tuple[tuple[str, str | int], ...] = ()
+
+    def setting(self, key: str) -> str | int | None:
+        return dict(self.settings).get(key)
+
+    def as_dict(self) -> dict[str, str | int]:
+        """As a shipped revision's manifest records it (`platform_bindings`)."""
+        return {"binding": self.binding, "kind": self.kind, **dict(self.settings)}
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,9 @@ class Manifest:
     main: str | None = None
     compatibility_date: str | None = None
     func_id: str | None = None
+    # A func_id that is not a UUID (`replace-with-your-function-id` in example projects):
+    # dev runs without one, only ship needs a minted id.
+    func_id_placeholder: str | None = None
     func_name: str | None = None
     actors: tuple[ActorBinding, ...] = ()
     secrets: tuple[SecretBinding, ...] = ()
@@ -152,6 +168,9 @@ class _Validator:
         for key in self.data:
             if key == "actors" and self.kind == "classic":
                 self.problem("actors", "[[actors]] is only allowed in telnyx.toml; rename func.toml to telnyx.toml and add name and main")
+            elif key in _MISSPELLED_TABLES and self.kind == "umbrella":
+                table = _MISSPELLED_TABLES[key]
+                self.problem(key, f"unknown table; did you mean `{table}`? Rename it so its bindings exist")
             elif key not in known:
                 self.warnings.append(f"{key}: unknown key (ignored)")
         name = self._top_string("name", required=self.kind == "umbrella")
@@ -159,7 +178,7 @@ class _Validator:
             self.problem("name", f"{name!r} is not a valid function name (1-64 letters, digits and dashes, no leading or trailing dash)")
         main = self._main()
         date = self._compatibility_date()
-        func_id, func_name = self._edge_compute()
+        func_id, placeholder, func_name = self._edge_compute()
         actors = self._actors() if self.kind == "umbrella" else ()
         secrets = self._secrets()
         platform = self._platform_bindings()
@@ -177,7 +196,7 @@ class _Validator:
             )
         return Manifest(
             path=self.path, kind=self.kind, name=name, main=main, compatibility_date=date,
-            func_id=func_id, func_name=func_name, actors=actors, secrets=secrets,
+            func_id=func_id, func_id_placeholder=placeholder, func_name=func_name, actors=actors, secrets=secrets,
             platform_bindings=platform, env_vars=env_vars, warnings=tuple(self.warnings),
         )
 
@@ -223,22 +242,27 @@ class _Validator:
             return None
         return value
 
-    def _edge_compute(self) -> tuple[str | None, str | None]:
+    def _edge_compute(self) -> tuple[str | None, str | None, str | None]:
+        """(func_id, placeholder, func_name): a func_id that is not a UUID is a placeholder."""
         table = self._table("edge_compute")
         if table is None:
-            return None, None
+            return None, None, None
         self._unknown(table, "edge_compute", {"func_id", "func_name"})
         func_id = self._string(table, "edge_compute", "func_id")
+        placeholder = None
         if func_id is not None:
             try:
                 uuid.UUID(func_id)
             except ValueError:
-                self.problem("edge_compute.func_id", f"{func_id!r} is not a UUID; it is written by telnyx-edge new-func")
-                func_id = None
+                self.warnings.append(
+                    f"edge_compute.func_id: {func_id!r} is not a function id (a UUID written by telnyx-edge new-func); "
+                    "dev runs without it, ship needs one"
+                )
+                placeholder, func_id = func_id, None
         func_name = self._string(table, "edge_compute", "func_name")
         if func_name is not None and not valid_func_name(func_name):
             self.problem("edge_compute.func_name", f"{func_name!r} is not a valid function name (1-64 letters, digits and dashes, no leading or trailing dash)")
-        return func_id, func_name
+        return func_id, placeholder, func_name
 
     # -- bindings -------------------------------------------------------------------
 
@@ -295,24 +319,27 @@ class _Validator:
                     self.problem(where, "must be a table")
                     continue
                 self._unknown(block, where, set(required))
-                for key in required:
-                    self._string(block, where, key, required=True)
+                values = tuple((key, self._string(block, where, key, required=True)) for key in required)
                 self._claim(name, where)
-                result.append(PlatformBinding(name, f"storage.{kind}"))
+                settings = tuple((key, value) for key, value in values if value is not None)
+                result.append(PlatformBinding(name, f"storage.{kind}", settings))
         if storage is not None:
             self._unknown(storage, "storage", set(_STORAGE_KINDS))
         for where, block in self._array_of_tables("ratelimits"):
             self._unknown(block, where, {"name", "limit", "period"})
             name = self._identifier(block, where, "name", required=True)
+            numbers: list[tuple[str, str | int]] = []
             for key in ("limit", "period"):
                 value = block.get(key)
                 if value is None:
                     self.problem(f"{where}.{key}", "missing; a positive whole number is required")
                 elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                     self.problem(f"{where}.{key}", f"{value!r} must be a positive whole number")
+                else:
+                    numbers.append((key, value))
             if name is not None:
                 self._claim(name, f"{where}.name")
-                result.append(PlatformBinding(name, "ratelimits"))
+                result.append(PlatformBinding(name, "ratelimits", tuple(numbers)))
         return tuple(result)
 
     def _env_vars(self) -> dict[str, str]:

@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import os
+import re
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+# Control characters (ESC, BEL, CR, C1 controls) in a message would let user data (an error
+# message, a name, a path) drive the terminal: they are shown escaped. Tabs and newlines stay.
+# Lone surrogates (an actor name from JavaScript may hold one) cannot even be encoded: escaped too.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character but tab and newline shown as a \\xNN escape (and a
+    lone surrogate as \\uNNNN)."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+
+
+class _Console(Console):
+    """A rich Console that escapes control characters in every string it is given."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(printable(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
 # Width is fixed when not on a terminal so that piped output (and the tests) are stable.
 _width = None if os.isatty(1) else int(os.environ.get("COLUMNS", "120"))
-out = Console(highlight=False, soft_wrap=True, width=_width)
-err = Console(stderr=True, highlight=False, soft_wrap=True, width=_width)
+out = _Console(highlight=False, soft_wrap=True, width=_width)
+err = _Console(stderr=True, highlight=False, soft_wrap=True, width=_width)
 
 _verbose = False
 
@@ -60,9 +81,3 @@ def table(columns: list[str], rows: list[list[str]]) -> None:
         grid.add_row(*[Text(printable(cell)) for cell in row])
     out.print(grid)
 
-
-def printable(value: str) -> str:
-    """`value` with control characters shown as escapes, so user data cannot drive the terminal."""
-    if value.isprintable():
-        return value
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value)

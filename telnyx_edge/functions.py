@@ -35,10 +35,10 @@ class Details:
 
 def create_function(
     account: AccountBackend, name: str, *, parent: Path, actor: bool = False,
-    language: str | None = None, from_dir: Path | None = None,
+    language: str | None = None, from_dir: Path | None = None, agent: bool = False,
 ) -> Created:
     """Validate, mint the func_id on the account, then write the project (or undo the mint)."""
-    plan = scaffold.plan(name, parent=parent, actor=actor, language=language, from_dir=from_dir)
+    plan = scaffold.plan(name, parent=parent, actor=actor, language=language, from_dir=from_dir, agent=agent)
     record = account.register(name, plan.destination, plan.kind)
     try:
         path = scaffold.write(plan, record.id)

@@ -27,7 +27,11 @@ LANGUAGES = {
     "go": "go",
 }
 _UNSUPPORTED = {"quarkus": "Quarkus (Java) projects are not scaffolded by this toolchain"}
-_NODE_TEMPLATES = {"actor", "ts", "js"}
+_NODE_TEMPLATES = {"actor", "agent", "ts", "js"}
+# A template may build on another: it is rendered over its base, and a top-level file or folder
+# it has (e.g. `src/`) replaces the base's entirely. The agent project shares the actor project's
+# package.json, tsconfig.json and @telnyx/edge-runtime declarations.
+_TEMPLATE_BASES = {"agent": "actor"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class Plan:
     def kind(self) -> str:
         if self.from_dir is not None:
             return "umbrella" if (self.from_dir / config.UMBRELLA).is_file() else "classic"
-        return "umbrella" if self.template == "actor" else "classic"
+        return "umbrella" if self.template in ("actor", "agent") else "classic"
 
 
 def templates_root() -> Path:
@@ -72,9 +76,14 @@ def resolve_language(language: str) -> str:
 
 def plan(
     name: str, *, parent: Path, actor: bool = False, language: str | None = None,
-    from_dir: Path | None = None,
+    from_dir: Path | None = None, agent: bool = False,
 ) -> Plan:
-    """Validate the request: name, language, source and destination. Touches nothing."""
+    """Validate the request: name, language, source and destination. Touches nothing.
+
+    `agent` asks for an Agent SDK project (an actor project whose class extends `Agent`); it
+    implies `actor`.
+    """
+    actor = actor or agent
     if "/" in name or "\\" in name or ".." in name:
         raise ScaffoldError(
             f"Invalid function name {name!r}: it must not contain a path separator or '..'",
@@ -88,14 +97,16 @@ def plan(
     template: str | None = None
     if from_dir is not None:
         if actor:
-            raise ScaffoldError("--from-dir cannot be combined with --actor", hint="Use one or the other.")
+            flag = "--agent" if agent else "--actor"
+            raise ScaffoldError(f"--from-dir cannot be combined with {flag}", hint="Use one or the other.")
         from_dir = from_dir.expanduser().resolve()
         if not from_dir.is_dir():
             raise ScaffoldError(f"--from-dir {from_dir} is not a directory", hint="Pass an existing directory to copy.")
     elif actor:
         if language is not None and resolve_language(language) != "ts":
-            raise ScaffoldError("Stateful Actor projects are TypeScript only", hint="Drop -l, or use -l ts.")
-        template = "actor"
+            kind = "Agent" if agent else "Stateful Actor"
+            raise ScaffoldError(f"{kind} projects are TypeScript only", hint="Drop -l, or use -l ts.")
+        template = "agent" if agent else "actor"
     elif language is not None:
         template = resolve_language(language)
     else:
@@ -120,13 +131,26 @@ def write(plan: Plan, func_id: str) -> Path:
     staging = plan.destination.parent / f".{plan.name}.{uuid.uuid4().hex[:8]}.partial"
     try:
         plan.destination.parent.mkdir(parents=True, exist_ok=True)
+        from telnyx_edge.runtime import npmlink
+
         if plan.from_dir is not None:
             _copy_from(plan.from_dir, staging, plan.name, func_id)
         else:
             assert plan.template is not None
-            _render(templates_root() / plan.template, staging, {
+            context = {
                 "name": plan.name, "func_id": func_id, "compatibility_date": COMPATIBILITY_DATE,
-            })
+                "edge_runtime_version": npmlink.runtime_version(),
+            }
+            overlay = templates_root() / plan.template
+            base = _TEMPLATE_BASES.get(plan.template)
+            if base is not None:
+                replaced = {child.name for child in overlay.iterdir()}
+                _render(templates_root() / base, staging, context, skip=replaced)
+            _render(overlay, staging, context)
+        if npmlink.declares_dependency(staging):
+            # `@telnyx/edge-runtime` is not on npm: wire it so the npm install that follows works.
+            # The staging folder is at the destination's depth, so the relative link survives the rename.
+            npmlink.link_project(staging)
         if plan.destination.exists():
             plan.destination.rmdir()  # checked empty in plan()
         staging.rename(plan.destination)
@@ -139,7 +163,8 @@ def write(plan: Plan, func_id: str) -> Path:
     return plan.destination
 
 
-def _render(source: Path, target: Path, context: dict[str, str]) -> None:
+def _render(source: Path, target: Path, context: dict[str, str], skip: frozenset[str] | set[str] = frozenset()) -> None:
+    """Render `source` into `target`; `skip` names top-level entries of `source` to leave out."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(source)), keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=False,
@@ -148,6 +173,8 @@ def _render(source: Path, target: Path, context: dict[str, str]) -> None:
         if path.is_dir() or "__pycache__" in path.parts:
             continue
         relative = path.relative_to(source)
+        if relative.parts[0] in skip:
+            continue
         out_name = relative.name.removesuffix(".jinja")
         if out_name == "gitignore":
             out_name = ".gitignore"

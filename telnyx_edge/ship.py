@@ -252,6 +252,11 @@ def _remaining(deadline: float, timeout: float) -> float:
 
 
 def _function_on_account(manifest: config.Manifest, account: AccountBackend | None) -> FunctionRecord:
+    if manifest.func_id is None and manifest.func_id_placeholder is not None:
+        raise ShipError(
+            f"func_id {manifest.func_id_placeholder!r} in {manifest.path.name} is a placeholder, not a function id",
+            hint="Create the function with 'telnyx-edge new-func --actor --name=NAME' and copy its func_id into [edge_compute].",
+        )
     if manifest.func_id is None:
         raise ShipError(
             f"{manifest.path.name} has no [edge_compute] func_id, so there is no function to ship to",
@@ -325,7 +330,7 @@ def _ship_manifest(
         "inputs": sorted(built.metafile.get("inputs", {})),
         "actors": [{"binding": b.binding, "type": b.type, "role": b.role} for b in bindings],
         "secrets": [{"binding": s.binding, "name": s.name} for s in manifest.secrets],
-        "platform_bindings": [{"binding": p.binding, "kind": p.kind} for p in manifest.platform_bindings],
+        "platform_bindings": [p.as_dict() for p in manifest.platform_bindings],
         "env_vars": dict(manifest.env_vars),
         "built_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }

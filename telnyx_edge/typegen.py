@@ -9,8 +9,11 @@ the user narrows the namespace by hand, as the shared-actor walkthrough does.
 
 The file declares the same members twice: on a global `Env` and on the `Env` interface of
 `@telnyx/edge-runtime` (module augmentation), so both `env: Env` parameters and
-`StatefulActor<Env>` see them. Platform bindings the local runtime does not provide are
-typed with small local interfaces so the file type-checks without extra npm packages.
+`StatefulActor<Env>` see them. Platform bindings are typed with the interfaces
+`@telnyx/edge-runtime` exports (`KvNamespace`, `SqlDatabase`, `CloudStorageBucket`,
+`RateLimiter`; declared by the scaffold's `edge-runtime.d.ts`), as the platform's own `types`
+does; a project without those declarations (classic func.toml, or scaffolded before they
+existed) gets small local interfaces instead.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from telnyx_edge import config
 
 OUTPUT_NAME = "telnyx-env.d.ts"
+RUNTIME_DECLARATIONS = "edge-runtime.d.ts"  # written by new-func --actor
 _SKIP_DIRS = {"node_modules", ".telnyx", ".git", "dist", "build"}
 _SOURCE_SUFFIXES = (".ts", ".tsx", ".mts", ".js", ".mjs")
 
@@ -59,6 +63,15 @@ _PLATFORM_TYPES = {
     "storage.cloudstorage": "__TelnyxCloudStorageBucket",
     "storage.sqldb": "__TelnyxSqlDatabase",
     "ratelimits": "__TelnyxRateLimiter",
+}
+# What @telnyx/edge-runtime exports for each, used when the project's edge-runtime.d.ts declares
+# them (the scaffold's does); otherwise (a classic func.toml project, or one scaffolded before
+# these declarations existed) the small local interfaces above keep the file type-checking.
+_RUNTIME_TYPES = {
+    "storage.kv": "KvNamespace",
+    "storage.cloudstorage": "CloudStorageBucket",
+    "storage.sqldb": "SqlDatabase",
+    "ratelimits": "RateLimiter",
 }
 
 
@@ -117,6 +130,8 @@ def render(manifest: config.Manifest, classes: dict[str, str]) -> tuple[str, lis
             )
             warnings.append(f"binding {actor.binding}: no class {actor.type} found in the project; typed as untyped ActorNamespace")
     helpers: list[str] = []
+    runtime_types: list[str] = ["ActorNamespace"] if manifest.actors else []
+    declared_by_runtime = _runtime_declares_bindings(manifest.root)
     telnyx_import = ""
     for platform in manifest.platform_bindings:
         if platform.kind == "secrets":
@@ -130,9 +145,15 @@ def render(manifest: config.Manifest, classes: dict[str, str]) -> tuple[str, lis
                 members.append(f"{platform.binding}: unknown;")
                 warnings.append(f"binding {platform.binding}: the telnyx npm package is not installed; typed as unknown")
         elif platform.kind in _PLATFORM_TYPES:
-            if _HELPERS[platform.kind] not in helpers:
+            if declared_by_runtime:
+                if _RUNTIME_TYPES[platform.kind] not in runtime_types:
+                    runtime_types.append(_RUNTIME_TYPES[platform.kind])
+            elif _HELPERS[platform.kind] not in helpers:
                 helpers.append(_HELPERS[platform.kind])
             members.append(f"{platform.binding}: {_PLATFORM_TYPES[platform.kind]};")
+    # [env_vars] reach env.NAME as strings too (a binding of the same name wins).
+    claimed = {a.binding for a in manifest.actors} | {p.binding for p in manifest.platform_bindings}
+    members += [f"{name}: string;" for name in manifest.env_vars if name not in claimed and config.IDENTIFIER_RE.match(name)]
     by_module: dict[str, list[str]] = {}
     for type_, module in sorted(classes.items()):
         by_module.setdefault(module, []).append(type_)
@@ -141,8 +162,9 @@ def render(manifest: config.Manifest, classes: dict[str, str]) -> tuple[str, lis
         f"// From {manifest.path.name}; run `telnyx-edge types` again after changing its bindings.",
         "",
     ]
-    if manifest.actors:
-        lines.append('import type { ActorNamespace as __TelnyxActorNamespace } from "@telnyx/edge-runtime";')
+    if runtime_types:
+        names = ", ".join(f"{name} as __Telnyx{name}" for name in runtime_types)
+        lines.append(f'import type {{ {names} }} from "@telnyx/edge-runtime";')
     lines += [f'import type {{ {", ".join(names)} }} from "{module}";' for module, names in by_module.items()]
     if telnyx_import:
         lines.append(telnyx_import.rstrip("\n"))
@@ -168,6 +190,15 @@ def render(manifest: config.Manifest, classes: dict[str, str]) -> tuple[str, lis
         "",
     ]
     return "\n".join(lines), warnings
+
+
+def _runtime_declares_bindings(root: Path) -> bool:
+    """Whether the project's copy of the runtime's declarations exports the binding interfaces."""
+    try:
+        text = (root / RUNTIME_DECLARATIONS).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "interface KvNamespace" in text and "interface RateLimiter" in text
 
 
 def _exports_name(source: str, name: str) -> bool:

@@ -32,19 +32,17 @@ def node_modules() -> Path:
     return NODE_MODULES
 
 
-@pytest.fixture(scope="session", autouse=True)
-def runtime_packages() -> Iterator[Path]:
-    """The runtime's own Node packages, installed once per checkout for every test.
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Install the runtime's own Node packages once per checkout, before any test runs.
 
-    The first install compiles better-sqlite3 (about a minute); later runs reuse the folder.
+    Here rather than in a fixture: the first install compiles better-sqlite3 (a minute or
+    two on a busy machine), which must not count against the first test's timeout.
     """
     from telnyx_edge.runtime import packages
 
-    mp = pytest.MonkeyPatch()
     # An engineer changing the pinned list points TELNYX_EDGE_NODE_PACKAGES at a private copy.
-    mp.setenv(packages.ENV_DIR, os.environ.get(packages.ENV_DIR) or str(RUNTIME_PACKAGES))
-    yield packages.ensure()
-    mp.undo()
+    os.environ[packages.ENV_DIR] = os.environ.get(packages.ENV_DIR) or str(RUNTIME_PACKAGES)
+    packages.ensure()
 
 
 @pytest.fixture
@@ -65,8 +63,9 @@ def copy_fixture(tmp_path: Path, node_modules: Path):  # type: ignore[no-untyped
         shutil.copytree(FIXTURES / "projects" / name, dest)
         link_node_modules(dest)
         if (dest / "tsconfig.json").is_file() and not (dest / "edge-runtime.d.ts").exists():
-            # The scaffold's declarations of @telnyx/edge-runtime, as new-func writes them.
-            shutil.copy(ROOT / "templates" / "actor" / "edge-runtime.d.ts", dest)
+            # The runtime's declarations of @telnyx/edge-runtime (the shared node_modules has
+            # no link to the package; `telnyx-edge runtime link` gives real projects one).
+            shutil.copy(ROOT / "telnyx_edge" / "runtime" / "js" / "edge-runtime.d.ts", dest)
         return dest
 
     return copy

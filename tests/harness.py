@@ -6,6 +6,7 @@ races the process exiting, so a crash fails the test at once instead of timing o
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import re
@@ -23,7 +24,12 @@ NODE_FIXTURE = ROOT / "tests" / "fixtures" / "node"
 NODE_MODULES = NODE_FIXTURE / "node_modules"
 # The runtime's own Node packages (better-sqlite3, esbuild), installed once per checkout and
 # shared by every test's TELNYX_EDGE_HOME (see telnyx_edge/runtime/packages.py).
-RUNTIME_PACKAGES = ROOT / "tests" / "fixtures" / "runtime-node"
+# Keyed by the pinned list, so checkouts (and worktrees) with different lists never reinstall
+# over each other.
+RUNTIME_PACKAGES = (
+    ROOT / "tests" / "fixtures" / "runtime-node"
+    / hashlib.sha256((ROOT / "telnyx_edge" / "runtime" / "node" / "package.json").read_bytes()).hexdigest()[:12]
+)
 READY_RE = re.compile(r"Ready on (http://[^\s]+)")
 
 
@@ -144,6 +150,11 @@ def link_node_modules(project: Path) -> None:
     target = project / "node_modules"
     if not target.exists():
         target.symlink_to(NODE_MODULES, target_is_directory=True)
+    elif not target.is_symlink():
+        # A scaffold's own node_modules (its @telnyx/edge-runtime link): add the shared packages beside it.
+        for entry in NODE_MODULES.iterdir():
+            if not (target / entry.name).exists():
+                (target / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
 
 
 Step = Callable[[], None]

@@ -21,7 +21,7 @@ from telnyx_edge.errors import ConfigError, EdgeError
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 INTERNAL_ERROR_EXIT = 70
 
-_COMMANDS = ["new_func", "functions", "status", "ship", "revisions", "types_cmd", "actors", "dev", "serve", "runtime_cmd"]
+_COMMANDS = ["new_func", "functions", "status", "ship", "revisions", "types_cmd", "actors", "dev", "serve", "runtime_cmd", "secrets", "storage"]
 
 _debug = False
 

@@ -22,20 +22,26 @@ def dev(
     with_projects: list[Path] = typer.Option(
         [], "--with", help="Also run this project (repeatable), at its own host name; resolves shared actor types.",
     ),
+    env_file: Optional[Path] = typer.Option(
+        None, "--env-file", help="A dotenv file whose values override secrets and [env_vars] for this run only.",
+    ),
     method_timeout_ms: Optional[int] = typer.Option(
         None, "--method-timeout-ms", envvar="TELNYX_EDGE_METHOD_TIMEOUT_MS", min=100,
         help="Wall-clock budget of one actor call (default 30000).",
     ),
 ) -> None:
     from telnyx_edge.cli.runtime_cmd import ensure_with_spinner
+    from telnyx_edge.cli.runtime_cmd import ensure_bundler
     from telnyx_edge.cli.runtime_output import alarm_retry_delay_s, report
     from telnyx_edge.runtime.devserver import DevOptions, limits_from_env, run
 
     project = (from_dir.expanduser() if from_dir else Path.cwd()).resolve()
+    ensure_bundler(project)
     options = DevOptions(
         project=project, host=host, port=port, state_dir=state, watch=not no_watch,
         with_projects=tuple(p.expanduser() for p in with_projects),
         limits=limits_from_env(method_timeout_ms),
         alarm_retry_delay_s=alarm_retry_delay_s(), packages_dir=ensure_with_spinner(),
+        env_file=env_file.expanduser().resolve() if env_file else None,
     )
     run(options, report)

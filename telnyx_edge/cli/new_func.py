@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
 def new_func(
     name: str = typer.Option(..., "-n", "--name", help="Name of the function to create (1-64 letters, digits, dashes)."),
     actor: bool = typer.Option(False, "--actor", help="Scaffold a StatefulActor project (TypeScript, telnyx.toml)."),
+    agent: bool = typer.Option(False, "--agent", help="Scaffold an Agent SDK project (an actor extending Agent; implies --actor)."),
     language: Optional[str] = typer.Option(None, "-l", "--language", help="ts|typescript, js|javascript, python, go."),
     from_dir: Optional[Path] = typer.Option(None, "--from-dir", help="Copy files from an existing directory."),
     parent: Path = typer.Option(Path("."), "--dir", help="Create the project under this directory instead of the current one."),
@@ -30,7 +31,9 @@ def new_func(
 
     account = open_account()
     console.verbose(f"account: {account.home}")
-    created = create_function(account, name, parent=parent, actor=actor, language=language, from_dir=from_dir)
+    created = create_function(
+        account, name, parent=parent, actor=actor, language=language, from_dir=from_dir, agent=agent,
+    )
     console.verbose(f"scaffold: {created.plan.template or created.plan.from_dir}")
     console.success(f"Func '{created.record.name}' created")
     console.info(f"   func_id:   {created.record.id}")

@@ -1,4 +1,4 @@
-"""`telnyx-edge runtime install`: the runtime's own Node packages (better-sqlite3, esbuild)."""
+"""`telnyx-edge runtime install|link`: the runtime's own Node packages, and `@telnyx/edge-runtime` for npm."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ def register(app: typer.Typer) -> None:
 
     group = new_group("The local runtime's own Node packages, installed once per machine.")
     group.command("install", help="Install the runtime's Node packages now (dev, serve and ship do it on first use).")(install)
+    group.command(
+        "link",
+        help="Wire a project's @telnyx/edge-runtime dependency to the runtime's own package, so npm install and tsc work.",
+    )(link)
     app.add_typer(group, name="runtime")
 
 
@@ -35,6 +39,14 @@ def ensure_with_spinner() -> Path:
             status.stop()
 
 
+def ensure_bundler(project: Path) -> None:
+    """A project without its own esbuild bundles with the toolchain's: show its one-time install."""
+    from telnyx_edge.bundle import project_esbuild
+
+    if project_esbuild(project) is None:
+        ensure_with_spinner()
+
+
 def install() -> None:
     from telnyx_edge.runtime import packages
 
@@ -42,3 +54,16 @@ def install() -> None:
     console.success(f"Runtime packages ready in {target}")
     for name, version in packages.describe(target).items():
         console.info(f"   {name} {version}")
+
+
+def link(
+    from_dir: Path = typer.Option(Path("."), "-f", "--from-dir", help="Path to the project directory (with package.json)."),
+) -> None:
+    from telnyx_edge.runtime.npmlink import PACKAGE, link_project
+
+    ensure_with_spinner()  # Node's types for the linked package come from the runtime's packages
+    result = link_project(from_dir.expanduser())
+    console.success(f"{PACKAGE} {result.version} (for \"{result.spec}\") linked from {result.folder}")
+    if result.lock_updated:
+        console.info("   package-lock.json now records the link")
+    console.info("💡 Now run: npm install")

@@ -41,11 +41,13 @@ def ship(
     if ctx.invoked_subcommand is not None:
         return
     from telnyx_edge.account import open_account
+    from telnyx_edge.cli.runtime_cmd import ensure_bundler
     from telnyx_edge.ship import parse_duration
     from telnyx_edge.ship import ship as run_ship
 
     seconds = parse_duration(timeout)
     directory = from_dir.expanduser()
+    ensure_bundler(directory)
     result = run_ship(
         directory, None if dry_run else open_account(), dry_run=dry_run,
         outdir=outdir.expanduser() if outdir else None, timeout=seconds,

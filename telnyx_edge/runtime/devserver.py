@@ -21,6 +21,8 @@ from telnyx_edge.account import edge_home
 from telnyx_edge.config import Manifest, load_manifest
 from telnyx_edge.errors import ConfigError, EdgeError, RuntimeStartError
 from telnyx_edge.runtime import events, watcher
+from telnyx_edge.runtime.bindings import BindingSources, declarations, read_env_file
+from telnyx_edge.runtime.bindings import resolve as resolve_bindings
 from telnyx_edge.runtime.core import RuntimeCore
 from telnyx_edge.runtime.packages import packages_for
 from telnyx_edge.runtime.edge import serving_functions
@@ -45,6 +47,7 @@ class DevOptions:
     with_projects: tuple[Path, ...] = ()  # more local projects, each at its own host name
     home: Path | None = None  # the account that resolves remaining references (default: edge_home())
     packages_dir: Path | None = None  # the runtime's Node packages (default: installed on demand)
+    env_file: Path | None = None  # dotenv values overriding secrets and [env_vars] for this run
 
 
 def load_project(project: Path) -> Manifest:
@@ -60,6 +63,12 @@ def load_project(project: Path) -> Manifest:
             hint="Run 'telnyx-edge dev' from a directory containing a telnyx.toml manifest.",
         )
     return load_manifest(project)
+
+
+# Platform bindings the local runtime provides too (runtime/bindings.py, runtime/js/bindings/).
+LOCAL_PLATFORM_KINDS = frozenset(
+    {"telnyx", "secrets", "ratelimits", "storage.kv", "storage.sqldb", "storage.cloudstorage"}
+)
 
 
 def project_host(manifest: Manifest) -> str:
@@ -79,6 +88,8 @@ class _Project:
     build_no: int = 0
     warnings: tuple[str, ...] = ()  # the manifest's, from the last build
     spec: FunctionSpec | None = None  # what is serving
+    sources: BindingSources | None = None  # where its platform bindings find their data
+    notices: tuple[str, ...] = ()
 
     def next_start_build(self) -> None:
         if self.builds.is_dir():
@@ -101,11 +112,16 @@ class _Project:
             if old.name.isdigit() and int(old.name) <= self.build_no - KEEP_BUILDS:
                 shutil.rmtree(old, ignore_errors=True)
         self.name = manifest.display_name
+        assert self.sources is not None
+        resolved = resolve_bindings(declarations(manifest), self.sources)
+        self.notices = resolved.notices
         return FunctionSpec(
             name=manifest.display_name, bundle_path=result.js_path,
             bindings={a.binding: a.type for a in manifest.actors},
             owned_types=tuple(sorted({a.type for a in manifest.actors if a.type in result.exports})),
-            env_vars=dict(manifest.env_vars), hosts=(project_host(manifest),), default=self.main,
+            env_vars=resolved.env_vars, hosts=(project_host(manifest),), default=self.main,
+            platform=resolved.platform, process_env=resolved.process_env,
+            telnyx_binding=next((p.binding for p in manifest.platform_bindings if p.kind == "telnyx"), None),
         )
 
 
@@ -134,12 +150,18 @@ class DevServer:
         manifest = load_project(self.project)
         for warning in manifest.warnings:
             self.report(events.Notice(f"{manifest.path.name}: {warning}"))
-        if manifest.platform_bindings:
-            self.report(events.Unavailable(tuple((b.binding, b.kind) for b in manifest.platform_bindings)))
+        unavailable = tuple((b.binding, b.kind) for b in manifest.platform_bindings if b.kind not in LOCAL_PLATFORM_KINDS)
+        if unavailable:
+            self.report(events.Unavailable(unavailable))
+        overrides = read_env_file(self.options.env_file) if self.options.env_file else {}
+        sources = BindingSources(self.options.home or edge_home(), self.state_dir, overrides)
         specs = []
         for project in self.projects:
+            project.sources = sources
             project.next_start_build()
             specs.append(await asyncio.to_thread(project.build))
+            for notice in project.notices:
+                self.report(events.Notice(f"{project.name}: {notice}"))
         _check_distinct(specs, self.projects)
         for project, spec in zip(self.projects, specs):
             project.spec = spec
@@ -204,6 +226,8 @@ class DevServer:
                 finally:
                     for warning in project.warnings:
                         self.report(events.Notice(f"telnyx.toml: {warning}"))
+                for notice in project.notices:
+                    self.report(events.Notice(f"{project.name}: {notice}"))
                 reload_check(spec, project, self.projects, self._core.registry)
                 await self._core.registry.replace(spec)
             except EdgeError as exc:

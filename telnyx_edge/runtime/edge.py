@@ -22,6 +22,8 @@ from telnyx_edge.account.models import OWNER
 from telnyx_edge.actors import account_state_dir
 from telnyx_edge.errors import EdgeError, RuntimeStartError
 from telnyx_edge.runtime import events
+from telnyx_edge.runtime.bindings import BindingSources, ResolvedBindings
+from telnyx_edge.runtime.bindings import resolve as resolve_bindings
 from telnyx_edge.runtime.core import RuntimeCore
 from telnyx_edge.runtime.packages import packages_for
 from telnyx_edge.runtime.jsmodule import link_runtime
@@ -42,11 +44,30 @@ class ServeOptions:
     packages_dir: Path | None = None  # the runtime's Node packages (default: installed on demand)
 
 
-def revision_spec(record: FunctionRecord, revision_path: Path, manifest: dict[str, object]) -> FunctionSpec:
-    """How the runtime runs one shipped revision, from the manifest `ship` stored with it."""
+_resolved: dict[tuple[str, str], ResolvedBindings] = {}
+
+
+def revision_spec(
+    record: FunctionRecord, revision_path: Path, manifest: dict[str, object], home: Path | None = None,
+) -> FunctionSpec:
+    """How the runtime runs one shipped revision, from the manifest `ship` stored with it.
+
+    With `home`, its platform bindings resolve against that account (a bad one makes
+    env.NAME throw, naming the problem, rather than keeping the function from starting)."""
     actors = manifest.get("actors", [])
     assert isinstance(actors, list)
     env_vars = manifest.get("env_vars", {})
+    resolved = None
+    if home is not None:
+        # A revision is immutable, and serve polls the account several times a second: resolve
+        # each revision's bindings once (a secret added later reaches it with the next ship).
+        key = (str(home), str(revision_path))
+        resolved = _resolved.get(key)
+        if resolved is None:
+            resolved = resolve_bindings(manifest, BindingSources(home, account_state_dir(home), strict=False))
+            _resolved[key] = resolved
+        env_vars = resolved.env_vars
+    platform = manifest.get("platform_bindings", [])
     return FunctionSpec(
         name=record.name,
         bundle_path=revision_path / str(manifest.get("bundle", "index.js")),
@@ -54,6 +75,9 @@ def revision_spec(record: FunctionRecord, revision_path: Path, manifest: dict[st
         owned_types=tuple(sorted({str(a["type"]) for a in actors if a.get("role") == OWNER})),
         env_vars=dict(env_vars) if isinstance(env_vars, dict) else {},
         hosts=(record.host,),
+        platform=resolved.platform if resolved else {},
+        process_env=resolved.process_env if resolved else {},
+        telnyx_binding=next((str(p["binding"]) for p in platform if p.get("kind") == "telnyx"), None) if isinstance(platform, list) else None,
     )
 
 
@@ -68,7 +92,7 @@ def serving_functions(home: Path) -> list[tuple[FunctionRecord, FunctionSpec]]:
             if record.status != DEPLOY_OK or not record.serving_revision:
                 continue
             revision = account.revision(record.id, record.serving_revision)
-            found.append((record, revision_spec(record, Path(revision.path), revision.manifest)))
+            found.append((record, revision_spec(record, Path(revision.path), revision.manifest, home)))
     finally:
         account.close()
     if found:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import os
 import shlex
 import shutil
@@ -24,7 +25,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,6 +62,7 @@ class IsolateBackend(Protocol):
     def actor_stats(self, rows: list[list[Any]]) -> None: ...
 
 
+@functools.cache
 def node_binary() -> str:
     node = shutil.which("node")
     if node is None:
@@ -98,12 +100,14 @@ class Isolate:
         *,
         method_timeout_ms: int,
         on_exit: Callable[[Isolate, str], None],
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self.backend = backend
         self.method_timeout_ms = method_timeout_ms
         self._on_exit = on_exit
+        self._env = dict(env or {})  # added to the inherited environment: secrets, [env_vars] (spec 2.3)
         self._proc: asyncio.subprocess.Process | None = None
         self._conn: FrameConnection | None = None
         self._next_id = 1
@@ -118,6 +122,7 @@ class Isolate:
         self._pong = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._lost = asyncio.Event()
         self.info: dict[str, Any] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -131,7 +136,7 @@ class Isolate:
             # stdout/stderr stay the user's console output.
             # TELNYX_EDGE_NODE_FLAGS: extra node flags, e.g. --inspect or --cpu-prof.
             flags = shlex.split(os.environ.get("TELNYX_EDGE_NODE_FLAGS", ""))
-            env = dict(os.environ)
+            env = {**os.environ, **self._env}
             env["TELNYX_EDGE_NODE_PACKAGES"] = str(self.config["packages_dir"])
             # fsyncs of different actors' databases run in libuv's pool, in parallel.
             env.setdefault("UV_THREADPOOL_SIZE", "16")
@@ -256,6 +261,9 @@ class Isolate:
         if self._waiter is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._waiter
+        # The process is gone; its last frames (usage figures) may still sit in the socket.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._lost.wait(), 1.0)
 
     def kill(self) -> None:
         if self._proc is not None and self._proc.returncode is None:
@@ -390,8 +398,9 @@ class Isolate:
         task.add_done_callback(done)
 
     def _on_lost(self, exc: Exception | None) -> None:
-        # The process exit (not the socket) drives failure handling; see _wait_exit.
-        pass
+        # The process exit (not the socket) drives failure handling; see _wait_exit. EOF only
+        # tells stop() that every frame the isolate wrote has been read.
+        self._lost.set()
 
 
 _HANDLERS: dict[str, Callable[..., None]] = {

@@ -52,7 +52,9 @@ class FrameConnection(asyncio.Protocol):
         self._flush_scheduled = False
         self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
-        self._packer = msgpack.Packer(use_bin_type=True)
+        # Strings are WTF-8 both ways (the Node side's msgpack.mjs): a lone surrogate in an actor
+        # name survives the trip instead of becoming U+FFFD.
+        self._packer = msgpack.Packer(use_bin_type=True, unicode_errors="surrogatepass")
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -70,7 +72,8 @@ class FrameConnection(asyncio.Protocol):
                 raise ProtocolError(f"frame of {length} bytes exceeds the limit")
             if end - pos - 4 < length:
                 break
-            message = unpackb(buf[pos + 4 : pos + 4 + length], raw=False, use_list=True)
+            frame = buf[pos + 4 : pos + 4 + length]
+            message = unpackb(frame, raw=False, use_list=True, unicode_errors="surrogatepass")
             pos += 4 + length
             self._on_message(message)
         if pos:

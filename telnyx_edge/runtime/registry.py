@@ -35,6 +35,11 @@ class FunctionSpec:
     env_vars: Mapping[str, str] = field(default_factory=dict)
     hosts: tuple[str, ...] = ()  # Host names routed here
     default: bool = False  # also serves every Host no function claims (dev's main project)
+    # Resolved platform bindings (runtime/bindings.py) and the isolate's added environment; both
+    # hold secret values, so they stay out of repr (and so out of any message or traceback).
+    platform: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    process_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    telnyx_binding: str | None = None  # `[telnyx] binding`: env gets a Telnyx API client under this name
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,8 @@ class Registry:
             "bindings": dict(spec.bindings),
             "owned_types": list(spec.owned_types),
             "env_vars": dict(spec.env_vars),
+            "platform": dict(spec.platform),
+            "telnyx_binding": spec.telnyx_binding,
             "method_timeout_ms": self.limits.method_timeout_ms,
             "alarm_timeout_ms": self.limits.alarm_timeout_ms,
             "request_timeout_ms": self.limits.request_timeout_ms,
@@ -125,7 +132,10 @@ class Registry:
             "state_dir": str(self.state_dir),
             "packages_dir": str(self.packages_dir),
         }
-        isolate = Isolate(spec.name, config, self, method_timeout_ms=self.limits.method_timeout_ms, on_exit=self._on_exit)
+        isolate = Isolate(
+            spec.name, config, self, method_timeout_ms=self.limits.method_timeout_ms, on_exit=self._on_exit,
+            env=spec.process_env,
+        )
         info = await isolate.start()
         problems = info.get("problems") or []
         if problems:

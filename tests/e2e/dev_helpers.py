@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -63,3 +64,13 @@ def eventually(probe: Callable[[], T], done: Callable[[T], bool], timeout: float
 def client_for(server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         yield client
+
+
+def hosts_of(server: ServerProcess) -> dict[str, str]:
+    """Function name -> Host header, from the readiness output of a runtime serving several."""
+    found = {}
+    for line in server.lines:
+        match = re.match(r"^\s+(\S+)\s+http://([^/:\s]+\.localhost):\d+$", line)
+        if match:
+            found[match.group(1)] = match.group(2)
+    return found

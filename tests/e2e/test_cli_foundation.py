@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from telnyx_edge import __version__
-from tests.harness import run_cli
+from tests.harness import ROOT, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -55,9 +56,9 @@ def test_new_func_actor_output_files_and_manifest(tmp_path: Path, env: dict[str,
         "   telnyx-edge ship\n"
     )
     assert result.stderr == ""
-    files = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
+    files = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file() and "node_modules" not in p.parts)
     assert files == [
-        ".gitignore", "README.md", "edge-runtime.d.ts", "package.json", "src/counter.ts",
+        ".gitignore", "README.md", "package.json", "src/counter.ts",
         "src/index.ts", "telnyx.toml", "tsconfig.json",
     ]
     manifest = tomllib.loads((project / "telnyx.toml").read_text())
@@ -71,10 +72,15 @@ def test_new_func_actor_output_files_and_manifest(tmp_path: Path, env: dict[str,
     index = (project / "src" / "index.ts").read_text()
     assert 'export { Counter } from "./counter";' in index and "env.COUNTER.idFromName" in index
     assert "export class Counter extends StatefulActor" in (project / "src" / "counter.ts").read_text()
-    assert 'declare module "@telnyx/edge-runtime"' in (project / "edge-runtime.d.ts").read_text()
-    package = (project / "package.json").read_text()
-    assert '"esbuild": "0.28.2"' in package and '"typescript": "5.9.3"' in package
-    assert "@telnyx/edge-runtime" not in package  # not on npm: the runtime provides it
+    # @telnyx/edge-runtime is not on npm: the project is wired to the toolchain's own package
+    # (`telnyx-edge runtime link`), whose declarations are the runtime's one copy.
+    linked = project / "node_modules" / "@telnyx" / "edge-runtime"
+    assert linked.is_symlink()
+    assert 'declare module "@telnyx/edge-runtime"' in (linked / "edge-runtime.d.ts").read_text()
+    assert (linked / "edge-runtime.d.ts").resolve() == (ROOT / "telnyx_edge" / "runtime" / "js" / "edge-runtime.d.ts").resolve()
+    package = json.loads((project / "package.json").read_text())
+    assert package["dependencies"] == {"@telnyx/edge-runtime": "^0.10.0"}
+    assert package["devDependencies"] == {"@types/node": "^20.0.0", "typescript": "5.9.3"}  # no esbuild: the toolchain brings it
 
 
 def test_verbose_logs_to_stderr_only(tmp_path: Path, env: dict[str, str]) -> None:

@@ -75,16 +75,19 @@ def test_concurrent_debits_never_overdraw(server: ServerProcess) -> None:
     async def scenario() -> tuple[list[dict[str, object]], dict[str, object]]:
         limits = httpx.Limits(max_connections=200)
         async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30) as client:
-            await client.post("/accounts/carol/deposit", json={"amount": 100})
+            deposited = await client.post("/accounts/carol/deposit", json={"amount": 100})
+            assert deposited.json() == {"account": "carol", "balance": 100}
             replies = await asyncio.gather(
-                *(client.post("/accounts/carol/debit", json={"amount": 1}) for _ in range(200))
+                # debit-after-pause waits between its check and its write: turns that
+                # interleaved would spend one balance twice.
+                *(client.post("/accounts/carol/debit-after-pause", json={"amount": 1}) for _ in range(200))
             )
             balance = (await client.get("/accounts/carol/balance")).json()
         return [r.json() for r in replies], balance
 
     replies, balance = asyncio.run(scenario())
     assert sum(1 for r in replies if r["ok"] is True) == 100
-    assert sum(1 for r in replies if r["ok"] is False) == 100
+    assert [(r["ok"], r["balance"]) for r in replies if r["ok"] is not True] == [(False, 0)] * 100
     assert balance == {"account": "carol", "balance": 0}
     # Every successful debit saw a distinct balance: the turns ran one at a time.
     assert sorted(r["balance"] for r in replies if r["ok"]) == list(range(100))

@@ -36,8 +36,10 @@ def client(server: ServerProcess) -> Iterator[httpx.Client]:
     yield from client_for(server)
 
 
-def test_startup_lists_what_is_not_local(server: ServerProcess) -> None:
-    assert "Not available locally (platform-only bindings): SECRETS (secrets), LIMITER (ratelimits)" in server.output
+def test_startup_names_an_unset_secret_and_nothing_unavailable(server: ServerProcess) -> None:
+    # Secrets and rate limiters work locally now; only [telnyx] is platform-only (test_bindings.py).
+    assert "Not available locally" not in server.output
+    assert "lab: secret API-KEY (env.SECRETS.get(\"SECRETS\")) is not set" in server.output
 
 
 KEYS = ["a", "b", "ba", "bb", "c", "d", "e"]
@@ -153,8 +155,10 @@ def test_codec_checks_arguments_and_results(client: httpx.Client) -> None:
 )
 def test_only_public_methods_are_callable(client: httpx.Client, method: str, name: str | None) -> None:
     result = rpc(client, "dispatch", method)
-    if method == "fetch":  # stub.fetch is the HTTP-style entry: it needs a Request, not RPC
-        assert result["ok"] is False
+    if method == "fetch":
+        # stub.fetch is the HTTP-style entry, not RPC: called with no Request it fails in the
+        # caller, building the Request, before any turn (an RPC dispatch would fail otherwise).
+        assert result == {"ok": False, "name": "TypeError", "message": "Failed to parse URL from undefined"}
         return
     assert (result["ok"], result["name"]) == (False, name)
 
@@ -175,12 +179,18 @@ def test_a_throwing_method_commits_nothing(client: httpx.Client) -> None:
 
 def test_a_thrown_transaction_fails_the_turn(client: httpx.Client) -> None:
     result = rpc(client, "txn", "txnFail")
-    assert result["name"] == "ActorOutputGateError" and "inside the transaction" in result["message"]
+    assert result == {
+        "ok": False, "name": "ActorOutputGateError",
+        "message": 'transaction() threw in Lab("txn").txnFail(): inside the transaction',
+    }
     assert value(client, "txn", "keys", {"prefix": "txn/"}) == ["txn/a", "txn/c"]
 
 
 def test_reserved_keys_are_rejected(client: httpx.Client) -> None:
-    assert "reserved" in value(client, "reserved", "reserved")
+    assert value(client, "reserved", "reserved") == (
+        'storage key "__telnyx_x" is reserved: keys starting with "__telnyx_" belong to the runtime'
+    )
+    assert value(client, "reserved", "keys", {}) == []  # nothing was stored
 
 
 def test_env_vars_reach_actors_and_the_global_env(client: httpx.Client) -> None:
@@ -202,7 +212,7 @@ def test_reentrancy_fails_fast_naming_the_cycle(client: httpx.Client) -> None:
 
 def test_method_budget(client: httpx.Client) -> None:
     result = rpc(client, "sleepy", "nap", 3000)
-    assert result["name"] == "ActorMethodTimeoutError"
+    assert result == {"ok": False, "name": "ActorMethodTimeoutError", "message": 'Lab("sleepy").nap() did not finish within 1000 ms'}
     assert value(client, "sleepy", "nap", 10) == "rested"  # the instance keeps serving
 
 
@@ -270,13 +280,15 @@ def test_alarm_fires_once_and_is_consumed(client: httpx.Client) -> None:
     assert fired >= when
 
 
-def test_failed_alarm_is_retried_three_times_then_deleted(client: httpx.Client) -> None:
+def test_failed_alarm_is_retried_three_times_then_deleted(client: httpx.Client, server: ServerProcess) -> None:
     value(client, "alarm-bad", "arm", 50, "throw")
     log = eventually(lambda: _log(client, "alarm-bad"), lambda log: len(log) >= 4, timeout=10)
     assert log == [[0, False, "throw"], [1, True, "throw"], [2, True, "throw"], [3, True, "throw"]]
     eventually(lambda: value(client, "alarm-bad", "alarmAt"), lambda when: when is None, timeout=5)
     assert value(client, "alarm-bad", "get", "alarm-fired") is None  # failed runs committed nothing
     assert len(_log(client, "alarm-bad")) == 4
+    # The user is told when an alarm is given up (the platform says nothing; locally we do).
+    server.wait_for(r'alarm\(\) of Lab\("alarm-bad"\) failed 4 times; the alarm is deleted', timeout=5)
 
 
 def test_block_concurrency_while_gates_the_first_call(client: httpx.Client) -> None:

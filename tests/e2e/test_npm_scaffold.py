@@ -20,7 +20,9 @@ def test_new_func_actor_installs_and_type_checks(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "✓ Installed dependencies" in result.stdout.splitlines()
     project = tmp_path / "typed"
-    assert (project / "node_modules" / ".bin" / "esbuild").exists()
+    # No esbuild (the toolchain brings its own); @telnyx/edge-runtime is the runtime's own package.
+    assert not (project / "node_modules" / ".bin" / "esbuild").exists()
+    assert (project / "node_modules" / "@telnyx" / "edge-runtime" / "edge-runtime.d.ts").is_file()
     assert (project / "package-lock.json").is_file()
     check = subprocess.run(["npx", "--no-install", "tsc", "--noEmit"], cwd=project, capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, check.stdout + check.stderr

@@ -100,15 +100,26 @@ def walkthrough(own: httpx.Client, ref: httpx.Client) -> None:
 
 
 async def debit_through_both(base: str, own_host: str, ref_host: str, n: int) -> list[dict[str, object]]:
+    """`n` concurrent debits of 1 from dave, alternately through the owner and the reference.
+
+    Each waits between its balance check and its write (debitAfterPause), so turns that
+    interleaved would spend one balance twice: more successes, repeated balances."""
     limits = httpx.Limits(max_connections=32)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
         async def debit(i: int) -> dict[str, object]:
             host = own_host if i % 2 else ref_host
-            response = await http.post("/accounts/dave/debit", json={"amount": 1}, headers={"Host": host})
+            response = await http.post("/accounts/dave/debit-after-pause", json={"amount": 1}, headers={"Host": host})
             assert response.status_code == 200, response.text
             return dict(response.json())
 
         return await asyncio.gather(*(debit(i) for i in range(n)))
+
+
+def assert_one_at_a_time(results: list[dict[str, object]], start: int) -> None:
+    """Debits of 1 from a balance of `start` that ran one turn at a time: each success saw its
+    own balance, and every debit after the last one found the balance at 0."""
+    assert sorted(int(str(r["balance"])) for r in results if r["ok"] is True) == list(range(start))
+    assert [(r["ok"], r["balance"]) for r in results if r["ok"] is not True] == [(False, 0)] * (len(results) - start)
 
 
 def test_serve_shares_one_actor_between_owner_and_reference(served: ServerProcess, projects: tuple[Path, Path]) -> None:
@@ -120,7 +131,7 @@ def test_serve_shares_one_actor_between_owner_and_reference(served: ServerProces
         # Concurrent debits through both functions on one name never overdraw.
         assert own.post("/accounts/dave/deposit", json={"amount": 50}).json()["balance"] == 50
         results = asyncio.run(debit_through_both(served.url, hosts["account"], hosts["account-readonly"], 80))
-        assert sum(1 for r in results if r["ok"]) == 50
+        assert_one_at_a_time(results, 50)
         assert own.get("/accounts/dave/balance").json()["balance"] == 0
 
         unknown = httpx.get(served.url + "/", headers={"Host": "nope.localhost"})
@@ -144,16 +155,19 @@ def test_serve_picks_up_a_new_ship_without_dropping_requests(served: ServerProce
     index = reference / "src" / "index.ts"
     index.write_text(index.read_text().replace('"READONLY->Account(shared)"', '"v2"'))
 
-    async def hammer(stop: asyncio.Event) -> int:
-        count = 0
+    async def hammer(stop: asyncio.Event) -> list[str]:
+        """The `via` of every answer, in order; each answer must be a whole, correct reply."""
+        vias = []
         async with httpx.AsyncClient(base_url=served.url, timeout=60, headers={"Host": hosts["account-readonly"]}) as http:
             while not stop.is_set():
                 response = await http.get("/accounts/erin/balance")
                 assert response.status_code == 200, response.text
-                count += 1
-        return count
+                body = response.json()
+                assert {k: v for k, v in body.items() if k != "via"} == {"account": "erin", "balance": 0}
+                vias.append(body["via"])
+        return vias
 
-    async def scenario() -> int:
+    async def scenario() -> list[str]:
         stop = asyncio.Event()
         load = asyncio.create_task(hammer(stop))
         await asyncio.to_thread(ship, reference)
@@ -161,7 +175,11 @@ def test_serve_picks_up_a_new_ship_without_dropping_requests(served: ServerProce
         stop.set()
         return await load
 
-    assert asyncio.run(scenario()) > 0
+    vias = asyncio.run(scenario())
+    # The old code answered until the swap, the new code after it; never the old one again.
+    switch = vias.index("v2") if "v2" in vias else len(vias)
+    assert vias[:switch] == ["READONLY->Account(shared)"] * switch and vias[switch:] == ["v2"] * (len(vias) - switch)
+    assert switch > 0  # the load ran before the new revision was picked up
     with client(served, hosts["account-readonly"]) as ref:
         assert ref.get("/accounts/erin/balance").json()["via"] == "v2"
 
@@ -192,7 +210,8 @@ def test_dev_with_resolves_references_against_other_projects(projects: tuple[Pat
             walkthrough(own, ref)  # the main project also answers at http://HOST:PORT
             assert own.post("/accounts/dave/deposit", json={"amount": 20}).json()["balance"] == 20
             results = asyncio.run(debit_through_both(server.url, hosts["account"], hosts["account-readonly"], 40))
-            assert sum(1 for r in results if r["ok"]) == 20
+            assert_one_at_a_time(results, 20)
+            assert own.get("/accounts/dave/balance").json() == {"account": "dave", "balance": 0}
     finally:
         server.stop()
 
@@ -211,9 +230,13 @@ def test_dev_reference_resolves_against_the_account(projects: tuple[Path, Path])
 def test_dev_reference_that_resolves_nowhere_is_an_error(projects: tuple[Path, Path]) -> None:
     _, reference = projects
     result = run_cli("dev", "-f", str(reference), "--port", "0", "--no-watch", timeout=60)
-    assert result.returncode != 0
-    assert "READONLY" in result.stderr and "Account" in result.stderr
-    assert "--with" in result.stderr and "ship" in result.stderr
+    assert (result.returncode, result.stderr.splitlines()) == (10, [
+        "❌ binding READONLY of account-readonly: actor type Account has no owner: no project here exports "
+        "class Account, and no function on the account owns it",
+        "💡 Run the project that exports class Account alongside with --with DIR, or ship it first "
+        "(telnyx-edge ship in its directory).",
+    ])
+    assert "Ready on" not in result.stdout
 
 
 def test_serve_with_nothing_shipped_says_how_to_ship(tmp_path: Path) -> None:

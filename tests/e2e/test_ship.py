@@ -155,13 +155,17 @@ def test_syntax_error_marks_build_failed(owner: tuple[Path, str]) -> None:
     assert status.stdout.startswith("❌ Func 'account': the last build failed (build_failed); nothing is serving yet.")
 
 
-def test_missing_node_modules_is_refused(owner: tuple[Path, str]) -> None:
+def test_without_node_modules_a_missing_import_is_refused_in_one_line(owner: tuple[Path, str]) -> None:
+    # No node_modules at all: the toolchain's esbuild bundles, and an import nothing provides
+    # is named with the file that imports it, with no esbuild dump below.
     project, func_id = owner
     (project / "node_modules").unlink()
+    index = project / "src" / "index.ts"
+    index.write_text('import { v4 } from "uuid";\nexport const id = v4;\n' + index.read_text())
     done = run_cli("ship", cwd=project)
-    _assert_refused(done, 5, f"esbuild was not found in {project.resolve() / 'node_modules'}", func_id)
-    assert f"💡 Install the project's dependencies: cd {project.resolve()} && npm install" in done.stderr
-    assert _record(func_id).status == "created"
+    _assert_refused(done, 8, 'Cannot resolve import "uuid" in src/index.ts:1:19: not found; add it with npm install uuid', func_id)
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert _record(func_id).status == "build_failed"
 
 
 def test_func_id_not_on_account(copy_fixture, edge_home: Path) -> None:

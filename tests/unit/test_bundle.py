@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from telnyx_edge import bundle
-from telnyx_edge.errors import BundleError, ShipError, ToolNotFound
+from telnyx_edge.errors import BundleError, ShipError
 from telnyx_edge.ship import ship
 
 # esbuild emits `var Account = class extends StatefulActor`; either form means the class shipped.
@@ -106,16 +106,35 @@ def test_failed_ship_leaves_no_stale_bundle(copy_fixture) -> None:
     assert sorted(p.name for p in out.iterdir()) == []
 
 
-def test_missing_node_modules(tmp_path: Path) -> None:
+def test_without_node_modules_the_toolchains_esbuild_bundles(tmp_path: Path) -> None:
     import shutil
 
+    from telnyx_edge.runtime import packages
     from tests.conftest import FIXTURES
 
     project = tmp_path / "p"
     shutil.copytree(FIXTURES / "projects" / "ship-owner", project)
-    with pytest.raises(ToolNotFound) as caught:
-        ship(project, None, dry_run=True)
-    assert caught.value.hint is not None and "npm install" in caught.value.hint
+    assert bundle.project_esbuild(project) is None
+    assert bundle.find_esbuild(project) == packages.ensure() / "node_modules" / ".bin" / "esbuild"
+    result = ship(project, None, dry_run=True)
+    assert set(result.bundle.exports) == {"Account", "default"}
+
+
+def test_the_projects_own_esbuild_comes_first(copy_fixture) -> None:
+    project = copy_fixture("ship-owner")
+    assert bundle.find_esbuild(project) == project / "node_modules" / ".bin" / "esbuild"
+
+
+def test_missing_imports_become_one_line() -> None:
+    errors = ['src/index.ts:1:16: Could not resolve "left-pad"', 'src/a.ts:2:1: Could not resolve "@scope/pkg/sub"']
+    assert bundle.missing_imports(errors) == [("left-pad", "src/index.ts:1:16"), ("@scope/pkg/sub", "src/a.ts:2:1")]
+    assert bundle._missing_import_message(bundle.missing_imports(errors[1:])) == (
+        'Cannot resolve import "@scope/pkg/sub" in src/a.ts:2:1: not found; add it with npm install @scope/pkg'
+    )
+    assert bundle._missing_import_message([("./nope", "src/index.ts:3:8")]) == (
+        'Cannot resolve import "./nope" in src/index.ts:3:8: not found; check the path'
+    )
+    assert bundle.missing_imports(["src/index.ts:1:1: Expected \";\""]) == []
 
 
 def test_owned_export_must_extend_stateful_actor(copy_fixture) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -153,7 +155,8 @@ MALFORMED: list[tuple[str, str]] = [
     (HEAD + ACTOR.format(b="SECRETS", t="Account") + '[[secrets]]\nbinding = "G"\nname = "N"\n', "actors[0].binding: binding name SECRETS is reserved when the file has a [[secrets]] block"),
     (HEAD + '[[secrets]]\nname = "DEMO"\n', "secrets[0]: Missing 'binding' in [[secrets]] block"),
     (HEAD + '[[secrets]]\nbinding = "G"\n', "secrets[0]: Missing 'name' in [[secrets]] block"),
-    (HEAD + '[edge_compute]\nfunc_id = "func-abc123"\n', "edge_compute.func_id: 'func-abc123' is not a UUID; it is written by telnyx-edge new-func"),
+    (HEAD + '[[actor]]\nbinding = "A"\ntype = "B"\n', "actor: unknown table; did you mean `[[actors]]`? Rename it so its bindings exist"),
+    (HEAD + '[[secret]]\nbinding = "A"\nname = "B"\n', "secret: unknown table; did you mean `[[secrets]]`? Rename it so its bindings exist"),
     (HEAD + '[edge_compute]\nfunc_name = "bad name"\n', "edge_compute.func_name: 'bad name' is not a valid function name (1-64 letters, digits and dashes, no leading or trailing dash)"),
     (HEAD + 'edge_compute = 3\n', "edge_compute: must be a table [edge_compute], not an integer"),
     (HEAD + '[env_vars]\nPORT = 8080\n', "env_vars.PORT: must be a string, not an integer (all values are strings)"),
@@ -163,6 +166,9 @@ MALFORMED: list[tuple[str, str]] = [
     (HEAD + '[[ratelimits]]\nname = "API"\nlimit = 0\nperiod = 60\n', "ratelimits[0].limit: 0 must be a positive whole number"),
     (HEAD + '[[ratelimits]]\nname = "API"\nlimit = 10\n', "ratelimits[0].period: missing; a positive whole number is required"),
     (HEAD + 'actors = [1]\n', "actors[0]: must be a table, not an integer"),
+    (HEAD + '[storage]\nkv = "CACHE"\n', "storage.kv: must be a table of [storage.kv.NAME] blocks"),
+    (HEAD + '[storage.kv.MY__CACHE]\nid = "x"\n', "storage.kv.MY__CACHE: 'MY__CACHE' must be an identifier without '__'"),
+    (HEAD + '[storage.sqldb]\nDB = "x"\n', "storage.sqldb.DB: must be a table"),
 ]
 
 
@@ -171,8 +177,33 @@ def test_malformed_manifest_reports_problem_with_toml_path(tmp_path: Path, text:
     assert problems_of(tmp_path, text) == [expected]
 
 
+def _problem_patterns() -> list[tuple[int, re.Pattern[str]]]:
+    """Every `self.problem(where, message)` in config.py as (line, regex of "where: message")."""
+    tree = ast.parse(Path(config.__file__).read_text())
+    patterns = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "problem"):
+            continue
+        parts = []
+        for arg in node.args:
+            pieces = arg.values if isinstance(arg, ast.JoinedStr) else [arg]
+            parts.append("".join(
+                re.escape(p.value) if isinstance(p, ast.Constant) and isinstance(p.value, str) else ".+" for p in pieces
+            ))
+        patterns.append((node.lineno, re.compile(": ".join(parts) + "$")))
+    return patterns
+
+
 def test_table_is_large_enough() -> None:
-    assert len(MALFORMED) >= 25
+    """Every problem the manifest validator can report has a row in MALFORMED (or, for the two
+    that need more than one problem or another file name, a test of its own below)."""
+    covered = [expected for _, expected in MALFORMED] + [
+        "actors: [[actors]] is only allowed in telnyx.toml; rename func.toml to telnyx.toml and add name and main",
+    ]
+    patterns = _problem_patterns()
+    assert len(patterns) >= 25  # the walk above found the validator's calls
+    missing = [f"config.py:{line}: {regex.pattern}" for line, regex in patterns if not any(regex.match(e) for e in covered)]
+    assert missing == []
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
@@ -182,6 +213,17 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         config.load_manifest(tmp_path)
     assert info.value.message == "telnyx.toml has 5 problems"
+
+
+def test_placeholder_func_id_is_a_warning(tmp_path: Path) -> None:
+    # Example projects ship `replace-with-your-function-id`: dev must run them, ship must not.
+    manifest = config.load_manifest(project(tmp_path, HEAD + '[edge_compute]\nfunc_id = "replace-with-your-function-id"\n'))
+    assert manifest.func_id is None
+    assert manifest.func_id_placeholder == "replace-with-your-function-id"
+    assert manifest.warnings == (
+        "edge_compute.func_id: 'replace-with-your-function-id' is not a function id (a UUID written by "
+        "telnyx-edge new-func); dev runs without it, ship needs one",
+    )
 
 
 def test_actors_only_in_telnyx_toml(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ SAMPLES: list[Any] = [
     None, True, False, 0, 1, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 1_795_592_776_247,
     2**53 - 1, -1, -32, -33, -128, -129, -(2**31), -(2**31) - 1, -(2**53) + 1, 0.5, -2.25, 1e300,
     "", "a", "x" * 31, "x" * 32, "x" * 255, "x" * 256, "x" * 70_000, "héllo ✓ 𝄞",
+    "a\ud800", "\udfff", "x\udc00y\ud83d" * 20, "\udbff𝄞\ud800",  # lone surrogates (actor names may hold them)
     b"", b"\x00\xff", b"y" * 255, b"y" * 256, b"y" * 70_000,
     [], list(range(15)), list(range(16)), list(range(70_000)), {"k": "v"},
     {f"k{i}": i for i in range(16)}, ["commit", 7, "Account", "alice", 16777216, [["put", "balance", b"\x01"]], None],
@@ -36,7 +37,7 @@ process.stdin.on("end", () => {
 
 
 def _frame(value: Any) -> bytes:
-    body = msgpack.packb(value, use_bin_type=True)
+    body = msgpack.packb(value, use_bin_type=True, unicode_errors="surrogatepass")
     return len(body).to_bytes(4, "big") + body
 
 
@@ -45,7 +46,7 @@ def _unframe(data: bytes) -> list[Any]:
     pos = 0
     while pos < len(data):
         length = int.from_bytes(data[pos : pos + 4], "big")
-        out.append(msgpack.unpackb(data[pos + 4 : pos + 4 + length], raw=False))
+        out.append(msgpack.unpackb(data[pos + 4 : pos + 4 + length], raw=False, unicode_errors="surrogatepass"))
         pos += 4 + length
     return out
 

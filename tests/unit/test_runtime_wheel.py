@@ -14,6 +14,9 @@ from tests.harness import ROOT
 JS_FILES = [
     "host.mjs", "actors.mjs", "storage.mjs", "actordb.mjs", "actor-schema.sql", "sql.mjs", "keys.mjs", "wire.mjs",
     "packages.mjs", "codec.mjs", "errors.mjs", "edge-runtime.mjs", "msgpack.mjs", "package.json",
+    "agent.mjs", "agent-messages.mjs", "agent-tasks.mjs", "agent-storage.mjs",
+    *(f"bindings/{name}.mjs" for name in ("index", "errors", "sqlite", "secrets", "kv", "sqldb", "bucket", "ratelimit")),
+    "edge-runtime.d.ts", "bindings/telnyx.mjs",
 ]
 
 

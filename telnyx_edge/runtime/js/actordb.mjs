@@ -228,6 +228,7 @@ export class ActorDatabase {
 
   /** Resolves when every write made so far is on disk; rejects if that batch failed. */
   durable() {
+    if (this.broken) return Promise.reject(this.broken);
     if (this.batchDirty) {
       this.pending ??= deferred();
       const p = this.pending.promise;
@@ -330,9 +331,20 @@ export class ActorDatabase {
     const where = [];
     const args = [];
     if (o.prefix !== undefined) {
-      where.push("key >= ?"); args.push(encodeKey(o.prefix));
-      const end = prefixEnd(encodeKey(o.prefix));
-      if (end) { where.push("key < ?"); args.push(end); }
+      const p = encodeKey(o.prefix);
+      const end = prefixEnd(p);
+      let range = end ? "(key >= ? AND key < ?)" : "key >= ?";
+      args.push(p);
+      if (end) args.push(end);
+      const last = o.prefix.charCodeAt(o.prefix.length - 1);
+      if (last >= 0xd800 && last <= 0xdbff) {
+        // A prefix ending in a high surrogate also starts (as startsWith() says) the keys where
+        // that surrogate is paired, which WTF-8 stores elsewhere: as one 4-byte code point.
+        const head = o.prefix.slice(0, -1);
+        range = `(${range} OR (key >= ? AND key < ?))`;
+        args.push(encodeKey(head + String.fromCharCode(last, 0xdc00)), prefixEnd(encodeKey(head + String.fromCharCode(last, 0xdfff))));
+      }
+      where.push(range);
     }
     if (o.start !== undefined) { where.push("key >= ?"); args.push(encodeKey(o.start)); }
     if (o.startAfter !== undefined) { where.push("key > ?"); args.push(encodeKey(o.startAfter)); }

@@ -16,7 +16,8 @@ import { encodeValue, decodeValue, quickCopy } from "./codec.mjs";
 import { Storage } from "./storage.mjs";
 import { ActorDatabase } from "./actordb.mjs";
 import * as E from "./errors.mjs";
-import { StatefulActor } from "./edge-runtime.mjs";
+import { StatefulActor, Agent } from "./edge-runtime.mjs";
+import { AGENT_MEMBERS } from "./agent.mjs";
 
 const NOT_RPC = new Set(["fetch", "alarm", "webSocket", "constructor"]);
 export const fmtKey = (type, name) => `${type}(${JSON.stringify(name)})`;
@@ -154,7 +155,7 @@ export class Activation {
       this.retire();
       return;
     }
-    const state = { gateError: null };
+    const state = { gateError: null, what: `${this.key}.${turn.method ?? turn.kind}()` };
     this.turn = state;
     this.chain = turn.chain;
     let alarmRow = null;
@@ -205,6 +206,9 @@ export class Activation {
         logError(`alarm() of ${this.key} failed`, err);
         db.beginTurn();
         db.alarmFailed(alarmRow, this.host.alarmRetryDelayMs, this.host.alarmMaxRetries, Date.now());
+        if (alarmRow.alarm_retries >= this.host.alarmMaxRetries) {
+          process.stderr.write(`[isolate] alarm() of ${this.key} failed ${alarmRow.alarm_retries + 1} times; the alarm is deleted\n`);
+        }
         db.endTurn(true);
         const error = toCallerError(err, this, turn);
         return this.release(turn, null, state, () => { throw error; });
@@ -249,6 +253,9 @@ export class Activation {
     const db = this.db;
     if (!db) return;
     await Promise.resolve(); // a retiring turn finishes its own bookkeeping first
+    // A turn still running (retired under it by a failed batch) ends before the database
+    // closes: closing under it would leave that turn unsettled. It is bounded by its budget.
+    while (this.turn !== null || db.inTurn) await new Promise((resolve) => setTimeout(resolve, 10));
     while (!db.idle && !db.broken) {
       const gate = db.durable() ?? db.syncing;
       if (!gate) break;
@@ -289,9 +296,10 @@ export function findMethod(cache, instance, type, method) {
   if (method.startsWith("_")) {
     throw new E.ActorPrivateMethodError(`${type}.${method}() is private: methods whose names start with "_" cannot be called through a stub`);
   }
-  if (!NOT_RPC.has(method)) {
+  // An Agent's SDK members stay protected even where a subclass overrides them (initialState).
+  if (!NOT_RPC.has(method) && !(instance instanceof Agent && AGENT_MEMBERS.has(method))) {
     let proto = Object.getPrototypeOf(instance);
-    while (proto && proto !== StatefulActor.prototype && proto !== Object.prototype) {
+    while (proto && proto !== StatefulActor.prototype && proto !== Agent.prototype && proto !== Object.prototype) {
       const desc = Object.getOwnPropertyDescriptor(proto, method);
       if (desc) { if (typeof desc.value === "function") fn = desc.value; break; }
       proto = Object.getPrototypeOf(proto);

@@ -2,6 +2,8 @@
 // external; the isolate resolves it to this file, so user code and the host share one
 // StatefulActor class and one set of error classes.
 
+import { defineAgent } from "./agent.mjs";
+
 export * from "./errors.mjs";
 
 /** The function's bindings (filled in by the host before the bundle is imported). */
@@ -20,3 +22,6 @@ export class StatefulActor {
 
   async alarm(_info) {}
 }
+
+/** The Agent SDK's base class (agent.mjs; docs/agents.md). */
+export const Agent = defineAgent(StatefulActor);

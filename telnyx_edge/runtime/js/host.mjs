@@ -15,6 +15,9 @@ import { ResponseStreams } from "./streams.mjs";
 
 const STATS_INTERVAL_MS = 2000;
 const MAX_OPEN_ACTIVATIONS = 4096; // open databases per isolate; idle ones beyond this are closed
+import { configureAgents } from "./agent.mjs";
+import { platformBindings } from "./bindings/index.mjs";
+import { telnyxBinding } from "./bindings/telnyx.mjs";
 
 class Channel {
   constructor(socket, onMessage) {
@@ -67,6 +70,7 @@ class Host {
     this.mod = null;
     this.methodTimeoutMs = config.method_timeout_ms;
     this.alarmTimeoutMs = config.alarm_timeout_ms;
+    configureAgents({ alarmTimeoutMs: this.alarmTimeoutMs });
     this.requestTimeoutMs = config.request_timeout_ms;
     this.stateDir = config.state_dir;
     this.alarmRetryDelayMs = config.alarm_retry_delay_ms;
@@ -76,8 +80,10 @@ class Host {
     this.activations = new Map();
     this.methodCache = new Map();
     this.streams = new ResponseStreams(chan, logError);
+    this.platform = platformBindings(config.platform);
     // Before the bundle loads, so `import { env }` is usable at module top level too.
-    Object.assign(globalEnv, this.envFor(null));
+    // Descriptors, not values: reading a platform-only binding throws (bindings/index.mjs).
+    Object.defineProperties(globalEnv, Object.getOwnPropertyDescriptors(this.envFor(null)));
   }
 
   attach(mod) {
@@ -92,6 +98,8 @@ class Host {
   envFor(caller) {
     const out = { ...this.config.env_vars };
     for (const [binding, type] of Object.entries(this.config.bindings)) out[binding] = new Namespace(this, type, caller);
+    Object.defineProperties(out, this.platform);
+    if (this.config.telnyx_binding) out[this.config.telnyx_binding] = telnyxBinding(this.config.telnyx_binding);
     return out;
   }
 

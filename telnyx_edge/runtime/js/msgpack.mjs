@@ -1,6 +1,9 @@
 // The subset of MessagePack the runtime's frames use: nil, booleans, numbers, strings,
 // binary, arrays and string-keyed maps. Python's side is the `msgpack` package
-// (use_bin_type=True, raw=False), so Buffers travel as `bin` and come back as Buffers.
+// (use_bin_type=True, raw=False, unicode_errors="surrogatepass"), so Buffers travel as `bin`
+// and come back as Buffers, and strings are WTF-8 both ways (keys.mjs).
+
+import { encodeKey, decodeKey } from "./keys.mjs";
 
 let buf = Buffer.allocUnsafe(64 * 1024);
 let pos = 0;
@@ -15,14 +18,20 @@ function ensure(n) {
 }
 
 function writeString(s) {
-  const len = s.length < 32 && isAscii(s) ? s.length : Buffer.byteLength(s, "utf8");
+  const ascii = s.length < 32 && isAscii(s);
+  // A lone surrogate (an actor name may hold one) travels as WTF-8, which Python decodes with
+  // "surrogatepass"; plain UTF-8 would turn it into U+FFFD and name another actor.
+  const wtf8 = ascii || s.isWellFormed() ? null : encodeKey(s);
+  const len = ascii ? s.length : wtf8 ? wtf8.length : Buffer.byteLength(s, "utf8");
   ensure(len + 5);
   if (len < 32) buf[pos++] = 0xa0 | len;
   else if (len < 0x100) { buf[pos++] = 0xd9; buf[pos++] = len; }
   else if (len < 0x10000) { buf[pos++] = 0xda; buf.writeUInt16BE(len, pos); pos += 2; }
   else { buf[pos++] = 0xdb; buf.writeUInt32BE(len, pos); pos += 4; }
-  if (len === s.length && len < 32) {
+  if (ascii) {
     for (let i = 0; i < len; i++) buf[pos++] = s.charCodeAt(i);
+  } else if (wtf8) {
+    pos += wtf8.copy(buf, pos);
   } else {
     pos += buf.write(s, pos, "utf8");
   }
@@ -139,7 +148,7 @@ export class Decoder {
   }
 
   str(n) {
-    const s = this.d.toString("utf8", this.p, this.p + n);
+    const s = decodeKey(this.d.subarray(this.p, this.p + n)); // WTF-8: lone surrogates kept
     this.p += n;
     return s;
   }

@@ -160,6 +160,7 @@ export class SqlStorage {
   constructor(turnDb) {
     this.turnDb = turnDb;
     this.cache = new Map();
+    this.changesStmt = null;
   }
 
   prepare(db, text) {
@@ -171,6 +172,12 @@ export class SqlStorage {
       this.cache.set(text, stmt);
     }
     return stmt;
+  }
+
+  /** Rows changed by the last statement, for writes that return rows (run() reports its own). */
+  changes(db) {
+    if (this.changesStmt?.database !== db.db) this.changesStmt = db.db.prepare("SELECT changes()").pluck();
+    return this.changesStmt.get();
   }
 
   exec(query, ...bindings) {
@@ -195,7 +202,10 @@ export class SqlStorage {
       try {
         if (stmt.reader) {
           const rows = stmt.all(...args);
-          if (last) cursor = new SqlCursor(stmt.columns().map((c) => c.name), rows, 0);
+          // A statement can write and return rows (INSERT ... RETURNING): still a write.
+          const written = stmt.readonly ? 0 : this.changes(db);
+          if (!stmt.readonly) db.wrote();
+          if (last) cursor = new SqlCursor(stmt.columns().map((c) => c.name), rows, written);
         } else {
           const info = stmt.run(...args);
           db.wrote();

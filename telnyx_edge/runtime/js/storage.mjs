@@ -39,6 +39,14 @@ export class Storage {
   constructor(act) {
     this.act = act;
     this.sql = new SqlStorage(() => this.db);
+    // transaction() calls whose callback is still running: a KV or alarm write made beside
+    // them (not through their `txn`) is recorded, so their rollback can put it back.
+    this.pending = [];
+  }
+
+  /** Note a write made outside every pending transaction's `txn`. */
+  beside(op) {
+    for (const t of this.pending) t.beside.push(op);
   }
 
   /** The actor's database, while one of its turns runs (storage is unusable in between). */
@@ -57,17 +65,22 @@ export class Storage {
   async put(key, value) {
     checkWritableKey(key);
     const db = this.db;
-    db.put(key, encodeValue(value, `the value for key "${key}"`));
+    const bytes = encodeValue(value, `the value for key "${key}"`);
+    db.put(key, bytes);
+    if (this.pending.length) this.beside((d) => d.put(key, bytes));
   }
 
   async delete(key) {
     checkWritableKey(key);
-    return this.db.delete(key);
+    const existed = this.db.delete(key);
+    if (this.pending.length) this.beside((d) => d.delete(key));
+    return existed;
   }
 
   /** Clears every key and the user's SQL tables, atomically; the alarm stays (spec 3.8). */
   async deleteAll() {
     this.db.deleteAll();
+    if (this.pending.length) this.beside((d) => d.deleteAll());
   }
 
   async list(options) {
@@ -78,23 +91,32 @@ export class Storage {
   }
 
   /** Atomic: a throw undoes the transaction's own writes and fails the turn with
-   *  ActorOutputGateError, even if the caller catches it (spec 3.5). */
+   *  ActorOutputGateError, even if the caller catches it (spec 3.5). It is a savepoint, so
+   *  its KV writes and the SQL run while its callback runs are undone together; KV and alarm
+   *  writes made beside it (not through `txn`) are not its own and are put back. */
   async transaction(fn) {
     const db = this.db;
     const turn = this.act.turn;
     const [commit, rollback] = db.savepoint();
-    const txn = {
-      get: (k) => this.get(k), put: (k, v) => this.put(k, v),
-      delete: (k) => this.delete(k), list: (o) => this.list(o),
+    const mine = { beside: [] };
+    this.pending.push(mine);
+    const own = {
+      get: (k) => this.get(k),
+      put: async (k, v) => { checkWritableKey(k); this.db.put(k, encodeValue(v, `the value for key "${k}"`)); },
+      delete: async (k) => { checkWritableKey(k); return this.db.delete(k); },
+      list: (o) => this.list(o),
     };
     try {
-      const out = await fn(txn);
+      const out = await fn(own);
       commit();
       return out;
     } catch (err) {
       rollback();
-      turn.gateError ??= new ActorOutputGateError(`transaction() threw: ${err?.message ?? err}`);
+      for (const op of mine.beside) op(db);
+      turn.gateError ??= new ActorOutputGateError(`transaction() threw in ${turn.what ?? this.act.key}: ${err?.message ?? err}`);
       throw err;
+    } finally {
+      this.pending.splice(this.pending.indexOf(mine), 1);
     }
   }
 
@@ -105,7 +127,9 @@ export class Storage {
 
   async setAlarm(when) {
     if (typeof when !== "number" || !Number.isFinite(when)) throw new TypeError("setAlarm(when) takes milliseconds since the epoch (a number)");
-    this.db.setAlarm(Math.floor(when));
+    const ms = Math.floor(when);
+    this.db.setAlarm(ms);
+    if (this.pending.length) this.beside((d) => d.setAlarm(ms));
   }
 
   async getAlarm() {
@@ -114,5 +138,6 @@ export class Storage {
 
   async deleteAlarm() {
     this.db.deleteAlarm();
+    if (this.pending.length) this.beside((d) => d.deleteAlarm());
   }
 }

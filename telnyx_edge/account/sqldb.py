@@ -1,0 +1,62 @@
+"""`telnyx-edge storage sqldb execute`: run SQL against a local SQL database file.
+
+Statements run one by one in a single transaction (all or nothing), so a `--file` of
+migrations either applies completely or not at all. The runtime's `SqlDatabase` binding
+(`runtime/js/bindings/sqldb.mjs`) opens the same file with better-sqlite3.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from telnyx_edge.errors import UsageError
+
+
+@dataclass(frozen=True)
+class StatementResult:
+    sql: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    changes: int
+
+
+def split_statements(script: str) -> list[str]:
+    """Complete SQL statements in order (semicolons inside strings and comments do not split)."""
+    statements: list[str] = []
+    current = ""
+    for part in script.split(";"):
+        current += part + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \t\r\n;"):
+                statements.append(current.strip())
+            current = ""
+    if current.strip(" \t\r\n;"):
+        statements.append(current.strip().removesuffix(";"))
+    return statements
+
+
+def execute(path: Path, script: str) -> list[StatementResult]:
+    statements = split_statements(script)
+    if not statements:
+        raise UsageError("No SQL statement to run", hint='Pass --command "SELECT 1" or --file PATH with SQL in it.')
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    results: list[StatementResult] = []
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql in statements:
+                cursor = conn.execute(sql)
+                rows = cursor.fetchall()
+                columns = tuple(d[0] for d in cursor.description or ())
+                results.append(StatementResult(sql, columns, rows, max(cursor.rowcount, 0) if not columns else 0))
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise UsageError(f"SQL error in statement {len(results) + 1}: {exc}", hint="Nothing was changed; fix the statement and run again.") from exc
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return results

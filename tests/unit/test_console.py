@@ -1,0 +1,14 @@
+"""What reaches a terminal: user data is escaped, never interpreted, and never crashes the output."""
+
+from __future__ import annotations
+
+from telnyx_edge.console import printable
+
+
+def test_control_characters_and_lone_surrogates_are_escaped() -> None:
+    assert printable("plain ünïcode 🚀\ttab\nline") == "plain ünïcode 🚀\ttab\nline"
+    assert printable("\x1b[31mred\x07") == "\\x1b[31mred\\x07"
+    assert printable("\x9b2J") == "\\x9b2J"
+    # A lone surrogate (an actor name from JavaScript) cannot be encoded as UTF-8 at all.
+    assert printable("lone \ud800 and \udfff") == "lone \\ud800 and \\udfff"
+    printable("x\ud800").encode("utf-8")  # no UnicodeEncodeError
