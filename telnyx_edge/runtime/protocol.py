@@ -105,6 +105,8 @@ class FrameConnection(asyncio.Protocol):
 
     def finish(self) -> None:
         """Send what is queued, then end our side; the other side's last frames still arrive."""
+        if self._transport is None or self._transport.is_closing():
+            return  # closed already: the isolate exited (e.g. while loading), nothing can be sent
         self._flush()
         if self._transport is not None:
             if self._transport.can_write_eof():

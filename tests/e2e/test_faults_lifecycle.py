@@ -79,21 +79,37 @@ STUCK = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(STUCK))
-def test_startup_notices_top_level_code_that_never_finishes(tmp_path: Path, node_modules: Path, kind: str) -> None:
+def _start_with(tmp_path: Path, files: dict[str, str]) -> tuple[str, float]:
+    """Run `dev` on a project made of `files`; returns its output (it must fail) and how long it took."""
     project = copy_project("faults", tmp_path)
     for name in ("actors.ts", "index.ts"):
         (project / "src" / name).unlink()
     (project / "telnyx.toml").write_text('name = "stuck"\nmain = "src/index.ts"\ncompatibility_date = "2026-05-01"\n')
-    for name, text in STUCK[kind].items():
+    for name, text in files.items():
         (project / name).write_text(text)
     started = time.monotonic()
     result = run_cli("dev", "--port", "0", "--no-watch", cwd=project, env={"TELNYX_EDGE_STARTUP_TIMEOUT_MS": "1500"}, timeout=60)
-    elapsed = time.monotonic() - started
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert elapsed < 12, f"took {elapsed:.1f} s"
-    errors = [line for line in output.splitlines() if line.startswith("❌")]
-    assert len(errors) == 1 and "did not finish loading within 1.5 s" in errors[0], output
     for noise in ("Future exception", "Traceback", "Task exception", "Ready on"):
         assert noise not in output, output
+    return output, time.monotonic() - started
+
+
+def _errors(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("❌")]
+
+
+@pytest.mark.parametrize("kind", sorted(STUCK))
+def test_startup_notices_top_level_code_that_never_finishes(tmp_path: Path, node_modules: Path, kind: str) -> None:
+    output, elapsed = _start_with(tmp_path, STUCK[kind])
+    assert elapsed < 12, f"took {elapsed:.1f} s"
+    errors = _errors(output)
+    assert len(errors) == 1 and "did not finish loading within 1.5 s" in errors[0], output
+
+
+def test_startup_notices_an_isolate_that_exits_while_loading(tmp_path: Path, node_modules: Path) -> None:
+    output, elapsed = _start_with(tmp_path, {"src/index.ts": "process.exit(7);\nexport default { fetch: () => new Response('x') };\n"})
+    assert elapsed < 12, f"took {elapsed:.1f} s"
+    errors = _errors(output)
+    assert len(errors) == 1 and "exited (code 7)" in errors[0], output
