@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from telnyx_edge.errors import RuntimeStartError, ToolNotFound
 from telnyx_edge.runtime.jsmodule import JS_DIR
 from telnyx_edge.runtime.protocol import FrameConnection, Message
-from telnyx_edge.runtime.streams import STREAM_DRAIN_S, ResponseStream
+from telnyx_edge.runtime.streams import STREAM_DRAIN_S, ResponseStream, StreamCut
 from telnyx_edge.runtime.wire import TO_PYTHON
 
 ActorKey = tuple[str, str]
@@ -113,7 +113,9 @@ class Isolate:
         self._next_id = 1
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._backend_tasks: set[asyncio.Task[None]] = set()
-        self._streams: dict[int, ResponseStream] = {}
+        self._streams: dict[int, ResponseStream] = {}  # bodies this isolate streams to us
+        self._relays: dict[int, ResponseStream] = {}  # bodies we relay to this isolate (its fetchactor)
+        self._relay_tasks: set[asyncio.Task[None]] = set()
         self._ready: asyncio.Future[dict[str, Any]] | None = None
         self._stopping = False
         self._exit_reason: str | None = None
@@ -190,6 +192,9 @@ class Isolate:
             self._on_exit(self, reason)
 
     def _fail_pending(self, name: str, reason: str) -> None:
+        relays, self._relays = self._relays, {}
+        for relay in relays.values():
+            relay.cancel(f"the isolate reading it is gone: {reason}")
         streams, self._streams = self._streams, {}
         for stream in streams.values():
             stream.finish(f"{name}: {reason}")
@@ -389,13 +394,46 @@ class Isolate:
                 return
             exc = t.exception()
             if exc is None:
-                conn.send(["reply", rid, True, t.result()])
+                result = t.result()
+                if isinstance(result, tuple) and isinstance(result[2], ResponseStream):
+                    # A streamed actor body from another isolate: the reply, then its chunks.
+                    conn.send(["reply", rid, True, [result[0], result[1], None]])
+                    self._relay(conn, rid, result[2])
+                else:
+                    conn.send(["reply", rid, True, result])
             elif isinstance(exc, CallError):
                 conn.send(["reply", rid, False, exc.wire()])
             else:
                 conn.send(["reply", rid, False, [type(exc).__name__, str(exc)]])
 
         task.add_done_callback(done)
+
+    def _relay(self, conn: FrameConnection, rid: int, stream: ResponseStream) -> None:
+        self._relays[rid] = stream
+
+        async def relay() -> None:
+            try:
+                async for chunk in stream.chunks():
+                    conn.send(["body_chunk", rid, chunk])
+                conn.send(["body_end", rid, None])
+            except StreamCut as exc:
+                conn.send(["body_end", rid, str(exc)])
+            finally:
+                self._relays.pop(rid, None)
+
+        task = asyncio.ensure_future(relay())
+        self._relay_tasks.add(task)
+        task.add_done_callback(self._relay_tasks.discard)
+
+    def _on_body_ack(self, id_: int, bytes_: int) -> None:
+        relay = self._relays.get(id_)
+        if relay is not None:
+            relay.taken(bytes_)
+
+    def _on_body_cancel(self, id_: int) -> None:
+        relay = self._relays.get(id_)
+        if relay is not None:
+            relay.cancel("the caller stopped reading")
 
     def _on_lost(self, exc: Exception | None) -> None:
         # The process exit (not the socket) drives failure handling; see _wait_exit. EOF only
@@ -408,6 +446,8 @@ _HANDLERS: dict[str, Callable[..., None]] = {
     "fetch_head": Isolate._on_fetch_head,
     "fetch_chunk": Isolate._on_fetch_chunk,
     "fetch_end": Isolate._on_fetch_end,
+    "body_ack": Isolate._on_body_ack,
+    "body_cancel": Isolate._on_body_cancel,
     "result": Isolate._on_result,
     "call": Isolate._on_call,
     "fetchactor": Isolate._on_fetchactor,

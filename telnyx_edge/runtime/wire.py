@@ -18,6 +18,8 @@ TO_ISOLATE: dict[str, tuple[str, ...]] = {
     "reply": ("id", "ok", "payload"),  # answers an isolate's call/fetchactor
     "fetch_ack": ("id", "bytes"),  # the HTTP side took `bytes` more of a streamed body
     "fetch_cancel": ("id",),  # stop streaming a body (client gone, or a reload/stop drain ended)
+    "body_chunk": ("id", "data"),  # a chunk of the streamed body of the isolate's fetchactor `id`
+    "body_end": ("id", "error"),  # that body ended (error: None, or why it stopped early)
     "ping": ("seq",),  # -> pong
 }
 
@@ -29,6 +31,8 @@ TO_PYTHON: dict[str, tuple[str, ...]] = {
     "fetch_head": ("id", "status", "headers"),  # a streamed response: fetch_chunk..., then fetch_end
     "fetch_chunk": ("id", "data"),
     "fetch_end": ("id", "error"),  # error: None, or why the body stopped early
+    "body_ack": ("id", "bytes"),  # the isolate read `bytes` more of body `id` (body_chunk)
+    "body_cancel": ("id",),  # the isolate stopped reading body `id`
     "call": ("id", "type", "name", "method", "args", "chain"),  # a stub call to another isolate's type
     "fetchactor": ("id", "type", "name", "request", "chain"),
     "alarm_changed": ("type", "name", "fire_ms"),  # sent once the change is durable

@@ -53,6 +53,20 @@ def test_a_stream_arrives_as_it_is_produced(server: ServerProcess, route: str) -
     assert last - first > 0.8, got
 
 
+def test_a_stream_from_another_functions_actor_arrives_as_it_is_produced(tmp_path: Path, node_modules: Path) -> None:
+    owner = copy_project("faults", tmp_path)
+    reference = copy_project("faults-ref", tmp_path)
+    proc = start_dev(reference, "--no-watch", "--with", str(owner))
+    try:
+        got = arrivals(f"{proc.url}/actorstream/4/400")
+        assert [line.split()[-1] for _, line in got] == ["0", "1", "2", "3"]
+        assert got[0][0] < 0.8 and got[-1][0] - got[0][0] > 0.8, got
+        whole = httpx.get(f"{proc.url}/actorecho", timeout=30)
+        assert whole.status_code == 200 and '"method":"GET"' in whole.text
+    finally:
+        assert close(proc) == 0
+
+
 def test_server_sent_events_flow_and_the_producer_stops_when_the_client_leaves(server: ServerProcess) -> None:
     with httpx.stream("GET", f"{server.url}/sse", timeout=30) as response:
         assert response.headers["content-type"] == "text/event-stream"

@@ -11,7 +11,7 @@ import * as E from "./errors.mjs";
 import { StatefulActor, env as globalEnv } from "./edge-runtime.mjs";
 import { Activation, findMethod, fmtKey, logError } from "./actors.mjs";
 import { TO_ISOLATE } from "./wire.mjs";
-import { ResponseStreams } from "./streams.mjs";
+import { IncomingBodies, ResponseStreams } from "./streams.mjs";
 
 const STATS_INTERVAL_MS = 2000;
 const MAX_OPEN_ACTIVATIONS = 4096; // open databases per isolate; idle ones beyond this are closed
@@ -80,6 +80,7 @@ class Host {
     this.activations = new Map();
     this.methodCache = new Map();
     this.streams = new ResponseStreams(chan, logError);
+    this.bodies = new IncomingBodies(chan);
     this.platform = platformBindings(config.platform);
     // Before the bundle loads, so `import { env }` is usable at module top level too.
     // Descriptors, not values: reading a platform-only binding throws (bindings/index.mjs).
@@ -203,7 +204,15 @@ class Host {
       // In-isolate: the actor's Response itself, so a streamed body reaches the caller as produced.
       if (out instanceof Response) return out;
     } else {
-      out = await this.chan.request("fetchactor", type, name, wire, chain);
+      // The request's id, known before it is sent: its body may stream in right after the reply.
+      const id = this.chan.nextId;
+      const body = this.bodies.expect(id);
+      try {
+        out = await this.chan.request("fetchactor", type, name, wire, chain);
+      } finally {
+        if (out?.[2] !== null) this.bodies.drop(id);
+      }
+      if (out[2] === null) return new Response(body, { status: out[0], headers: pairs(out[1]) });
     }
     return new Response(out[2].length ? out[2] : null, { status: out[0], headers: pairs(out[1]) });
   }
@@ -233,9 +242,13 @@ class Host {
 
   onFetchActor(id, type, name, wire, chain) {
     if (!this.classes.has(type)) return this.chan.send(["result", id, false, ["ActorTypeNotFoundError", `this isolate does not host ${type}`]]);
-    this.activation(type, name).enqueue(fetchTurn(wire, chain,
-      (out) => this.chan.send(["result", id, true, out]),
-      (err) => this.chan.send(["result", id, false, errorWire(err)])));
+    const failed = (err) => this.chan.send(["result", id, false, errorWire(err)]);
+    // The actor's Response itself: a whole body answers in the result, a stream follows it.
+    this.activation(type, name).enqueue(fetchTurn(wire, chain, (res) => {
+      const h = [];
+      for (const [k, v] of res.headers) h.push(k, v);
+      this.streams.send(id, res.status, h, res, (body) => this.chan.send(["result", id, true, [res.status, h, body]])).catch(failed);
+    }, failed, true));
   }
 
   async onFetch(id, method, url, headers, body) {
@@ -407,6 +420,8 @@ const HANDLERS = {
   fetchactor: (host, chan, id, type, name, request, chain) => host.onFetchActor(id, type, name, request, chain),
   fetch_ack: (host, chan, id, bytes) => host.streams.ack(id, bytes),
   fetch_cancel: (host, chan, id) => host.streams.cancel(id),
+  body_chunk: (host, chan, id, data) => host.bodies.chunk(id, data),
+  body_end: (host, chan, id, error) => host.bodies.end(id, error),
   ping: (host, chan, seq) => chan.send(["pong", seq]),
 };
 

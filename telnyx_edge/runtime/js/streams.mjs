@@ -18,15 +18,16 @@ export class ResponseStreams {
     this.open = new Map(); // id -> { reader, credit, wake, cancelled }
   }
 
-  /** Send `res` as the answer to fetch `id` (status and headers already read by the caller). */
-  async send(id, status, headers, res) {
-    if (!res.body) return this.chan.send(["fetch_done", id, status, headers, Buffer.alloc(0)]);
+  /** Send `res` as the answer to request `id` (status and headers already read by the caller).
+   * `whole(body)` sends a complete body the way the request expects (default: `fetch_done`). */
+  async send(id, status, headers, res, whole = (body) => this.chan.send(["fetch_done", id, status, headers, body])) {
+    if (!res.body) return whole(Buffer.alloc(0));
     const reader = res.body.getReader();
     const first = await reader.read();
-    if (first.done) return this.chan.send(["fetch_done", id, status, headers, Buffer.alloc(0)]);
+    if (first.done) return whole(Buffer.alloc(0));
     const reading = reader.read();
     const second = await Promise.race([reading, new Promise((resolve) => setImmediate(resolve, PENDING))]);
-    if (second !== PENDING && second.done) return this.chan.send(["fetch_done", id, status, headers, bytes(first.value)]);
+    if (second !== PENDING && second.done) return whole(bytes(first.value));
     this.chan.send(["fetch_head", id, status, headers]);
     const st = { reader, credit: WINDOW_BYTES, wake: null, cancelled: false };
     this.open.set(id, st);
@@ -71,6 +72,53 @@ export class ResponseStreams {
     st.cancelled = true;
     st.wake?.();
     st.reader.cancel().catch(() => {});
+  }
+}
+
+/** Bodies of responses that another isolate streams to this one through Python (a stub's
+ * fetch() of an actor another function owns): `body_chunk`s in, `body_ack`s out as the caller
+ * reads, `body_cancel` if the caller stops reading. */
+export class IncomingBodies {
+  constructor(chan) {
+    this.chan = chan;
+    this.open = new Map(); // request id -> { ctl, enqueued, acked }
+  }
+
+  /** A stream for the body of request `id`, ready before the request is sent (chunks may follow its reply at once). */
+  expect(id) {
+    const entry = { ctl: null, enqueued: 0, acked: 0 };
+    const stream = new ReadableStream({
+      start: (ctl) => { entry.ctl = ctl; },
+      pull: () => {
+        // The queue is empty when pull runs (high-water mark 0): everything enqueued was read.
+        if (entry.enqueued > entry.acked) {
+          this.chan.send(["body_ack", id, entry.enqueued - entry.acked]);
+          entry.acked = entry.enqueued;
+        }
+      },
+      cancel: () => {
+        if (this.open.delete(id)) this.chan.send(["body_cancel", id]);
+      },
+    }, { highWaterMark: 0 });
+    this.open.set(id, entry);
+    return stream;
+  }
+
+  drop(id) { this.open.delete(id); }
+
+  chunk(id, data) {
+    const entry = this.open.get(id);
+    if (!entry) return;
+    entry.enqueued += data.length;
+    entry.ctl.enqueue(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  end(id, error) {
+    const entry = this.open.get(id);
+    if (!entry) return;
+    this.open.delete(id);
+    if (error) entry.ctl.error(new Error(error));
+    else entry.ctl.close();
   }
 }
 

@@ -16,6 +16,8 @@ export const TO_ISOLATE = {
   reply: ["id", "ok", "payload"],
   fetch_ack: ["id", "bytes"],
   fetch_cancel: ["id"],
+  body_chunk: ["id", "data"],
+  body_end: ["id", "error"],
   ping: ["seq"],
 };
 
@@ -28,6 +30,8 @@ export const TO_PYTHON = {
   fetch_head: ["id", "status", "headers"],
   fetch_chunk: ["id", "data"],
   fetch_end: ["id", "error"],
+  body_ack: ["id", "bytes"],
+  body_cancel: ["id"],
   call: ["id", "type", "name", "method", "args", "chain"],
   fetchactor: ["id", "type", "name", "request", "chain"],
   alarm_changed: ["type", "name", "fire_ms"],
