@@ -196,24 +196,23 @@ class Host {
     const target = fmtKey(type, name);
     if (chain.includes(target)) throw new E.ActorReentrancyError(`${[...chain, target].join(" -> ")}: an actor cannot fetch itself while one of its calls is running`);
     const wire = await encodeRequest(req);
-    let out;
     if (this.classes.has(type)) {
-      out = await new Promise((resolve, reject) => {
-        this.activation(type, name).enqueue(fetchTurn(wire, chain, resolve, reject, true));
-      });
       // In-isolate: the actor's Response itself, so a streamed body reaches the caller as produced.
-      if (out instanceof Response) return out;
-    } else {
-      // The request's id, known before it is sent: its body may stream in right after the reply.
-      const id = this.chan.nextId;
-      const body = this.bodies.expect(id);
-      try {
-        out = await this.chan.request("fetchactor", type, name, wire, chain);
-      } finally {
-        if (out?.[2] !== null) this.bodies.drop(id);
-      }
-      if (out[2] === null) return new Response(body, { status: out[0], headers: pairs(out[1]) });
+      return new Promise((resolve, reject) => {
+        this.activation(type, name).enqueue(fetchTurn(wire, chain, resolve, reject));
+      });
     }
+    // Another isolate's actor: the request's id is known before it is sent, because a streamed
+    // body (a null body in the reply) may arrive right after the reply.
+    const id = this.chan.nextId;
+    const body = this.bodies.expect(id);
+    let out;
+    try {
+      out = await this.chan.request("fetchactor", type, name, wire, chain);
+    } finally {
+      if (out?.[2] !== null) this.bodies.drop(id);
+    }
+    if (out[2] === null) return new Response(body, { status: out[0], headers: pairs(out[1]) });
     return new Response(out[2].length ? out[2] : null, { status: out[0], headers: pairs(out[1]) });
   }
 
@@ -248,7 +247,7 @@ class Host {
       const h = [];
       for (const [k, v] of res.headers) h.push(k, v);
       this.streams.send(id, res.status, h, res, (body) => this.chan.send(["result", id, true, [res.status, h, body]])).catch(failed);
-    }, failed, true));
+    }, failed));
   }
 
   async onFetch(id, method, url, headers, body) {
@@ -312,7 +311,8 @@ function makeStub(host, type, name, caller) {
   });
 }
 
-function fetchTurn(wire, chain, resolve, reject, local = false) {
+/** An actor fetch() turn; it resolves with the actor's Response (its body is read by whoever sends it on). */
+function fetchTurn(wire, chain, resolve, reject) {
   return {
     kind: "fetch", method: "fetch", chain, resolve, reject,
     request: () => {
@@ -322,10 +322,7 @@ function fetchTurn(wire, chain, resolve, reject, local = false) {
     },
     encodeResponse: async (res) => {
       if (!(res instanceof Response)) throw new TypeError("an actor's fetch() must return a Response");
-      if (local) return res;
-      const h = [];
-      for (const [k, v] of res.headers) h.push(k, v);
-      return [res.status, h, Buffer.from(await res.arrayBuffer())];
+      return res;
     },
   };
 }
