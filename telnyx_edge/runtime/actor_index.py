@@ -114,6 +114,19 @@ class ActorIndex:
         self._conn: sqlite3.Connection | None = None
         self.rebuilt = 0  # actor files read by the last rebuild (0: the index was clean)
 
+    def needs_rebuild(self) -> bool:
+        """Whether open() will read every actor database (an unclean stop, or no index yet)."""
+        if not any(actor_files(self.state_dir)):
+            return False
+        if not self.path.is_file():
+            return True
+        try:
+            with closing(sqlite3.connect(self.path, timeout=5)) as conn:
+                row = conn.execute("SELECT value FROM flags WHERE name = 'clean'").fetchone()
+        except sqlite3.Error:
+            return True
+        return row is None or row[0] != 1
+
     def open(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

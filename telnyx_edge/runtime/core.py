@@ -55,6 +55,8 @@ class RuntimeCore:
             migrated = migrate_legacy(self.state_dir)
             if migrated is not None:
                 self._report(events.StateMigrated(migrated, str(self.state_dir)))
+            if self.index.needs_rebuild():
+                self._report(events.IndexRebuilding(str(self.state_dir)))
             self.index.open()
         except BaseException:
             self._release_lock()

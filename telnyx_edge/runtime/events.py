@@ -80,9 +80,17 @@ class StateMigrated:
 
 
 @dataclass(frozen=True)
+class IndexRebuilding:
+    """The last runtime on this state directory did not stop cleanly: the instance index is being
+    rebuilt from every actor database (a second or so per few thousand actors)."""
+
+    state_dir: str
+
+
+@dataclass(frozen=True)
 class Stopping:
     pass
 
 
-Event = Notice | Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | StateMigrated | Stopping
+Event = Notice | Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | StateMigrated | IndexRebuilding | Stopping
 Reporter = Callable[[Event], None]
