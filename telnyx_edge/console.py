@@ -78,6 +78,32 @@ def table(columns: list[str], rows: list[list[str]]) -> None:
     grid.add_row(*["-" * max(3, len(c)) for c in columns])
     for row in rows:
         # Text, not markup: cells hold user data (actor names), shown exactly and escaped.
-        grid.add_row(*[Text(printable(cell)) for cell in row])
+        grid.add_row(*[Text(one_line(cell)) for cell in row])
     out.print(grid)
 
+
+
+def timestamp(ms: int) -> str:
+    """UTC date and time of `ms` since the epoch; a value no calendar date can show is shown as ms."""
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError, OSError):
+        return f"{ms} ms"
+
+
+def one_line(text: str) -> str:
+    """`printable(text)`, and also tab, newline, line/paragraph separators and invisible format
+    characters (bidi overrides, zero-width) escaped: a table cell holding user data stays one
+    cell on one line and reads in its real order."""
+    out = printable(text)
+    if out.isprintable():
+        return out
+    import unicodedata
+
+    return "".join(
+        c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn") or c in "\t\n" else c
+        for c in out
+    )

@@ -193,12 +193,16 @@ def render(manifest: config.Manifest, classes: dict[str, str]) -> tuple[str, lis
 
 
 def _runtime_declares_bindings(root: Path) -> bool:
-    """Whether the project's copy of the runtime's declarations exports the binding interfaces."""
-    try:
-        text = (root / RUNTIME_DECLARATIONS).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return "interface KvNamespace" in text and "interface RateLimiter" in text
+    """Whether the runtime's declarations the project sees export the binding interfaces: the
+    package `runtime link` wires into node_modules, or an older scaffold's copied file."""
+    for path in (root / "node_modules" / "@telnyx" / "edge-runtime" / RUNTIME_DECLARATIONS, root / RUNTIME_DECLARATIONS):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if "interface KvNamespace" in text and "interface RateLimiter" in text:
+            return True
+    return False
 
 
 def _exports_name(source: str, name: str) -> bool:

@@ -48,12 +48,17 @@ def check_key(key: str) -> str:
     return key
 
 
+_MAX_TTL_S = 100 * 365 * 86400  # a century; expiry times must stay printable dates
+
+
 def parse_ttl(text: str) -> int:
     """`30s`, `10m`, `2h`, `1d` or plain seconds -> seconds (at least 1)."""
     match = _DURATION_RE.match(text.strip())
     seconds = int(match.group(1)) * _UNITS[match.group(2) or "s"] if match else 0
     if seconds <= 0:
         raise UsageError(f"--ttl {text!r} is not a duration", hint="Use a positive number of seconds, or 30s, 10m, 2h, 1d.")
+    if seconds > _MAX_TTL_S:
+        raise UsageError(f"--ttl {text!r} reaches past the year 9999", hint="Use a shorter duration, e.g. 365d.")
     return seconds
 
 

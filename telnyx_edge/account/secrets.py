@@ -112,7 +112,16 @@ class SecretStore:
     def add(self, name: str, value: str) -> tuple[SecretRecord, bool]:
         """Store `value` under the upper-cased `name`; returns the record and whether it already existed."""
         key = normalise_name(name)
-        if len(value.encode()) > MAX_VALUE_BYTES:
+        try:
+            encoded = value.encode()
+        except UnicodeEncodeError:
+            # Bytes that are not UTF-8 arrive from argv or stdin as lone surrogates.
+            raise UsageError(
+                f"The value of secret {key} is not UTF-8 text", hint="Pass the value as UTF-8 text (base64-encode binary data)."
+            ) from None
+        if not encoded:
+            raise UsageError(f"The value of secret {key} is empty", hint="Pass a value: telnyx-edge secrets add NAME VALUE.")
+        if len(encoded) > MAX_VALUE_BYTES:
             raise UsageError(
                 f"The value of secret {key} is {len(value.encode())} bytes; the limit is {MAX_VALUE_BYTES}",
                 hint="Store large data in a KV namespace or a bucket, and keep only a key in the secret.",

@@ -38,6 +38,21 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
+_REFUSED = {sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
+_READ_PRAGMAS = {
+    "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo", "foreign_key_list",
+    "foreign_key_check", "quick_check", "integrity_check", "page_count", "page_size", "freelist_count",
+}
+
+
+def _authorize(action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None) -> int:
+    if action in _REFUSED:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() not in _READ_PRAGMAS:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
 def execute(path: Path, script: str) -> list[StatementResult]:
     statements = split_statements(script)
     if not statements:
@@ -46,6 +61,9 @@ def execute(path: Path, script: str) -> list[StatementResult]:
     results: list[StatementResult] = []
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
+        # The database is shared with running functions (WAL): no other files, no journal or
+        # durability changes from a script.
+        conn.set_authorizer(_authorize)
         conn.execute("BEGIN IMMEDIATE")
         try:
             for sql in statements:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Optional
 
@@ -36,9 +35,7 @@ def _state_dir(state: Optional[Path], project: Optional[Path]) -> Path:
 
 
 def _ms(value: int | None) -> str:
-    if value is None:
-        return "-"
-    return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return "-" if value is None else console.timestamp(value)
 
 
 _STATE = typer.Option(None, "--state", help="Read this state directory (default: the account's, used by serve).")
@@ -89,6 +86,8 @@ def instances(
     found = list_instances(_state_dir(state, project), type_, limit=limit)
     if not found:
         console.info(f"No persisted instances of {type_}.")
+        if state is None and project is None and (Path.cwd() / "telnyx.toml").is_file():
+            console.info("💡 This read serve's state; for this project's dev state add -f . (or --state DIR).")
         return
     console.table(
         ["NAME", "KEYS", "BYTES", "SQL TABLES", "DB BYTES", "LAST ACTIVITY", "NEXT ALARM"],

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 def dev(
     from_dir: Optional[Path] = typer.Option(None, "-f", "--from-dir", help="Project directory (default: the current one)."),
-    port: int = typer.Option(8787, "--port", help="Port to serve on (0 picks a free one)."),
+    port: int = typer.Option(8787, "--port", min=0, max=65535, help="Port to serve on (0 picks a free one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (127.0.0.1 keeps it local)."),
     state: Optional[Path] = typer.Option(None, "--state", help="Directory for actor state (default: .telnyx/dev/state)."),
     no_watch: bool = typer.Option(False, "--no-watch", help="Do not watch sources for changes."),

@@ -29,7 +29,11 @@ def ensure_with_spinner() -> Path:
 
     def started(target: Path) -> None:
         nonlocal status
-        status = console.err.status("Installing the runtime's Node packages (once per machine; may take a minute)...")
+        message = "Installing the runtime's Node packages (once per machine; may take a minute)..."
+        if not console.err.is_terminal:
+            console.err.print(message, markup=False)  # a log or CI job sees why it waits
+            return
+        status = console.err.status(message)
         status.start()
 
     try:

@@ -47,6 +47,8 @@ def report(event: object) -> None:
         )
     elif isinstance(event, events.StateMigrated):
         console.info(f"Moved the state of {event.actors} actor(s) into per-actor databases under {event.state_dir} (once)")
+    elif isinstance(event, events.IndexRebuilding):
+        console.info(f"Reading every actor database under {event.state_dir} (the last run did not stop cleanly)...")
     elif isinstance(event, events.Stopping):
         console.info("Stopping...")
     elif isinstance(event, events.ForcedExit):

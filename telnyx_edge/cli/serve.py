@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    port: int = typer.Option(8788, "--port", help="Port to serve on (0 picks a free one)."),
+    port: int = typer.Option(8788, "--port", min=0, max=65535, help="Port to serve on (0 picks a free one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (127.0.0.1 keeps it local)."),
     method_timeout_ms: Optional[int] = typer.Option(
         None, "--method-timeout-ms", envvar="TELNYX_EDGE_METHOD_TIMEOUT_MS", min=100,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import json
 import sys
 from collections.abc import Callable
@@ -142,7 +144,7 @@ def key_put(
         except OSError as exc:
             raise UsageError(f"Cannot read {path}: {exc.strerror}", hint="Check the path.") from exc
     else:
-        data = (value or "").encode()
+        data = os.fsencode(value or "")  # the argument's bytes exactly, even when they are not UTF-8
     record = _catalog().get("kv", ref)
     kv.put(record.path, key, data, kv.parse_ttl(ttl) if ttl else None)
     console.step(f"Put '{key}' ({len(data)} bytes) in '{record.name}'")
@@ -167,7 +169,6 @@ def key_list(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     remote: bool = _REMOTE,
 ) -> None:
-    from datetime import UTC, datetime
 
     from telnyx_edge.account import kv
 
@@ -186,9 +187,7 @@ def key_list(
     if not keys:
         console.info(f"No keys{f' starting with {prefix!r}' if prefix else ''} in '{record.name}'.")
         return
-    def when(ms: int) -> str:
-        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
+    when = console.timestamp
     console.table(["KEY", "SIZE", "UPDATED AT", "EXPIRES AT"], [
         [escape(k.name), str(k.size_bytes), when(k.updated_at_ms), when(k.expires_at_ms) if k.expires_at_ms else "-"] for k in keys
     ])

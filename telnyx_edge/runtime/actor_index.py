@@ -115,6 +115,19 @@ class ActorIndex:
         self.rebuilt = 0  # actor files read by the last rebuild (0: the index was clean)
         self.replaced_corrupt = False  # the last open found the index corrupt and set it aside
 
+    def needs_rebuild(self) -> bool:
+        """Whether open() will read every actor database (an unclean stop, or no index yet)."""
+        if not any(actor_files(self.state_dir)):
+            return False
+        if not self.path.is_file():
+            return True
+        try:
+            with closing(sqlite3.connect(self.path, timeout=5)) as conn:
+                row = conn.execute("SELECT value FROM flags WHERE name = 'clean'").fetchone()
+        except sqlite3.Error:
+            return True
+        return row is None or row[0] != 1
+
     def open(self) -> None:
         """Open (or create) the index; a corrupt one is set aside and rebuilt (it is a cache)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)

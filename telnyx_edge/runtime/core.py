@@ -57,6 +57,8 @@ class RuntimeCore:
             migrated = migrate_legacy(self.state_dir)
             if migrated is not None:
                 self._report(events.StateMigrated(migrated, str(self.state_dir)))
+            if self.index.needs_rebuild():
+                self._report(events.IndexRebuilding(str(self.state_dir)))
             self.index.open()
             if self.index.replaced_corrupt:
                 self._report(events.Notice(f"the instance index {self.index.path} was corrupt: rebuilt it from the actor databases"))

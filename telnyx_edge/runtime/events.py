@@ -80,6 +80,14 @@ class StateMigrated:
 
 
 @dataclass(frozen=True)
+class IndexRebuilding:
+    """The last runtime on this state directory did not stop cleanly: the instance index is being
+    rebuilt from every actor database (a second or so per few thousand actors)."""
+
+    state_dir: str
+
+
+@dataclass(frozen=True)
 class Stopping:
     pass
 
@@ -89,5 +97,5 @@ class ForcedExit:
     """A second Ctrl-C/SIGTERM while stopping: the process exits at once."""
 
 
-Event = ForcedExit | Notice | Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | StateMigrated | Stopping
+Event = ForcedExit | Notice | Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | StateMigrated | IndexRebuilding | Stopping
 Reporter = Callable[[Event], None]

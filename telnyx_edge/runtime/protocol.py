@@ -104,12 +104,17 @@ class FrameConnection(asyncio.Protocol):
             self._transport.close()
 
     def finish(self) -> None:
-        """Send what is queued, then end our side; the other side's last frames still arrive."""
-        if self._transport is None or self._transport.is_closing():
-            return  # closed already: the isolate exited (e.g. while loading), nothing can be sent
+        """Send what is queued, then end our side; the other side's last frames still arrive.
+
+        A no-op on a pipe the other side already closed (its process died, e.g. from a
+        terminal's Ctrl-C sent to the whole process group)."""
+        if self.closed or self._transport is None or self._transport.is_closing():
+            return
         self._flush()
-        if self._transport is not None:
+        try:
             if self._transport.can_write_eof():
                 self._transport.write_eof()
             else:
                 self._transport.close()
+        except (OSError, RuntimeError):
+            self._transport.close()

@@ -74,3 +74,17 @@ def hosts_of(server: ServerProcess) -> dict[str, str]:
         if match:
             found[match.group(1)] = match.group(2)
     return found
+
+
+def register(project: Path, name: str) -> str:
+    """Mint a function on the current account for `project` and write its id into telnyx.toml."""
+    from telnyx_edge.account import open_account
+    from telnyx_edge.config import write_edge_compute
+
+    account = open_account()
+    try:
+        record = account.register(name, project, "umbrella")
+    finally:
+        account.close()
+    write_edge_compute(project / "telnyx.toml", record.id, name)
+    return record.id

@@ -29,9 +29,7 @@ import httpx
 import pytest
 import tomlkit
 
-from telnyx_edge.account import open_account
-from telnyx_edge.config import write_edge_compute
-from tests.e2e.dev_helpers import close, copy_project, hosts_of, start_dev
+from tests.e2e.dev_helpers import close, copy_project, hosts_of, register, start_dev
 from tests.harness import ServerProcess, run_cli, start_server
 
 pytestmark = pytest.mark.e2e
@@ -106,15 +104,6 @@ def test_dev_reload_drops_no_call_queued_behind_a_turn_in_flight(tmp_path: Path,
         assert close(server) == 0
 
 
-def _register(project: Path, name: str) -> None:
-    account = open_account()
-    try:
-        record = account.register(name, project, "umbrella")
-    finally:
-        account.close()
-    write_edge_compute(project / "telnyx.toml", record.id, name)
-
-
 def _ship(project: Path) -> None:
     result = run_cli("ship", "-f", str(project))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -123,8 +112,8 @@ def _ship(project: Path) -> None:
 def test_serve_hot_swap_drops_no_call_queued_behind_a_turn_in_flight(tmp_path: Path, edge_home: Path, node_modules: Path) -> None:
     swap = copy_project("swap", tmp_path)
     latch = copy_project("latch", tmp_path)
-    _register(swap, "swap")
-    _register(latch, "latch")
+    register(swap, "swap")
+    register(latch, "latch")
     # Each references the other's type, and a reference ships only once its type has an owner:
     # latch first without its reference, then swap, then latch with it.
     manifest = latch / "telnyx.toml"

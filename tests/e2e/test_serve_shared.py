@@ -4,7 +4,6 @@ one account reach the same durable Account actor, under `serve` and under `dev -
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import tomlkit
 
 from telnyx_edge.account import open_account
+from tests.e2e.dev_helpers import hosts_of
 from tests.harness import ROOT, ServerProcess, link_node_modules, run_cli, start_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -56,16 +56,6 @@ def make_reference(parent: Path) -> Path:
 def ship(project: Path) -> None:
     result = run_cli("ship", "-f", str(project))
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def hosts_of(server: ServerProcess) -> dict[str, str]:
-    """Function name -> Host header, from the serve/dev readiness output."""
-    found = {}
-    for line in server.lines:
-        match = re.match(r"^\s+(\S+)\s+http://([^/:\s]+\.localhost):\d+$", line)
-        if match:
-            found[match.group(1)] = match.group(2)
-    return found
 
 
 @pytest.fixture

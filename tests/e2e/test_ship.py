@@ -14,22 +14,12 @@ from pathlib import Path
 import pytest
 
 from telnyx_edge.account import open_account
-from telnyx_edge.config import write_edge_compute
+from tests.e2e.dev_helpers import register
 from tests.harness import run_cli
 
 pytestmark = pytest.mark.e2e
 
 CLASS_RE = re.compile(r"\bclass\s+Account\b|\bAccount\s*=\s*class\b")
-
-
-def _register(project: Path, name: str) -> str:
-    account = open_account()
-    try:
-        record = account.register(name, project, "umbrella")
-    finally:
-        account.close()
-    write_edge_compute(project / "telnyx.toml", record.id, name)
-    return record.id
 
 
 def _revisions(func_id: str) -> list[str]:
@@ -51,13 +41,13 @@ def _record(func_id: str):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def owner(copy_fixture, edge_home: Path) -> tuple[Path, str]:
     project = copy_fixture("ship-owner", "account")
-    return project, _register(project, "account")
+    return project, register(project, "account")
 
 
 @pytest.fixture
 def readonly(copy_fixture, edge_home: Path) -> tuple[Path, str]:
     project = copy_fixture("ship-readonly", "account-readonly")
-    return project, _register(project, "account-readonly")
+    return project, register(project, "account-readonly")
 
 
 def test_owner_then_reference(owner: tuple[Path, str], readonly: tuple[Path, str]) -> None:
@@ -119,7 +109,7 @@ def test_second_owner_is_refused(owner: tuple[Path, str], copy_fixture) -> None:
     project, func_id = owner
     assert run_cli("ship", cwd=project).returncode == 0
     second = copy_fixture("ship-owner", "account-two")
-    second_id = _register(second, "account-two")
+    second_id = register(second, "account-two")
     done = run_cli("ship", cwd=second)
     _assert_refused(
         done, 9,

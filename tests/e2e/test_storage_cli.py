@@ -73,3 +73,15 @@ def test_sqldb_commands(edge_home: Path, tmp_path: Path) -> None:
     assert [(d["id"], d["name"]) for d in listed] == [(db, "links-db")] and listed[0]["size_bytes"] > 0
     assert run_cli("storage", "sqldb", "delete", db, "-y").returncode == 0
     assert "No SQL databases on this account yet" in run_cli("storage", "sqldb", "list").stdout
+
+
+def test_sqldb_execute_cannot_reach_other_files_or_change_the_journal(edge_home: Path, tmp_path: Path) -> None:
+    assert run_cli("storage", "sqldb", "create", "--name", "guarded").returncode == 0
+    outside = tmp_path / "outside.db"
+    for command in (f"ATTACH '{outside}' AS o", "PRAGMA journal_mode = DELETE", "PRAGMA synchronous = OFF"):
+        result = run_cli("storage", "sqldb", "execute", "guarded", "--command", command)
+        assert result.returncode == 2, command
+        assert result.stderr.splitlines()[0] == "❌ SQL error in statement 1: not authorized", command
+    assert not outside.exists()
+    info = run_cli("storage", "sqldb", "execute", "guarded", "--command", "CREATE TABLE t (a); PRAGMA table_info(t)")
+    assert info.returncode == 0, info.stderr

@@ -78,6 +78,7 @@ def test_an_alarm_committed_right_before_a_kill_fires_after_restart(
             path.unlink()
     second = start_dev(project, "--no-watch", "--state", str(state))
     try:
+        assert f"Reading every actor database under {state} (the last run did not stop cleanly)..." in second.output
         with httpx.Client(base_url=second.url, timeout=30) as client:
             log = eventually(lambda: value(client, "sleeper-log", "log"), lambda log: len(log) >= 1, timeout=10)
             assert log == [[0, False, "ok"]]

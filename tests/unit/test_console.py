@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telnyx_edge.console import printable
+from telnyx_edge.console import one_line, printable
 
 
 def test_control_characters_and_lone_surrogates_are_escaped() -> None:
@@ -12,3 +12,10 @@ def test_control_characters_and_lone_surrogates_are_escaped() -> None:
     # A lone surrogate (an actor name from JavaScript) cannot be encoded as UTF-8 at all.
     assert printable("lone \ud800 and \udfff") == "lone \\ud800 and \\udfff"
     printable("x\ud800").encode("utf-8")  # no UnicodeEncodeError
+
+
+def test_a_table_cell_stays_one_cell_on_one_line_in_its_real_order() -> None:
+    assert one_line("a\nb\tc") == "a\\x0ab\\x09c"
+    assert one_line("evil\u202egnp.exe") == "evil\\u202egnp.exe"
+    assert one_line("x\u2028y\u200bz") == "x\\u2028y\\u200bz"
+    assert one_line("zoë 🚀 ok") == "zoë 🚀 ok"

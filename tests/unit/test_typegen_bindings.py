@@ -46,3 +46,12 @@ def test_older_or_missing_declarations_get_local_interfaces(tmp_path: Path) -> N
     text = render(tmp_path)
     assert "@telnyx/edge-runtime" not in text.split("declare global")[0]
     assert "interface __TelnyxKvNamespace {" in text and "interface __TelnyxRateLimiter {" in text
+
+
+def test_a_project_wired_by_runtime_link_gets_the_runtime_types(tmp_path: Path) -> None:
+    # `runtime link` puts the runtime's package (declarations included) in node_modules; no copy.
+    linked = tmp_path / "node_modules" / "@telnyx"
+    linked.mkdir(parents=True)
+    (linked / "edge-runtime").symlink_to(ROOT / "telnyx_edge" / "runtime" / "js", target_is_directory=True)
+    text = render(tmp_path)
+    assert "KvNamespace as __TelnyxKvNamespace" in text and "interface __TelnyxKvNamespace" not in text

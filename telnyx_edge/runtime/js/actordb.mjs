@@ -73,8 +73,10 @@ export function actorFile(stateDir, type, name) {
   return path.join(stateDir, "actors", type, `${digest}.sqlite`);
 }
 
-function fsyncFd(fd) {
-  return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+function syncWal(fd) {
+  // fdatasync, as SQLite itself syncs a WAL: data plus the metadata needed to read it back
+  // (the file's size), without an mtime-only journal commit.
+  return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 function deferred() {
@@ -258,7 +260,7 @@ export class ActorDatabase {
       batch.reject(err);
       return;
     }
-    syncs.push(fsyncFd(this.walFd));
+    syncs.push(syncWal(this.walFd));
     if (this.newFile) {
       // A new file: its directory entries (database and WAL) and its header must be durable too.
       this.newFile = false;

@@ -127,6 +127,7 @@ export class Storage {
 
   async setAlarm(when) {
     if (typeof when !== "number" || !Number.isFinite(when)) throw new TypeError("setAlarm(when) takes milliseconds since the epoch (a number)");
+    if (Math.abs(when) > 8.64e15) throw new RangeError(`setAlarm(when): ${when} is outside the range of a Date (±8.64e15 ms since the epoch)`);
     const ms = Math.floor(when);
     this.db.setAlarm(ms);
     if (this.pending.length) this.beside((d) => d.setAlarm(ms));

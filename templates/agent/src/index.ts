@@ -14,7 +14,7 @@ export default {
     const url = new URL(req.url);
     if (url.pathname.startsWith("/health/")) return new Response("ok");
     if (url.pathname !== "/messages") return new Response("not found", { status: 404 });
-    const name = url.searchParams.get("name") ?? "demo";
+    const name = url.searchParams.get("name") || "demo";
     const assistant = env.ASSISTANT.idFromName(name);
     if (req.method === "POST") {
       const text = (await req.text()).trim();

@@ -14,6 +14,8 @@ import { decodeCursor, encodeCursor } from "./sqlite.mjs";
 
 const META = ".telnyx-meta";
 const TMP = ".telnyx-tmp";
+// Each name between "/" becomes a file name (255 bytes on Linux), plus ".json" for its metadata.
+const MAX_SEGMENT_BYTES = 250;
 const MAX_KEY_BYTES = 1024;
 const MAX_LIST = 1000;
 
@@ -34,10 +36,11 @@ export class CloudStorageBucket {
     const segments = key.split("/");
     const bad =
       key.length === 0 || Buffer.byteLength(key) > MAX_KEY_BYTES || /[\\\0]/.test(key) ||
-      segments.some((s) => s === "" || s === "." || s === "..") || segments[0].startsWith(".telnyx-");
+      segments.some((s) => s === "" || s === "." || s === ".." || Buffer.byteLength(s) > MAX_SEGMENT_BYTES) ||
+      segments[0].startsWith(".telnyx-");
     if (bad) {
       throw bindingError("CloudStorageInvalidKeyError",
-        `${where}: invalid object key (400): 1-${MAX_KEY_BYTES} bytes of "/"-separated names, none empty, "." or "..", without "\\" or NUL, not starting with .telnyx-`);
+        `${where}: invalid object key (400): 1-${MAX_KEY_BYTES} bytes of "/"-separated names, none empty, "." or ".." or over ${MAX_SEGMENT_BYTES} bytes (a local file name; its metadata adds ".json"), without "\\" or NUL, not starting with .telnyx-`);
     }
     const file = path.join(this.#root, ...segments);
     // Belt and braces: the checks above already keep every key inside the folder.

@@ -6,6 +6,8 @@
 import { bindingError } from "./errors.mjs";
 import { database, decodeCursor, encodeCursor } from "./sqlite.mjs";
 
+const MAX_EXPIRY_MS = 253402300799000; // 9999-12-31T23:59:59Z: later times cannot be shown as dates
+
 const KEY_RE = /^[A-Za-z0-9\-_/=.]{1,256}$/;
 export const MAX_VALUE_BYTES = 1024 * 1024;
 const MAX_LIST = 1000;
@@ -80,12 +82,14 @@ export class KvNamespace {
         throw new TypeError(`env.${this.#binding}.put(): expirationTtl must be a positive number of seconds`);
       }
       expires = now + Math.round(ttl * 1000);
+      if (expires > MAX_EXPIRY_MS) throw new RangeError(`env.${this.#binding}.put(): expirationTtl reaches past the year 9999`);
     } else if (options?.expiration !== undefined) {
       const at = options.expiration;
       if (typeof at !== "number" || !Number.isFinite(at) || at * 1000 <= now) {
         throw new TypeError(`env.${this.#binding}.put(): expiration must be a time in the future, in seconds since the epoch`);
       }
       expires = Math.round(at * 1000);
+      if (expires > MAX_EXPIRY_MS) throw new RangeError(`env.${this.#binding}.put(): expiration is past the year 9999`);
     }
     this.#queries().put.run(key, bytes, expires, now);
   }
