@@ -85,6 +85,10 @@ def test_list_values_limits_and_own_writes(client: httpx.Client) -> None:
         result = rpc(client, "listing2", "keys", {"limit": bad})
         assert (result["ok"], result["name"]) == (False, "ActorMethodError")
         assert "limit must be an integer from 1 to 1000" in result["message"]
+    as_text = rpc(client, "listing2", "keys", {"limit": "5"})
+    assert as_text["message"] == 'list option limit must be an integer from 1 to 1000, got "5" (a string)'
+    both = rpc(client, "listing2", "keys", {"start": "a", "startAfter": "b"})
+    assert both["message"] == "list options start and startAfter cannot be used together: pick one"
     value(client, "listing2", "put", "w/1", 1)
     # list() inside a turn sees that turn's own put and delete before they commit
     assert value(client, "listing2", "listOwnWrites") == ["w/2"]

@@ -28,9 +28,13 @@ function listOptions(options) {
   for (const k of ["prefix", "start", "startAfter", "end"]) {
     if (o[k] !== undefined && typeof o[k] !== "string") throw new TypeError(`list option ${k} must be a string`);
   }
+  if (o.start !== undefined && o.startAfter !== undefined) {
+    throw new TypeError("list options start and startAfter cannot be used together: pick one");
+  }
   const limit = o.limit === undefined ? 128 : o.limit;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-    throw new RangeError(`list option limit must be an integer from 1 to 1000, got ${o.limit}`);
+    const shown = typeof limit === "string" ? JSON.stringify(limit) + " (a string)" : String(limit);
+    throw new RangeError(`list option limit must be an integer from 1 to 1000, got ${shown}`);
   }
   return { prefix: o.prefix, start: o.start, startAfter: o.startAfter, end: o.end, reverse: !!o.reverse, limit };
 }
