@@ -4,9 +4,10 @@ node_modules at all, as after a failed `npm install`.
 
 The function counts each caller's requests per window in `[storage.kv.RATE_KV]` (one JSON entry
 per caller, rewritten with the window's remaining lifetime as `expirationTtl`) and guards its
-login route with a `[[ratelimits]]` binding. Under `dev` it answers, limits, and keeps both
-kinds of counts across a restart; under `serve` after `ship` it limits on the same account
-namespace (KV is account data) and keeps its counts across a restart of `serve`.
+login route with a `[[ratelimits]]` binding; an Agent per caller counts refusals and books an
+alert (a `schedule()` task) after two. Under `dev` it answers, limits, and keeps its counts and a
+booked alert across a restart, where the alert fires; under `serve` after `ship` the same, on
+the account's KV namespace (KV is account data, shared with the CLI).
 """
 
 from __future__ import annotations
@@ -15,17 +16,21 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.dev_helpers import PROJECTS, close, hosts_of, register, start_dev
+from tests.e2e.dev_helpers import PROJECTS, close, eventually, hosts_of, register, start_dev
 from tests.harness import ServerProcess, run_cli, start_server
 
 pytestmark = pytest.mark.e2e
 
 LIMIT = 3  # RATE_LIMIT in the fixture's telnyx.toml
 WINDOW = 3600  # WINDOW_SECONDS: long, so that no window ends while a test runs
+ALERT_PHONE = "+15550100911"
+# ALERT_DELAY_SECONDS for the tests: the first process is stopped before the alert is due.
+ALERT_DELAY = 4
 
 
 @pytest.fixture
@@ -33,6 +38,8 @@ def project(tmp_path: Path, edge_home: Path) -> Path:
     target = tmp_path / "kv-limiter"
     shutil.copytree(PROJECTS / "kv-limiter", target)
     assert not (target / "node_modules").exists()
+    toml = target / "telnyx.toml"
+    toml.write_text(toml.read_text().replace('ALERT_DELAY_SECONDS = "60"', f'ALERT_DELAY_SECONDS = "{ALERT_DELAY}"'))
     return target
 
 
@@ -64,6 +71,34 @@ def use_up(client: httpx.Client, caller: str) -> None:
     retry_after = int(refused.headers["retry-after"])
     assert 0 < retry_after <= WINDOW
     assert refused.json() == {"error": "rate limit exceeded", "retryAfter": retry_after}
+
+
+def alerts(client: httpx.Client, caller: str) -> dict[str, Any]:
+    response = client.get(f"/alerts/{caller}")
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+def book_alert(client: httpx.Client, caller: str) -> str:
+    """Two refusals in a row book the caller's alert; returns the isolate load that booked it."""
+    use_up(client, caller)
+    assert call(client, caller).status_code == 429
+    booked = alerts(client, caller)
+    assert booked["state"]["refusals"] == 2 and booked["state"]["alertBooked"] is True
+    assert [(t["id"], t["name"]) for t in booked["pending"]] == [("abuse-alert", "sendAlert")]
+    boot: str = booked["boot"]
+    return boot
+
+
+def check_alert_fires_here(client: httpx.Client, caller: str, booked_by: str) -> None:
+    """The alert booked before the restart goes out once, from this process."""
+    sent = eventually(lambda: alerts(client, caller), lambda a: a["state"]["alertsSent"] == 1, timeout=15)
+    assert sent["state"]["lastAlertBoot"] == sent["boot"] != booked_by
+    assert [(m["to"], m["text"]) for m in sent["state"]["outbox"]] == [
+        (ALERT_PHONE, f"Rate limit: caller {caller} was refused 2 times"),
+    ]
+    assert sent["pending"] == [] and sent["state"]["refusals"] == 0
 
 
 def kv_entries() -> dict[str, dict[str, object]]:
@@ -101,6 +136,9 @@ def test_kv_limiter_under_dev_limits_and_keeps_counts_across_a_restart(project: 
             expiration = entries["limits/team-a"]["expiration"]
             assert isinstance(expiration, int)
             assert started + WINDOW - 2 <= expiration <= time.time() + WINDOW + 1
+
+            assert alerts(client, "team-a")["pending"] == []  # one refusal: no alert yet
+            booted = book_alert(client, "noisy")  # the last step: stopped before it is due
     finally:
         assert close(first) == 0
 
@@ -109,6 +147,8 @@ def test_kv_limiter_under_dev_limits_and_keeps_counts_across_a_restart(project: 
         with httpx.Client(base_url=second.url, timeout=30) as client:
             assert call(client, "team-a").status_code == 429  # still over its limit
             assert usage(client, "team-a")["rejected"] == 2
+            assert [t["id"] for t in alerts(client, "team-a")["pending"]] == ["abuse-alert"]  # its 2nd refusal
+            check_alert_fires_here(client, "noisy", booted)
             assert call(client, "team+b").json()["remaining"] == LIMIT - 2
             assert login(client, "ada") == 429  # dev's limiter windows are in .telnyx/dev/state
             assert login(client, "grace") == 200
@@ -145,6 +185,7 @@ def test_kv_limiter_under_serve_after_ship(project: Path) -> None:
         assert put.returncode == 0, put.stderr
         assert call(client, "early").json()["remaining"] == 0
         assert call(client, "early").status_code == 429
+        booted = book_alert(client, "noisy")
     finally:
         client.close()
         assert close(server) == 0
@@ -155,6 +196,7 @@ def test_kv_limiter_under_serve_after_ship(project: Path) -> None:
         assert usage(client, "team-a")["rejected"] == 2
         assert usage(client, "early")["count"] == LIMIT
         assert login(client, "ada") == 429  # serve's limiter windows are in $TELNYX_EDGE_HOME/state
+        check_alert_fires_here(client, "noisy", booted)
     finally:
         client.close()
         assert close(server) == 0
