@@ -1,12 +1,14 @@
 """An SMS-style Agent project written the way Telnyx's examples are (`package.json` depends on
-`@telnyx/edge-runtime`, a `[telnyx]` binding, `this.messages`, `queue()` then `schedule()`), run
-with `dev` and with `serve` after `ship`: it answers its routes, keeps the conversation and the
-booked follow-up across a restart, fires the follow-up, and retries failed sends as the Agent
-SDK says (backoff, then parked)."""
+`@telnyx/edge-runtime` and lists no esbuild, a `[telnyx]` binding, `this.messages`, `queue()` then
+`schedule()`), run as after a failed `npm install`, with no node_modules at all: under `dev` and
+under `serve` after `ship` it answers its routes, keeps the conversation and the booked
+follow-up across a restart, fires the follow-up, and retries failed sends as the Agent SDK says
+(backoff, then parked)."""
 
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ import pytest
 
 from telnyx_edge.account import open_account
 from telnyx_edge.config import write_edge_compute
-from tests.e2e.dev_helpers import close, copy_project, eventually, start_dev
+from tests.e2e.dev_helpers import PROJECTS, close, eventually, start_dev
 from tests.harness import ServerProcess, run_cli, start_server
 
 pytestmark = pytest.mark.e2e
@@ -27,7 +29,10 @@ FAST = {"TELNYX_EDGE_ALARM_RETRY_DELAY_MS": "50"}
 
 
 def project_with_follow_up(dest: Path, seconds: int) -> Path:
-    project = copy_project("sms-followup-agent", dest)
+    """A copy of the project with no node_modules (npm install of @telnyx/edge-runtime 404s)."""
+    project = dest / "sms-followup-agent"
+    shutil.copytree(PROJECTS / "sms-followup-agent", project)
+    assert not (project / "node_modules").exists()
     toml = project / "telnyx.toml"
     toml.write_text(toml.read_text().replace('FOLLOW_UP_SECONDS = "86400"', f'FOLLOW_UP_SECONDS = "{seconds}"'))
     return project
@@ -74,7 +79,7 @@ def check_followed_up(client: httpx.Client, boot_before: str) -> None:
     assert done["pending"] == []
 
 
-def test_sms_agent_under_dev_survives_a_restart_and_follows_up(tmp_path: Path, node_modules: Path) -> None:
+def test_sms_agent_under_dev_survives_a_restart_and_follows_up(tmp_path: Path, edge_home: Path) -> None:
     project = project_with_follow_up(tmp_path, 3)
     first = start_dev(project, "--no-watch", env=FAST)
     try:
@@ -92,9 +97,10 @@ def test_sms_agent_under_dev_survives_a_restart_and_follows_up(tmp_path: Path, n
             check_followed_up(client, answered["boot"])
     finally:
         assert close(second) == 0
+    assert not (project / "node_modules").exists()  # nothing was installed into the project
 
 
-def test_sms_agent_retries_failed_sends_then_parks_the_task(tmp_path: Path, node_modules: Path) -> None:
+def test_sms_agent_retries_failed_sends_then_parks_the_task(tmp_path: Path, edge_home: Path) -> None:
     project = project_with_follow_up(tmp_path, 86_400)
     server = start_dev(project, "--no-watch", env=FAST)
     try:
@@ -122,7 +128,7 @@ def test_sms_agent_retries_failed_sends_then_parks_the_task(tmp_path: Path, node
 
 
 @pytest.fixture
-def shipped(tmp_path: Path, edge_home: Path, node_modules: Path) -> Iterator[Path]:
+def shipped(tmp_path: Path, edge_home: Path) -> Iterator[Path]:
     project = project_with_follow_up(tmp_path, 3)
     account = open_account()
     try:
@@ -132,6 +138,7 @@ def shipped(tmp_path: Path, edge_home: Path, node_modules: Path) -> Iterator[Pat
     write_edge_compute(project / "telnyx.toml", record.id, "sms-followup")
     done = run_cli("ship", "-f", str(project))
     assert done.returncode == 0, done.stdout + done.stderr
+    assert not (project / "node_modules").exists()
     yield project
 
 
