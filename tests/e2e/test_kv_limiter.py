@@ -30,7 +30,7 @@ LIMIT = 3  # RATE_LIMIT in the fixture's telnyx.toml
 WINDOW = 3600  # WINDOW_SECONDS: long, so that no window ends while a test runs
 ALERT_PHONE = "+15550100911"
 # ALERT_DELAY_SECONDS for the tests: the first process is stopped before the alert is due.
-ALERT_DELAY = 4
+ALERT_DELAY = 10  # long enough that a slow stop cannot let it fire before the restart
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def book_alert(client: httpx.Client, caller: str) -> str:
 
 def check_alert_fires_here(client: httpx.Client, caller: str, booked_by: str) -> None:
     """The alert booked before the restart goes out once, from this process."""
-    sent = eventually(lambda: alerts(client, caller), lambda a: a["state"]["alertsSent"] == 1, timeout=15)
+    sent = eventually(lambda: alerts(client, caller), lambda a: a["state"]["alertsSent"] == 1, timeout=30)
     assert sent["state"]["lastAlertBoot"] == sent["boot"] != booked_by
     assert [(m["to"], m["text"]) for m in sent["state"]["outbox"]] == [
         (ALERT_PHONE, f"Rate limit: caller {caller} was refused 2 times"),
