@@ -88,3 +88,19 @@ def register(project: Path, name: str) -> str:
         account.close()
     write_edge_compute(project / "telnyx.toml", record.id, name)
     return record.id
+
+
+def ship(project: Path, name: str) -> str:
+    """Register `project` as function `name` on the current account and ship it; returns its id."""
+    from tests.harness import run_cli
+
+    func_id = register(project, name)
+    shipped = run_cli("ship", "-f", str(project))
+    assert shipped.returncode == 0, shipped.stdout + shipped.stderr
+    return func_id
+
+
+def serve_function(name: str, env: dict[str, str] | None = None) -> tuple[ServerProcess, httpx.Client]:
+    """Start `serve` and a client that reaches function `name` by its host name."""
+    server = start_server(["serve", "--port", "0"], env=env)
+    return server, httpx.Client(base_url=server.url, headers={"Host": hosts_of(server)[name]}, timeout=30)

@@ -16,10 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from telnyx_edge.account import open_account
-from telnyx_edge.config import write_edge_compute
-from tests.e2e.dev_helpers import PROJECTS, close, eventually, start_dev
-from tests.harness import ServerProcess, run_cli, start_server
+from tests.e2e.dev_helpers import PROJECTS, close, eventually, ship, start_dev
+from tests.harness import ServerProcess, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -130,14 +128,7 @@ def test_sms_agent_retries_failed_sends_then_parks_the_task(tmp_path: Path, edge
 @pytest.fixture
 def shipped(tmp_path: Path, edge_home: Path) -> Iterator[Path]:
     project = project_with_follow_up(tmp_path, 3)
-    account = open_account()
-    try:
-        record = account.register("sms-followup", project, "umbrella")
-    finally:
-        account.close()
-    write_edge_compute(project / "telnyx.toml", record.id, "sms-followup")
-    done = run_cli("ship", "-f", str(project))
-    assert done.returncode == 0, done.stdout + done.stderr
+    ship(project, "sms-followup")
     assert not (project / "node_modules").exists()
     yield project
 

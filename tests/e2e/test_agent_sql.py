@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.dev_helpers import PROJECTS, close, eventually, hosts_of, register, start_dev
-from tests.harness import ServerProcess, run_cli, start_server
+from tests.e2e.dev_helpers import PROJECTS, close, eventually, serve_function, ship, start_dev
+from tests.harness import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -113,15 +113,11 @@ def test_sql_agent_under_dev_survives_a_restart_and_retries(project: Path) -> No
 
 
 def serve() -> tuple[ServerProcess, httpx.Client]:
-    server = start_server(["serve", "--port", "0"], env=FAST)
-    host = hosts_of(server)["sql-notes-agent"]
-    return server, httpx.Client(base_url=server.url, headers={"Host": host}, timeout=30)
+    return serve_function("sql-notes-agent", env=FAST)
 
 
 def test_sql_agent_under_serve_after_ship(project: Path) -> None:
-    register(project, "sql-notes-agent")
-    shipped = run_cli("ship", "-f", str(project))
-    assert shipped.returncode == 0, shipped.stdout + shipped.stderr
+    ship(project, "sql-notes-agent")
     assert not (project / "node_modules").exists()
 
     server, client = serve()

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.dev_helpers import PROJECTS, close, eventually, hosts_of, register, start_dev
-from tests.harness import ServerProcess, run_cli, start_server
+from tests.e2e.dev_helpers import PROJECTS, close, eventually, serve_function, ship, start_dev
+from tests.harness import ServerProcess, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -163,15 +163,11 @@ def test_kv_limiter_under_dev_limits_and_keeps_counts_across_a_restart(project: 
 
 
 def serve() -> tuple[ServerProcess, httpx.Client]:
-    server = start_server(["serve", "--port", "0"])
-    host = hosts_of(server)["kv-limiter"]
-    return server, httpx.Client(base_url=server.url, headers={"Host": host}, timeout=30)
+    return serve_function("kv-limiter")
 
 
 def test_kv_limiter_under_serve_after_ship(project: Path) -> None:
-    register(project, "kv-limiter")
-    shipped = run_cli("ship", "-f", str(project))
-    assert shipped.returncode == 0, shipped.stdout + shipped.stderr
+    ship(project, "kv-limiter")
     assert not (project / "node_modules").exists()
 
     server, client = serve()

@@ -33,10 +33,8 @@ from typing import Any
 import httpx
 import pytest
 
-from telnyx_edge.account import open_account
-from telnyx_edge.config import write_edge_compute
 from telnyx_edge.runtime.actor_index import actor_file
-from tests.e2e.dev_helpers import PROJECTS, client_for, close, copy_project, eventually, rpc, start_dev, value
+from tests.e2e.dev_helpers import PROJECTS, client_for, close, copy_project, eventually, rpc, ship, start_dev, value
 from tests.harness import ServerProcess, link_node_modules, run_cli, start_server
 
 pytestmark = pytest.mark.e2e
@@ -379,14 +377,7 @@ def test_sql_account_under_serve(tmp_path: Path, edge_home: Path, node_modules: 
     project = tmp_path / "sqlab"
     shutil.copytree(PROJECTS / "sqlab", project)
     link_node_modules(project)
-    account = open_account()
-    try:
-        record = account.register("sqlab", project, "umbrella")
-    finally:
-        account.close()
-    write_edge_compute(project / "telnyx.toml", record.id, "sqlab")
-    shipped = run_cli("ship", "-f", str(project))
-    assert shipped.returncode == 0, shipped.stdout + shipped.stderr
+    ship(project, "sqlab")
 
     server = start_server(["serve", "--port", "0"])
     try:
