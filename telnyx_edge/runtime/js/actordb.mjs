@@ -120,7 +120,7 @@ export class ActorDatabase {
     this.syncing = null; // promise of the batch whose fsync is in flight
     this.broken = null; // an error that made the database unusable (a failed COMMIT or fsync)
     this.savepoints = 0;
-    this.stmts = null;
+    this.statements = null; // name -> prepared statement (see stmt())
     this.listCache = new Map();
   }
 
@@ -173,11 +173,11 @@ export class ActorDatabase {
       this.prepare(db);
     } catch (err) {
       // Nothing of a failed open stays behind: the write lock goes with the connection.
+      this.db = null;
       try { db.close(); } catch { /* already unusable */ }
       if (this.walFd !== null) { fs.closeSync(this.walFd); this.walFd = null; }
       throw this.storageError(err);
     }
-    this.db = db;
     return this;
   }
 
@@ -194,26 +194,26 @@ export class ActorDatabase {
   prepare(db) {
     // Statements are prepared on first use: preparing all of them up front cost more than the
     // rest of an open together, and most activations use only a few.
-    const cache = new Map();
-    this.stmts = new Proxy({}, {
-      get(_target, name) {
-        let stmt = cache.get(name);
-        if (stmt === undefined) {
-          stmt = db.prepare(STATEMENTS[name]);
-          if (name === "get") stmt.pluck();
-          cache.set(name, stmt);
-        }
-        return stmt;
-      },
-    });
-    this.reportedFire = this.stmts.alarm.get()?.alarm_fire_ms ?? null;
+    this.statements = new Map();
+    this.db = db;
+    this.reportedFire = this.stmt("alarm").get()?.alarm_fire_ms ?? null;
+  }
+
+  stmt(name) {
+    let stmt = this.statements.get(name);
+    if (stmt === undefined) {
+      stmt = this.db.prepare(STATEMENTS[name]);
+      if (name === "get") stmt.pluck();
+      this.statements.set(name, stmt);
+    }
+    return stmt;
   }
 
   // -- turns ------------------------------------------------------------------------------
 
   beginTurn() {
     if (this.broken) throw new ActorStorageError(`storage of ${this.type} ${JSON.stringify(this.name)} is unusable: ${this.broken.message}`);
-    this.stmts.turnBegin.run();
+    this.stmt("turnBegin").run();
     this.inTurn = true;
     this.turnDirty = false;
   }
@@ -221,8 +221,8 @@ export class ActorDatabase {
   /** Close the turn's savepoint: keep its writes (ok) or undo all of them. */
   endTurn(ok) {
     this.inTurn = false;
-    if (!ok) this.stmts.turnUndo.run();
-    this.stmts.turnEnd.run();
+    if (!ok) this.stmt("turnUndo").run();
+    this.stmt("turnEnd").run();
     if (ok && this.turnDirty) this.batchDirty = true;
     this.turnDirty = false;
   }
@@ -267,8 +267,8 @@ export class ActorDatabase {
     const syncs = [];
     try {
       if (FAULTS) injectFault(this.name);
-      this.stmts.commit.run();
-      this.stmts.begin.run();
+      this.stmt("commit").run();
+      this.stmt("begin").run();
     } catch (err) {
       // SQLite undid the COMMIT (or it never ran): the whole batch is gone. Undo what is
       // still open and stop: no turn that could have read the lost writes may reply.
@@ -335,12 +335,12 @@ export class ActorDatabase {
 
   // -- KV -----------------------------------------------------------------------------------
 
-  get(key) { return this.stmts.get.get(encodeKey(key)); }
+  get(key) { return this.stmt("get").get(encodeKey(key)); }
 
-  put(key, bytes) { this.stmts.put.run(encodeKey(key), bytes); this.turnDirty = true; }
+  put(key, bytes) { this.stmt("put").run(encodeKey(key), bytes); this.turnDirty = true; }
 
   delete(key) {
-    const existed = this.stmts.del.run(encodeKey(key)).changes > 0;
+    const existed = this.stmt("del").run(encodeKey(key)).changes > 0;
     this.turnDirty = true;
     return existed;
   }
@@ -376,8 +376,8 @@ export class ActorDatabase {
 
   /** Every KV pair and every user table, view, index and trigger (spec 3.8: the alarm stays). */
   deleteAll() {
-    this.stmts.delAll.run();
-    const objects = this.stmts.userTables.all();
+    this.stmt("delAll").run();
+    const objects = this.stmt("userTables").all();
     if (objects.length) {
       // Dropping a parent before its child would trip foreign keys mid-way; deferring the
       // checks is safe because no user table is left to violate them once all are gone.
@@ -393,18 +393,18 @@ export class ActorDatabase {
 
   // -- the alarm ----------------------------------------------------------------------------
 
-  alarmRow() { return this.stmts.alarm.get(); }
+  alarmRow() { return this.stmt("alarm").get(); }
 
   getAlarm() { return this.alarmRow()?.alarm_ms ?? null; }
 
   setAlarm(ms) {
-    this.stmts.setAlarm.run(ms, ms, 0);
+    this.stmt("setAlarm").run(ms, ms, 0);
     this.turnDirty = true;
     this.alarmTouched = true;
   }
 
   deleteAlarm() {
-    this.stmts.setAlarm.run(null, null, 0);
+    this.stmt("setAlarm").run(null, null, 0);
     this.turnDirty = true;
     this.alarmTouched = true;
   }
@@ -419,16 +419,16 @@ export class ActorDatabase {
 
   /** After a failed alarm turn (rolled back): retry `delayMs` later, or delete after the last try. */
   alarmFailed(row, delayMs, maxRetries, nowMs) {
-    if (row.alarm_retries >= maxRetries) this.stmts.setAlarm.run(null, null, 0);
-    else this.stmts.setAlarm.run(row.alarm_ms, nowMs + delayMs, row.alarm_retries + 1);
+    if (row.alarm_retries >= maxRetries) this.stmt("setAlarm").run(null, null, 0);
+    else this.stmt("setAlarm").run(row.alarm_ms, nowMs + delayMs, row.alarm_retries + 1);
     this.turnDirty = true;
     this.alarmTouched = true;
   }
 
   /** For the index: what `actors instances` shows. */
   stats() {
-    const { keys, bytes } = this.stmts.stats.get();
-    const tables = this.stmts.userTables.all().filter((o) => o.type === "table").length;
+    const { keys, bytes } = this.stmt("stats").get();
+    const tables = this.stmt("userTables").all().filter((o) => o.type === "table").length;
     let dbBytes = 0;
     for (const suffix of ["", "-wal"]) {
       try { dbBytes += fs.statSync(this.file + suffix).size; } catch { /* not there */ }
