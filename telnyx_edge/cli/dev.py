@@ -29,6 +29,10 @@ def dev(
         None, "--method-timeout-ms", envvar="TELNYX_EDGE_METHOD_TIMEOUT_MS", min=100,
         help="Wall-clock budget of one actor call (default 30000).",
     ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", envvar="TELNYX_EDGE_WORKERS", min=1, max=64,
+        help="Worker threads per function (default: one per CPU); actors are spread over them by name.",
+    ),
 ) -> None:
     from telnyx_edge.cli.runtime_cmd import ensure_with_spinner
     from telnyx_edge.cli.runtime_cmd import ensure_bundler
@@ -40,7 +44,7 @@ def dev(
     options = DevOptions(
         project=project, host=host, port=port, state_dir=state, watch=not no_watch,
         with_projects=tuple(p.expanduser() for p in with_projects),
-        limits=limits_from_env(method_timeout_ms),
+        limits=limits_from_env(method_timeout_ms, workers),
         alarm_retry_delay_s=alarm_retry_delay_s(), packages_dir=ensure_with_spinner(),
         env_file=env_file.expanduser().resolve() if env_file else None,
     )

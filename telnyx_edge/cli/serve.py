@@ -19,6 +19,10 @@ def serve(
         None, "--method-timeout-ms", envvar="TELNYX_EDGE_METHOD_TIMEOUT_MS", min=100,
         help="Wall-clock budget of one actor call (default 30000).",
     ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", envvar="TELNYX_EDGE_WORKERS", min=1, max=64,
+        help="Worker threads per function (default: one per CPU); actors are spread over them by name.",
+    ),
 ) -> None:
     from telnyx_edge.account import edge_home
     from telnyx_edge.cli.runtime_cmd import ensure_with_spinner
@@ -27,7 +31,7 @@ def serve(
     from telnyx_edge.runtime.edge import ServeOptions, run
 
     options = ServeOptions(
-        home=edge_home(), host=host, port=port, limits=limits_from_env(method_timeout_ms),
+        home=edge_home(), host=host, port=port, limits=limits_from_env(method_timeout_ms, workers),
         alarm_retry_delay_s=alarm_retry_delay_s(), packages_dir=ensure_with_spinner(),
     )
     run(options, report)
