@@ -1,4 +1,4 @@
-"""The isolate's JavaScript is package data: a wheel without it could not run `dev`."""
+"""The data plane's JavaScript is package data: a wheel without it could not run `dev`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ JS_FILES = [
     "agent.mjs", "agent-messages.mjs", "agent-tasks.mjs", "agent-storage.mjs",
     *(f"bindings/{name}.mjs" for name in ("index", "errors", "sqlite", "secrets", "kv", "sqldb", "bucket", "ratelimit")),
     "edge-runtime.d.ts", "bindings/telnyx.mjs",
+    "dataplane.mjs", "ingress.mjs", "authority.mjs", "group.mjs", "placement.mjs", "channel.mjs", "worker.mjs",
+    "streams.mjs",
 ]
 
 

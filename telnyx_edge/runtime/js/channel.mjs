@@ -63,19 +63,72 @@ export class SocketChannel extends Requests {
   }
 }
 
+/** The message with every byte array in it (top level, and one level down) on an ArrayBuffer of
+ * its own size. Why: postMessage clones a typed array's whole ArrayBuffer, and a Buffer is often
+ * a view into a larger one (Node's 8 KB pool, a socket's 64 KB read buffer): measured here, 41 us
+ * to post a 20-byte view into 64 KB against 1 us for an exact copy. Mutates `msg`; returns it. */
+export function fitBuffers(msg) {
+  for (let i = 0; i < msg.length; i++) {
+    const v = msg[i];
+    if (v instanceof Uint8Array) {
+      if (v.byteOffset !== 0 || v.byteLength !== v.buffer.byteLength) msg[i] = new Uint8Array(v);
+    } else if (Array.isArray(v)) {
+      for (let j = 0; j < v.length; j++) {
+        const w = v[j];
+        if (w instanceof Uint8Array && (w.byteOffset !== 0 || w.byteLength !== w.buffer.byteLength)) v[j] = new Uint8Array(w);
+      }
+    }
+  }
+  return msg;
+}
+
+/** Messages for one port, posted together once per turn of the event loop: each postMessage
+ * wakes the other thread, and on a machine with fewer cores than busy threads every wake-up
+ * is a context switch; under load one post carries many messages. The receiver gets an array
+ * of messages (see `onBatch`). */
+export class Outbox {
+  constructor(post) {
+    this.post = post;
+    this.out = [];
+    this.scheduled = false;
+    this.flushNow = () => this.flush();
+  }
+
+  push(msg) {
+    this.out.push(fitBuffers(msg));
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushNow);
+    }
+  }
+
+  flush() {
+    this.scheduled = false;
+    if (!this.out.length) return;
+    const out = this.out;
+    this.out = [];
+    this.post(out);
+  }
+}
+
+/** A 'message' listener for batches posted by an Outbox. */
+export function onBatch(handle) {
+  return (batch) => { for (let i = 0; i < batch.length; i++) handle(batch[i]); };
+}
+
 export class PortChannel extends Requests {
   constructor(port, onMessage) {
     super();
     this.port = port;
-    this.out = [];
-    port.on("message", onMessage);
+    this.outbox = new Outbox((batch) => port.postMessage(batch));
+    port.on("message", onBatch(onMessage));
   }
 
   send(msg) {
-    this.port.postMessage(msg);
+    this.outbox.push(msg);
   }
 
-  flush() {}
+  flush() { this.outbox.flush(); }
 
   request(op, ...args) {
     const [id, promise] = super.request(op, args);

@@ -10,6 +10,7 @@
 
 import { Worker } from "node:worker_threads";
 import { slotOf } from "./placement.mjs";
+import { Outbox, onBatch } from "./channel.mjs";
 
 const WORKER_URL = new URL("./worker.mjs", import.meta.url);
 const PROBE_MS = 25; // how often a Worker with work in flight is asked for a pong
@@ -76,13 +77,14 @@ class Slot {
     this.probe = { seq: 0, answered: 0, sentAt: 0 };
     this.up = new Promise((resolve, reject) => { this.onReady = resolve; this.onFatal = reject; });
     this.up.catch(() => {});
-    worker.on("message", (msg) => { if (this.worker === worker) this.onMessage(msg); });
+    this.outbox = new Outbox((batch) => worker.postMessage(batch));
+    worker.on("message", onBatch((msg) => { if (this.worker === worker) this.onMessage(msg); }));
     worker.on("error", (err) => { this.lastError = err; });
     worker.on("exit", (code) => this.onExit(worker, code));
     return this.up;
   }
 
-  send(msg) { this.worker.postMessage(msg); }
+  send(msg) { this.outbox.push(msg); }
 
   /** Send [op, id, ...args] to the Worker; `sink` hears the answer. Returns the id. */
   request(op, sink, ...args) {
@@ -92,7 +94,7 @@ class Slot {
     }
     const id = this.nextId++;
     this.pending.set(id, sink);
-    this.worker.postMessage([op, id, ...args]);
+    this.outbox.push([op, id, ...args]);
     return id;
   }
 
@@ -146,7 +148,7 @@ class Slot {
     if (p.seq === p.answered) {
       p.seq++;
       p.sentAt = now;
-      this.worker.postMessage(["ping", p.seq]);
+      this.outbox.push(["ping", p.seq]);
     } else if (now - p.sentAt > budgetMs) {
       this.exitReason = `the isolate for ${this.name} was blocked for more than ${budgetMs} ms (a synchronous loop in user code?) and was replaced`;
       this.live = false;
