@@ -11,7 +11,7 @@ from telnyx_edge import console
 
 
 def register(app: typer.Typer) -> None:
-    from telnyx_edge.cli.app import new_group
+    from telnyx_edge.cli.group import new_group
 
     group = new_group("Inspect Stateful Actor types on the account and their instances.")
     group.command("list", help="The actor types on the account, with owner and referencing functions.")(list_types)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from telnyx_edge import console
-from telnyx_edge.cli.app import new_group
+from telnyx_edge.cli.group import new_group
 
 
 def register(app: typer.Typer) -> None:

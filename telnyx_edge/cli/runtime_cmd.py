@@ -10,7 +10,7 @@ from telnyx_edge import console
 
 
 def register(app: typer.Typer) -> None:
-    from telnyx_edge.cli.app import new_group
+    from telnyx_edge.cli.group import new_group
 
     group = new_group("The local runtime's own Node packages, installed once per machine.")
     group.command("install", help="Install the runtime's Node packages now (dev, serve and ship do it on first use).")(install)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from telnyx_edge import console
-from telnyx_edge.cli.app import CONTEXT, EdgeGroup
+from telnyx_edge.cli.group import CONTEXT, EdgeGroup
 
 if TYPE_CHECKING:
     from telnyx_edge.account import FunctionRecord

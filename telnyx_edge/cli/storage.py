@@ -18,7 +18,7 @@ from telnyx_edge.account.namespaces import KINDS, Catalog, Kind, StoreRecord
 
 
 def register(app: typer.Typer) -> None:
-    from telnyx_edge.cli.app import new_group
+    from telnyx_edge.cli.group import new_group
 
     storage = new_group("Manage KV namespaces and SQL databases (local: under TELNYX_EDGE_HOME/storage).")
     kv = new_group("KV namespaces: env.NAME of a [storage.kv.NAME] binding.")
