@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from telnyx_edge import console
+from telnyx_edge.cli.params import path_value
 
 
 def register(app: typer.Typer) -> None:
@@ -38,8 +39,8 @@ def _ms(value: int | None) -> str:
     return "-" if value is None else console.timestamp(value)
 
 
-_STATE = typer.Option(None, "--state", help="Read this state directory (default: the account's, used by serve).")
-_PROJECT = typer.Option(None, "-f", "--from-dir", help="Read the dev state of this project (.telnyx/dev/state).")
+_STATE = typer.Option(None, "--state", parser=path_value, help="Read this state directory (default: the account's, used by serve).")
+_PROJECT = typer.Option(None, "-f", "--from-dir", parser=path_value, help="Read the dev state of this project (.telnyx/dev/state).")
 
 
 def list_types() -> None:

@@ -13,6 +13,7 @@ import typer
 
 from telnyx_edge import console
 from telnyx_edge.cli.group import CONTEXT, EdgeGroup
+from telnyx_edge.cli.params import path_value
 
 if TYPE_CHECKING:
     from telnyx_edge.account import FunctionRecord
@@ -32,21 +33,22 @@ def register(app: typer.Typer) -> None:
 
 def ship(
     ctx: typer.Context,
-    from_dir: Path = typer.Option(Path("."), "-f", "--from-dir", help="Path to the function directory (relative, absolute, or ~/)."),
+    from_dir: Path = typer.Option(Path("."), "-f", "--from-dir", parser=path_value, help="Path to the function directory (relative, absolute, or ~/)."),
     timeout: str = typer.Option("5m0s", "-t", "--timeout", help="Deployment timeout as a Go duration (2m, 300s)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Build and check only: write the outputs, touch no account."),
-    outdir: Optional[Path] = typer.Option(None, "--outdir", help="Where to write the bundle, map, metafile and manifest (default .telnyx/build)."),
+    outdir: Optional[Path] = typer.Option(None, "--outdir", parser=path_value, help="Where to write the bundle, map, metafile and manifest (default .telnyx/build)."),
 ) -> None:
     """Bundle the function in a directory and deploy it as a new revision."""
     if ctx.invoked_subcommand is not None:
         return
     from telnyx_edge.account import open_account
     from telnyx_edge.cli.runtime_cmd import ensure_bundler
-    from telnyx_edge.ship import parse_duration
+    from telnyx_edge.ship import check_inputs, parse_duration
     from telnyx_edge.ship import ship as run_ship
 
     seconds = parse_duration(timeout)
     directory = from_dir.expanduser()
+    check_inputs(directory, outdir.expanduser() if outdir else None)  # before the bundler's one-time install
     ensure_bundler(directory)
     result = run_ship(
         directory, None if dry_run else open_account(), dry_run=dry_run,
