@@ -23,15 +23,15 @@ def register(app: typer.Typer) -> None:
 
 def _state_dir(state: Optional[Path], project: Optional[Path]) -> Path:
     from telnyx_edge.account import edge_home
-    from telnyx_edge.actors import account_state_dir, project_state_dir
+    from telnyx_edge.actors import account_state_dir, existing_dir, project_state_dir
     from telnyx_edge.errors import UsageError
 
     if state is not None and project is not None:
         raise UsageError("--state and -f/--from-dir cannot be used together", hint="Pass one of them.")
     if state is not None:
-        return state.expanduser().resolve()
+        return existing_dir(state.expanduser().resolve(), "--state")
     if project is not None:
-        return project_state_dir(project.expanduser().resolve())
+        return project_state_dir(existing_dir(project.expanduser().resolve(), "-f/--from-dir"))
     return account_state_dir(edge_home())
 
 
