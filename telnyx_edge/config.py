@@ -364,7 +364,7 @@ class _Validator:
         if len(table) > MAX_ENV_VARS:
             self.problem("env_vars", f"{len(table)} variables; the platform allows at most {MAX_ENV_VARS} per function (spec 2.3)")
         for key, value in table.items():
-            where = f"env_vars.{key}" if len(key) <= 40 else f"env_vars.{key[:40]}…"
+            where = f"env_vars.{_toml_key(key[:40])}" + ("…" if len(key) > 40 else "")
             if not key or "=" in key or "\x00" in key:
                 self.problem(where, f"{key!r} cannot be an environment variable name (empty, or holds '=' or NUL)")
                 continue
@@ -452,10 +452,17 @@ class _Validator:
                 self.warnings.append(f"{where}.{key}: unknown key (ignored)")
 
 
+def _toml_key(key: str) -> str:
+    """`key` as TOML spells it: bare when it can be, else a quoted string."""
+    import json
+
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+
+
 def _toml_value(value: object) -> str:
     """`value` as the user wrote it in TOML (a date/time without Python's repr)."""
     if isinstance(value, (_dt.date, _dt.time)):
-        return value.isoformat()
+        return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):

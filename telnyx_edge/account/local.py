@@ -249,7 +249,7 @@ class LocalAccount:
         if target.status != DEPLOY_OK:
             raise AccountError(
                 f"Revision {target.id} has status {target.status}; only deploy_ok revisions can be served",
-                hint="Pick a deploy_ok revision from 'telnyx-edge revisions list FUNCTION'.",
+                hint=f"Pick a deploy_ok revision from 'telnyx-edge revisions list {self._name_of(func_id)}'.",
             )
         conn = self._connect()
         with _immediate(conn):
@@ -325,9 +325,14 @@ class LocalAccount:
         if len(row) != 1:
             raise AccountError(
                 f"No revision '{revision_id}' for this function",
-                hint="Run 'telnyx-edge revisions list FUNCTION' to see its revisions.",
+                hint=f"Run 'telnyx-edge revisions list {self._name_of(func_id)}' to see its revisions.",
             )
         return _revision(row[0])
+
+    def _name_of(self, func_id: str) -> str:
+        """The function's name for a hint (its id when it is gone)."""
+        record = self.find(func_id)
+        return record.name if record is not None else func_id
 
     def set_serving(self, func_id: str, revision_id: str) -> FunctionRecord:
         conn = self._connect()

@@ -40,14 +40,19 @@ def _ms(value: int | None) -> str:
 
 
 _STATE = typer.Option(None, "--state", parser=path_value, help="Read this state directory (default: the account's, used by serve).")
+_JSON = typer.Option(False, "--json", help="Print JSON (shape: docs/cli.md, JSON output).")
 _PROJECT = typer.Option(None, "-f", "--from-dir", parser=path_value, help="Read the dev state of this project (.telnyx/dev/state).")
 
 
-def list_types() -> None:
+def list_types(as_json: bool = _JSON) -> None:
     from telnyx_edge.account import open_account
     from telnyx_edge.actors import list_types as core_list
+    from telnyx_edge.cli import json_shapes
 
     views = core_list(open_account())
+    if as_json:
+        console.json_out([json_shapes.actor_type(v) for v in views])
+        return
     if not views:
         console.info("No actor types on this account yet. Ship a function with an [[actors]] binding.")
         return
@@ -61,12 +66,17 @@ def inspect(
     type_: str = typer.Argument(..., metavar="TYPE", help="Actor type (class name)."),
     state: Optional[Path] = _STATE,
     project: Optional[Path] = _PROJECT,
+    as_json: bool = _JSON,
 ) -> None:
     from telnyx_edge.account import open_account
     from telnyx_edge.actors import inspect_type, list_instances
+    from telnyx_edge.cli import json_shapes
 
     view = inspect_type(open_account(), type_)
     count = len(list_instances(_state_dir(state, project), type_, limit=1_000_000))
+    if as_json:
+        console.json_out({**json_shapes.actor_type(view), "instances": count})
+        return
     console.info(f"Type:       {view.type}")
     console.info(f"Owner:      {f'{view.owner.name} ({view.owner.id})' if view.owner else '(no owner: references do not resolve)'}")
     console.info(f"Instances:  {count}")
@@ -81,10 +91,15 @@ def instances(
     state: Optional[Path] = _STATE,
     project: Optional[Path] = _PROJECT,
     limit: int = typer.Option(50, "--limit", min=1, max=1000, help="At most this many, newest activity first."),
+    as_json: bool = _JSON,
 ) -> None:
     from telnyx_edge.actors import list_instances
+    from telnyx_edge.cli import json_shapes
 
     found = list_instances(_state_dir(state, project), type_, limit=limit)
+    if as_json:
+        console.json_out([json_shapes.instance(i) for i in found])
+        return
     if not found:
         console.info(f"No persisted instances of {type_}.")
         if state is None and project is None and (Path.cwd() / "telnyx.toml").is_file():

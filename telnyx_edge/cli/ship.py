@@ -79,18 +79,26 @@ def _report(result: ShipResult) -> None:
     console.step(f"Created revision {result.revision.id}")
     console.success(f"Func '{result.record.name}' is now deployed!")
     console.info("")
-    console.info("📡 Your function is live at:")
-    console.info(f"   {result.record.url()}")
-    console.info("")
-    console.info("💡 Test your function (with 'telnyx-edge serve' running):")
+    # Shipping serves nothing by itself: the local edge is `serve` (a running one picks up the
+    # new revision on its own), so say how to reach it rather than claim it is live.
+    console.info(f"📡 Its URL on the local edge: {result.record.url()}")
+    console.info("💡 Serve every shipped function with 'telnyx-edge serve' (a running serve picks up this revision), then:")
     console.info(f"   curl {result.record.url()}")
 
 
-def status(ref: str = typer.Argument(..., metavar="NAME|ID", help="Function name or id.")) -> None:
+def status(
+    ref: str = typer.Argument(..., metavar="NAME|ID", help="Function name or id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (shape: docs/cli.md, JSON output)."),
+) -> None:
     """One actionable line on a function's deploy state."""
     from telnyx_edge.account import open_account
+    from telnyx_edge.cli import json_shapes
 
-    console.info(status_line(open_account().resolve(ref)))
+    record = open_account().resolve(ref)
+    if as_json:
+        console.json_out(json_shapes.function(record))
+        return
+    console.info(status_line(record))
 
 
 def status_line(record: FunctionRecord) -> str:

@@ -216,7 +216,7 @@ def _problems(stderr: str) -> list[str]:
 
 @pytest.mark.parametrize(("name", "problem"), [
     ("mainisdir", "main: 'src' is a directory; point main at the entry module in it (e.g. \"src/index.ts\")"),
-    ("datetime", "compatibility_date: 2024-01-01T10:00:00+00:00 must be a date string \"YYYY-MM-DD\""),
+    ("datetime", "compatibility_date: 2024-01-01T10:00:00Z must be a date string \"YYYY-MM-DD\""),
     ("envmany", "env_vars: 65 variables; the platform allows at most 64 per function (spec 2.3)"),
     ("envbig", "env_vars.BIG: value is 5,121 bytes; the limit is 5 KB (5,120 bytes, spec 2.3)"),
     ("envname", f"env_vars.{'N' * 40}…: name is 257 bytes; the limit is 256 (spec 2.3)"),
