@@ -30,7 +30,9 @@ class _Console(Console):
 
 
 # Width is fixed when not on a terminal so that piped output (and the tests) are stable.
-_width = None if os.isatty(1) else int(os.environ.get("COLUMNS", "120"))
+_columns = os.environ.get("COLUMNS", "").strip()
+# A terminal convention rather than a telnyx-edge setting: a value that is not a width is ignored.
+_width = None if os.isatty(1) else int(_columns) if _columns.isdigit() and 0 < int(_columns) < 100_000 else 120
 # emoji=False: a `:name:` in user data (an actor name, a key) is shown as typed, not as an emoji.
 out = _Console(highlight=False, soft_wrap=True, width=_width, emoji=False)
 err = _Console(stderr=True, highlight=False, soft_wrap=True, width=_width, emoji=False)

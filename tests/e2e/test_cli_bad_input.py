@@ -181,6 +181,7 @@ CASES = [
     # -- the environment -------------------------------------------------------------------------
     Case("env-timeout-word", ("list",), 3, "1 environment variable is not valid", env={"TELNYX_EDGE_METHOD_TIMEOUT_MS": "abc"}),
     Case("env-idle-zero", ("dev",), 3, "1 environment variable is not valid", cwd="demo", env={"TELNYX_EDGE_IDLE_MS": "0"}),
+    Case("columns-not-a-width", ("list", "--bogus"), 2, "No such option: --bogus", env={"COLUMNS": "wide"}),
     Case("env-two-bad", ("serve",), 3, "2 environment variables are not valid",
          env={"TELNYX_EDGE_STARTUP_TIMEOUT_MS": "-1", "TELNYX_EDGE_NODE_FLAGS": "'unclosed"}),
 ]
