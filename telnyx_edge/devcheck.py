@@ -42,8 +42,9 @@ def _check_state(state: Path, project: Path, with_projects: tuple[Path, ...]) ->
 
 
 def _load(project: Path) -> str:
-    from telnyx_edge.config import find_manifest
+    from telnyx_edge.config import CLASSIC, UMBRELLA, find_manifest
     from telnyx_edge.runtime.devserver import load_project
 
-    find_manifest(project)  # a missing directory, or a manifest that is not a file, named as such
+    if not project.is_dir() or any((project / n).exists() and not (project / n).is_file() for n in (UMBRELLA, CLASSIC)):
+        find_manifest(project)  # a missing directory, or a manifest that is not a file, named as such
     return load_project(project).display_name
