@@ -230,6 +230,9 @@ class _Validator:
         main = self._top_string("main", required=True)
         if main is None:
             return None
+        if not main.strip() or main.endswith(("/", "\\")):
+            self.problem("main", f"{main!r} does not name a file; point main at the entry module (e.g. \"src/index.ts\")")
+            return None
         target = (self.path.parent / main).resolve()
         if Path(main).is_absolute() or not target.is_relative_to(self.path.parent.resolve()):
             self.problem("main", f"{main!r} must be a path inside the project")

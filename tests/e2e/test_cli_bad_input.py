@@ -73,6 +73,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (bad_home / "account.db").write_bytes(b"this is not a SQLite database, it is garbage\n" * 20)
     dir_home = root / "dirhome"
     (dir_home / "account.db").mkdir(parents=True)
+    store_env = {"TELNYX_EDGE_HOME": str(root / "storehome")}
+    for kind, name in (("kv", "kv1"), ("sqldb", "db1")):
+        assert run_cli("storage", kind, "create", "--name", name, env=store_env).returncode == 0
+    for data in (root / "storehome" / "storage").glob("*/*"):
+        data.unlink() if data.name.endswith(("-wal", "-shm")) else data.write_bytes(b"not sqlite " * 50)
+    (root / "cataloghome" / "storage").mkdir(parents=True)
+    (root / "cataloghome" / "storage" / "catalog.db").write_bytes(b"not sqlite " * 50)
     return root
 
 
@@ -177,6 +184,10 @@ CASES = [
     Case("damaged-ship-status", ("ship", "status", "x"), 7, "is damaged", env=E),
     Case("damaged-actors-list", ("actors", "list"), 7, "is damaged", env=E),
     Case("damaged-delete", ("delete-func", "x", "-y"), 7, "is damaged", env=E),
+    Case("damaged-catalog", ("storage", "kv", "list"), 7, "storage catalog", env={"TELNYX_EDGE_HOME": "@cataloghome"}),
+    Case("damaged-kv-file", ("storage", "kv", "key", "list", "kv1"), 7, "is damaged or not a SQLite database", env={"TELNYX_EDGE_HOME": "@storehome"}),
+    Case("damaged-kv-file-put", ("storage", "kv", "key", "put", "kv1", "k", "v"), 7, "is damaged", env={"TELNYX_EDGE_HOME": "@storehome"}),
+    Case("damaged-sqldb-file", ("storage", "sqldb", "execute", "db1", "--command", "SELECT 1"), 7, "is damaged", env={"TELNYX_EDGE_HOME": "@storehome"}),
     Case("account-db-directory", ("list",), 7, "is a directory, not a file", env=D),
     # -- the environment -------------------------------------------------------------------------
     Case("env-timeout-word", ("list",), 3, "1 environment variable is not valid", env={"TELNYX_EDGE_METHOD_TIMEOUT_MS": "abc"}),

@@ -169,6 +169,8 @@ MALFORMED: list[tuple[str, str]] = [
     (HEAD + '[storage]\nkv = "CACHE"\n', "storage.kv: must be a table of [storage.kv.NAME] blocks"),
     (HEAD + '[storage.kv.MY__CACHE]\nid = "x"\n', "storage.kv.MY__CACHE: 'MY__CACHE' must be an identifier without '__'"),
     (HEAD + '[storage.sqldb]\nDB = "x"\n', "storage.sqldb.DB: must be a table"),
+    ('name = "account"\nmain = ""\n', "main: '' does not name a file; point main at the entry module (e.g. \"src/index.ts\")"),
+    ('name = "account"\nmain = "src/index.ts/"\n', "main: 'src/index.ts/' does not name a file; point main at the entry module (e.g. \"src/index.ts\")"),
     ('name = "account"\nmain = "src"\n', "main: 'src' is a directory; point main at the entry module in it (e.g. \"src/index.ts\")"),
     (HEAD + 'compatibility_date = 2026-05-01T10:00:00Z\n', "compatibility_date: 2026-05-01T10:00:00Z must be a date string \"YYYY-MM-DD\""),
     (HEAD + 'compatibility_date = 10:00:00\n', "compatibility_date: 10:00:00 must be a date string \"YYYY-MM-DD\""),
