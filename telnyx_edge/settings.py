@@ -14,6 +14,7 @@ set of values, so a process (or a test) that changes one gets it validated again
 | `TELNYX_EDGE_STARTUP_TIMEOUT_MS` | how long an isolate may take to load its bundle, 1 ms to 1 day | 10000 |
 | `TELNYX_EDGE_ALARM_RETRY_DELAY_MS` | first delay before an alarm is retried, 0 ms to 1 day | 1000 |
 | `TELNYX_EDGE_NODE_FLAGS` | extra flags for the isolates' `node` (shell words) | none |
+| `TELNYX_EDGE_WORKERS` | Worker threads per function revision, 1 to 64 | one per CPU |
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ IDLE_MS = "TELNYX_EDGE_IDLE_MS"
 STARTUP_TIMEOUT_MS = "TELNYX_EDGE_STARTUP_TIMEOUT_MS"
 ALARM_RETRY_DELAY_MS = "TELNYX_EDGE_ALARM_RETRY_DELAY_MS"
 NODE_FLAGS = "TELNYX_EDGE_NODE_FLAGS"
+WORKERS = "TELNYX_EDGE_WORKERS"
+MAX_WORKERS = 64
 
 MIN_METHOD_TIMEOUT_MS = 100
 MAX_MS = 86_400_000  # one day: every budget is a JavaScript timer too (at most 2^31-1 ms)
 
-_NAMES = (HOME, NODE_PACKAGES, METHOD_TIMEOUT_MS, IDLE_MS, STARTUP_TIMEOUT_MS, ALARM_RETRY_DELAY_MS, NODE_FLAGS)
+_NAMES = (HOME, NODE_PACKAGES, METHOD_TIMEOUT_MS, IDLE_MS, STARTUP_TIMEOUT_MS, ALARM_RETRY_DELAY_MS, NODE_FLAGS, WORKERS)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Settings:
     startup_timeout_ms: int
     alarm_retry_delay_ms: int
     node_flags: tuple[str, ...]
+    workers: int | None  # None: one per CPU
 
     @property
     def startup_timeout_s(self) -> float:
@@ -84,19 +88,22 @@ def _load(values: tuple[str | None, ...]) -> Settings:
             return None
         return Path(value).expanduser()
 
-    def millis(name: str, default: int, minimum: int) -> int:
+    def number(name: str, default: int, minimum: int, maximum: int, unit: str) -> int:
         value = raw[name]
         if value is None or value.strip() == "":
             return default
         text = value.strip()
         if not text.isascii() or not text.isdigit():
-            problems.append(f"{name}: {value!r} must be a whole number of milliseconds")
+            problems.append(f"{name}: {value!r} must be a whole number{' of ' + unit if unit != 'threads' else ''}")
             return default
-        number = int(text)
-        if not minimum <= number <= MAX_MS:
-            problems.append(f"{name}: {number} is out of range ({minimum} to {MAX_MS} ms)")
+        result = int(text)
+        if not minimum <= result <= maximum:
+            problems.append(f"{name}: {result} is out of range ({minimum} to {maximum}{' ms' if unit == 'milliseconds' else ''})")
             return default
-        return number
+        return result
+
+    def millis(name: str, default: int, minimum: int) -> int:
+        return number(name, default, minimum, MAX_MS, "milliseconds")
 
     home = path(HOME) or Path.home() / ".telnyx-edge"
     packages = path(NODE_PACKAGES)
@@ -109,6 +116,7 @@ def _load(values: tuple[str | None, ...]) -> Settings:
     except ValueError as exc:
         problems.append(f"{NODE_FLAGS}: {exc} (shell words, quoted as in a shell)")
         flags = ()
+    workers = number(WORKERS, 0, 1, MAX_WORKERS, "threads") or None
     if problems:
         count = len(problems)
         raise ConfigError(
@@ -116,4 +124,4 @@ def _load(values: tuple[str | None, ...]) -> Settings:
             problems=problems,
             hint="Fix or unset the variable(s) named above (see docs/cli.md, Environment).",
         )
-    return Settings(home, packages, method, idle, startup, retry, flags)
+    return Settings(home, packages, method, idle, startup, retry, flags, workers)

@@ -32,6 +32,10 @@ def dev(
         None, "--method-timeout-ms", min=100, max=86_400_000,
         help="Wall-clock budget of one actor call (default: TELNYX_EDGE_METHOD_TIMEOUT_MS, else 30000).",
     ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1, max=64,
+        help="Worker threads per function (default: TELNYX_EDGE_WORKERS, else one per CPU); actors are spread over them by name.",
+    ),
 ) -> None:
     from telnyx_edge import settings
     from telnyx_edge.cli.runtime_cmd import ensure_bundler, ensure_with_spinner, listen_check
@@ -48,7 +52,7 @@ def dev(
     options = DevOptions(
         project=project, host=host, port=port, state_dir=state, watch=not no_watch,
         with_projects=extra,
-        limits=limits_from_env(method_timeout_ms or config.method_timeout_ms),
+        limits=limits_from_env(method_timeout_ms or config.method_timeout_ms, workers or config.workers),
         alarm_retry_delay_s=config.alarm_retry_delay_s, packages_dir=ensure_with_spinner(),
         env_file=env_file.expanduser().resolve() if env_file else None,
     )

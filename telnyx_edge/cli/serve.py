@@ -20,6 +20,10 @@ def serve(
         None, "--method-timeout-ms", min=100, max=86_400_000,
         help="Wall-clock budget of one actor call (default: TELNYX_EDGE_METHOD_TIMEOUT_MS, else 30000).",
     ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1, max=64,
+        help="Worker threads per function (default: TELNYX_EDGE_WORKERS, else one per CPU); actors are spread over them by name.",
+    ),
 ) -> None:
     from telnyx_edge import settings
     from telnyx_edge.cli.runtime_cmd import ensure_with_spinner, listen_check
@@ -30,7 +34,7 @@ def serve(
     config = settings.get()
     listen_check(host)
     options = ServeOptions(
-        home=config.home, host=host, port=port, limits=limits_from_env(method_timeout_ms or config.method_timeout_ms),
+        home=config.home, host=host, port=port, limits=limits_from_env(method_timeout_ms or config.method_timeout_ms, workers or config.workers),
         alarm_retry_delay_s=config.alarm_retry_delay_s, packages_dir=ensure_with_spinner(),
     )
     run(options, report)

@@ -1,14 +1,16 @@
 """The parts every runtime (`dev`, `serve`) assembles: state directory, instance index, alarm
-schedule, registry and HTTP ingress, started in two steps and stopped in one written order.
+schedule, registry and the data plane, started in two steps and stopped in one written order.
 
 `open()` locks the state directory (one runtime per directory), migrates state left by the old
 single-file engine, opens the instance index (rebuilding it from the actor databases if the last
-runtime did not stop cleanly) and prepares the registry, so functions can be added; `serve()`
-then starts alarms and the front door.
+runtime did not stop cleanly), and starts the data plane (one Node process) with the registry in
+front of it, so functions can be added; `serve()` then starts alarms and binds the front door,
+which the data plane serves.
 
 `stop()`, each step run even if an earlier one failed: 1. stop accepting HTTP and finish
-in-flight requests; 2. stop the alarm scheduler; 3. drain and stop the isolates (their last
-batches are durable, their databases closed); 4. mark the index clean and release the lock.
+in-flight requests; 2. stop the alarm scheduler; 3. drain and unload every function's Workers
+(their last batches are durable, their databases closed), then end the data plane; 4. mark the
+index clean and release the lock.
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from telnyx_edge.errors import RuntimeStartError
 from telnyx_edge.runtime import events, lifecycle
 from telnyx_edge.runtime.actor_index import ActorIndex
 from telnyx_edge.runtime.alarms import AlarmScheduler
-from telnyx_edge.runtime.isolate import ActorKey
+from telnyx_edge.runtime.dataplane import ActorKey, DataPlane, Listener
 from telnyx_edge.runtime.migrate import migrate_legacy
 from telnyx_edge.runtime.registry import Limits, Registry
-from telnyx_edge.runtime.server import HttpServer, Ingress, bind
 from telnyx_edge.runtime.state_guard import StateGuard
 
 try:
@@ -45,7 +46,10 @@ class RuntimeCore:
         self.registry = Registry(state_dir, packages_dir, limits, report, self)
         self._report = report
         self.scheduler = AlarmScheduler(self.registry.deliver_alarm, on_change=self._alarm_indexed)
-        self._http: HttpServer | None = None
+        self.packages_dir = packages_dir
+        self._listener: Listener | None = None
+        self._plane: DataPlane | None = None
+        self._serving = False
         self._lock_fd: int | None = None
         self._guard: StateGuard | None = None
         self._opened = False
@@ -66,6 +70,16 @@ class RuntimeCore:
             self._release_lock()
             raise
         self.scheduler.load(self.index.alarms())
+        self._listener = Listener()
+        self._plane = DataPlane(self._listener, self.packages_dir, self, on_exit=self._plane_exited)
+        try:
+            await self._plane.start()
+        except BaseException:
+            self.index.close()
+            self._listener.close()
+            self._release_lock()
+            raise
+        self.registry.attach(self._plane)
         if self._lock_fd is not None:
             self._guard = StateGuard(self.state_dir, self.state_dir / LOCK_FILE, self._lock_fd)
         self._opened = True
@@ -105,33 +119,45 @@ class RuntimeCore:
     def actor_stats(self, rows: list[list[Any]]) -> None:
         self.index.apply_stats(rows)
 
+    def replaced(self, function: str, reason: str) -> None:
+        self.registry.replaced(function, reason)
+
+    def _plane_exited(self, reason: str) -> None:
+        # Only a fault of the runtime itself (or user code killing its process) gets here:
+        # Workers that exit or hang are replaced inside the data plane.
+        lifecycle.abort(RuntimeStartError(f"{reason}; the runtime stopped", hint="Start it again; what was acknowledged is kept."))
+
     # -- serving ---------------------------------------------------------------------------
 
     async def serve(self, host: str, port: int) -> str:
         """Start alarms and the front door; returns the base URL with the real port."""
         # Alarms delivered during a reload wait at the function's gate like any other call.
+        assert self._listener is not None and self._plane is not None
+        family = self._listener.bind(host, port)
         await self.scheduler.start()
         if self._guard is not None:
             self._guard.start(lifecycle.abort)
-        self._http = HttpServer(Ingress(self.registry), bind(host, port))
-        await self._http.start()
+        await self._plane.listen(family)
+        self._serving = True
         shown = host if ":" not in host else f"[{host}]"
-        return f"http://{shown}:{self._http.port}"
+        return f"http://{shown}:{self._listener.port}"
 
     @property
     def port(self) -> int:
-        assert self._http is not None
-        return self._http.port
+        assert self._listener is not None
+        return self._listener.port
 
     async def stop(self) -> None:
         steps: list[Callable[[], Any]] = []
         if self._guard is not None:
             steps.append(self._guard.stop)
-        if self._http is not None:
-            steps.append(self._http.stop)
+        if self._serving and self._plane is not None:
+            steps.append(self._plane.close)
         steps.append(self.scheduler.stop)
         if self._opened:
             steps.append(self.registry.stop)
+        if self._plane is not None:
+            steps.append(self._plane.stop)
         errors: list[BaseException] = []
         for step in steps:
             try:
@@ -144,6 +170,8 @@ class RuntimeCore:
             except Exception as exc:  # noqa: BLE001
                 errors.append(exc)
             self._opened = False
+        if self._listener is not None:
+            self._listener.close()
         self._release_lock()
         if errors:
             raise errors[0]

@@ -271,15 +271,17 @@ def _env_ms(name: str, default: int) -> int:
     return int(raw) if raw.isdigit() else default
 
 
-def limits_from_env(method_timeout_ms: int | None = None) -> Limits:
+def limits_from_env(method_timeout_ms: int | None = None, workers: int | None = None) -> Limits:
     """The budgets: `TELNYX_EDGE_METHOD_TIMEOUT_MS` is the default method budget and
-    `TELNYX_EDGE_IDLE_MS` how long an unused activation stays in memory (default 120 s)."""
+    `TELNYX_EDGE_IDLE_MS` how long an unused activation stays in memory (default 120 s);
+    `workers`: Worker threads per function revision (None: one per CPU)."""
     method = method_timeout_ms or _env_ms("TELNYX_EDGE_METHOD_TIMEOUT_MS", 30_000)
     return Limits(
         method_timeout_ms=method,
         alarm_timeout_ms=max(method, 300_000 if method >= 30_000 else method * 10),
         request_timeout_ms=2 * method,
         idle_ms=_env_ms("TELNYX_EDGE_IDLE_MS", 120_000),
+        workers=workers or 0,
     )
 
 

@@ -1,18 +1,18 @@
-"""Placement and routing: which isolate serves a function, which function owns an actor type.
+"""Placement and supervision: which revision serves a function, which function owns an actor type.
 
-Every activation of a type lives in the one isolate of the type's owner function, so there is
-at most one activation per (type, name) in the runtime. Several functions may run at once
-(each its own isolate and bindings); stubs in any of them reach the owner through
-`call`. The registry is also the isolates' backend: it routes their stub calls and passes on
-what they report (alarm changes, usage figures). A function's gate closes while its isolate is
-being swapped or replaced; new requests and calls for it wait at the gate, so none is dropped,
-and it opens only once the old isolate has exited, so no two isolates ever host the same
-activation or hold the same actor database.
+The registry is the control plane's view of the data plane (dataplane.py): for each function it
+loads the revision's Worker pool, installs it under the function's hosts and owned types, swaps
+it on a reload, and removes it. Every activation of a type lives in the pool of the type's owner
+function, on the Worker its name hashes to, so there is at most one activation per (type, name)
+in the runtime. A function's gate (in the data plane) is closed while its revision is being
+swapped; new requests and calls for it wait at the gate, so none is dropped, and it opens only
+once the old pool has drained and exited, so no two Workers ever host the same activation or hold
+the same actor database.
 """
 
 from __future__ import annotations
 
-import asyncio
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,9 +20,7 @@ from typing import Any, Protocol
 
 from telnyx_edge.errors import RuntimeStartError
 from telnyx_edge.runtime import events
-from telnyx_edge.runtime.isolate import ActorKey, CallError, Isolate
-from telnyx_edge.runtime.streams import ResponseStream
-
+from telnyx_edge.runtime.dataplane import ActorKey, CallError, DataPlane
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -50,6 +48,7 @@ class Limits:
     idle_ms: int = 120_000
     alarm_retry_delay_ms: int = 1_000
     alarm_max_retries: int = 3
+    workers: int = 0  # Worker threads per function revision; 0: one per CPU
 
 
 def runtime_limits(limits: Limits, alarm_retry_delay_s: float) -> Limits:
@@ -64,6 +63,23 @@ class Reports(Protocol):
     def actor_stats(self, rows: list[list[Any]]) -> None: ...
 
 
+STARTUP_TIMEOUT_ENV = "TELNYX_EDGE_STARTUP_TIMEOUT_MS"
+DEFAULT_STARTUP_TIMEOUT_S = 10.0
+
+
+def startup_timeout_s() -> float:
+    """How long a revision may take to load its bundle: `TELNYX_EDGE_STARTUP_TIMEOUT_MS`, default 10 s."""
+    raw = os.environ.get(STARTUP_TIMEOUT_ENV, "")
+    return int(raw) / 1000 if raw.isdigit() and int(raw) > 0 else DEFAULT_STARTUP_TIMEOUT_S
+
+
+def pool_size(limits: Limits) -> int:
+    """Workers per revision: `Limits.workers` (`--workers`), else the CPU count, at most 8."""
+    if limits.workers > 0:
+        return limits.workers
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
 class Registry:
     def __init__(
         self, state_dir: Path, packages_dir: Path, limits: Limits, report: events.Reporter, reports: Reports
@@ -73,12 +89,20 @@ class Registry:
         self.limits = limits
         self._reports = reports
         self._report = report
+        self._plane: DataPlane | None = None
         self._specs: dict[str, FunctionSpec] = {}
-        self._isolates: dict[str, Isolate] = {}
-        self._gates: dict[str, asyncio.Event] = {}
+        self._groups: dict[str, int] = {}  # function -> installed group id
+        self._next_group = 1
         self._owners: dict[str, str] = {}
-        self._restarts: set[asyncio.Task[None]] = set()
         self._closing = False
+
+    def attach(self, plane: DataPlane) -> None:
+        self._plane = plane
+
+    @property
+    def plane(self) -> DataPlane:
+        assert self._plane is not None, "the registry has no data plane yet (RuntimeCore.open)"
+        return self._plane
 
     # -- placement -------------------------------------------------------------------------
 
@@ -112,9 +136,11 @@ class Registry:
                 default = spec.name
         return default
 
-    # -- isolates --------------------------------------------------------------------------
+    # -- revisions -------------------------------------------------------------------------
 
-    async def _spawn(self, spec: FunctionSpec) -> Isolate:
+    async def _load(self, spec: FunctionSpec) -> int:
+        """Start the revision's Worker pool in the data plane; returns its group id."""
+        bound = startup_timeout_s()
         config = {
             "bundle": str(spec.bundle_path),
             "function": spec.name,
@@ -122,6 +148,7 @@ class Registry:
             "owned_types": list(spec.owned_types),
             "env_vars": dict(spec.env_vars),
             "platform": dict(spec.platform),
+            "process_env": dict(spec.process_env),
             "telnyx_binding": spec.telnyx_binding,
             "method_timeout_ms": self.limits.method_timeout_ms,
             "alarm_timeout_ms": self.limits.alarm_timeout_ms,
@@ -131,161 +158,102 @@ class Registry:
             "alarm_max_retries": self.limits.alarm_max_retries,
             "state_dir": str(self.state_dir),
             "packages_dir": str(self.packages_dir),
+            "workers": pool_size(self.limits),
+            "startup_timeout_ms": int(bound * 1000),
         }
-        isolate = Isolate(
-            spec.name, config, self, method_timeout_ms=self.limits.method_timeout_ms, on_exit=self._on_exit,
-            env=spec.process_env,
-        )
-        info = await isolate.start()
+        group = self._next_group
+        self._next_group += 1
+        try:
+            info = await self.plane.load(group, config)
+        except CallError as exc:
+            if exc.name == "StartupTimeout":
+                raise RuntimeStartError(
+                    f"the code of {spec.name} did not finish loading within {bound:g} s "
+                    "(a loop or an await at module top level that never ends, or an import that hangs?)",
+                    hint=f"Make the top level of main and its imports finish; {STARTUP_TIMEOUT_ENV} sets the bound (ms).",
+                ) from None
+            if exc.name == "StartupError":
+                raise RuntimeStartError(
+                    exc.message, hint="Fix the error above; main and every module it imports run when the isolate starts.",
+                ) from None
+            raise RuntimeStartError(exc.message) from None
         problems = info.get("problems") or []
         if problems:
-            await isolate.stop()
+            await self.plane.unload(group)
             raise RuntimeStartError(f"{spec.name}: " + "; ".join(problems))
-        return isolate
+        return group
+
+    def _install(self, spec: FunctionSpec, group: int) -> None:
+        self._specs[spec.name] = spec
+        self._groups[spec.name] = group
+        self.plane.install(spec.name, group, spec.hosts, spec.default, spec.owned_types)
 
     async def add(self, spec: FunctionSpec) -> None:
         self._place(spec)
-        isolate = await self._spawn(spec)
-        self._specs[spec.name] = spec
-        self._isolates[spec.name] = isolate
-        gate = asyncio.Event()
-        gate.set()
-        self._gates[spec.name] = gate
+        self._install(spec, await self._load(spec))
 
     async def replace(self, spec: FunctionSpec) -> None:
-        """Hot swap: start the new isolate, hold new work, drain and stop the old one, switch.
+        """Hot swap: load the new pool, hold new work, drain and unload the old pool, install.
 
-        The gate opens only after the old isolate has exited, so its activations have closed
-        their databases before the new isolate may open them. If the new code fails to start,
-        the old isolate keeps serving and the error is raised.
+        The gate opens only after the old pool has exited, so its activations have closed their
+        databases before the new pool may open them. If the new code fails to start, the old
+        pool keeps serving and the error is raised.
         """
         old_owners = dict(self._owners)
         self._place(spec)
         try:
-            new = await self._spawn(spec)
+            new = await self._load(spec)
         except BaseException:
             self._owners = old_owners
             raise
-        gate = self._gates[spec.name]
-        gate.clear()
-        old = self._isolates.get(spec.name)
+        old = self._groups.get(spec.name)
+        self.plane.hold(spec.name)
         try:
             if old is not None:
-                drain_s = 2 * self.limits.method_timeout_ms / 1000
-                try:
-                    await asyncio.wait_for(old.drain(), drain_s)
-                except asyncio.TimeoutError:
-                    pass  # what is still running fails as crashed when the old isolate stops
-                await old.stop()
+                await self._retire(old, 2 * self.limits.method_timeout_ms)
         finally:
-            self._specs[spec.name] = spec
-            self._isolates[spec.name] = new
-            gate.set()
+            self._install(spec, new)
+
+    async def _retire(self, group: int, drain_ms: int) -> None:
+        """Drain a pool (what is still running after `drain_ms` fails as crashed), then unload it."""
+        await self.plane.drain(group, drain_ms)
+        await self.plane.unload(group)
 
     async def remove(self, name: str) -> None:
         """Stop serving a function: its host and its owned types resolve no more at once, and
-        the work already in its isolate finishes (bounded by the budget) before it stops."""
+        the work already in its pool finishes (bounded by the budget) before it stops."""
         if name not in self._specs:
             return
         del self._specs[name]
-        self._gates.pop(name, None)
         self._owners = {t: owner for t, owner in self._owners.items() if owner != name}
-        isolate = self._isolates.pop(name)
-        try:
-            await asyncio.wait_for(isolate.drain(), 2 * self.limits.method_timeout_ms / 1000)
-        except asyncio.TimeoutError:
-            pass  # what is still running fails as crashed when the isolate stops
-        await isolate.stop()
+        group = self._groups.pop(name)
+        self.plane.uninstall(name)
+        await self._retire(group, 2 * self.limits.method_timeout_ms)
 
-    def _on_exit(self, isolate: Isolate, reason: str) -> None:
-        if self._closing or self._isolates.get(isolate.name) is not isolate:
-            return
-        self._report(events.IsolateReplaced(isolate.name, reason))
-        gate = self._gates[isolate.name]
-        gate.clear()
-        task = asyncio.create_task(self._restart(isolate))
-        self._restarts.add(task)
-        task.add_done_callback(self._restarts.discard)
-
-    async def _restart(self, dead: Isolate) -> None:
-        # The dead process's database locks went with it; what it committed is in the files.
-        delay = 0.05
-        while not self._closing:
-            spec = self._specs[dead.name]
-            try:
-                isolate = await self._spawn(spec)
-            except Exception as exc:  # noqa: BLE001 - reported, then retried
-                self._report(events.IsolateReplaced(dead.name, f"restart failed: {exc}"))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            self._isolates[dead.name] = isolate
-            self._gates[dead.name].set()
-            return
-
-    async def isolate(self, function: str) -> Isolate:
-        gate = self._gates.get(function)
-        if gate is None:
-            raise CallError("FunctionNotFound", f"function {function!r} is no longer served")
-        if not gate.is_set():
-            try:
-                await asyncio.wait_for(gate.wait(), self.limits.request_timeout_ms / 1000)
-            except asyncio.TimeoutError:
-                raise CallError("ActorIsolateCrashedError", f"the isolate for {function} is not available") from None
-        return self._isolates[function]
+    def replaced(self, function: str, reason: str) -> None:
+        """A Worker of `function` exited or hung; the data plane has started its replacement."""
+        if not self._closing:
+            self._report(events.IsolateReplaced(function, reason))
 
     async def stop(self) -> None:
-        """Stop isolates after their in-flight work (each drains, bounded by the budget)."""
+        """Stop every pool after its in-flight work (each drains, bounded by the budget)."""
         self._closing = True
-        for task in list(self._restarts):
-            task.cancel()
-        for isolate in list(self._isolates.values()):
-            try:
-                await asyncio.wait_for(isolate.drain(), self.limits.method_timeout_ms / 1000)
-            except asyncio.TimeoutError:
-                pass
-            await isolate.stop()
+        if self._plane is None:
+            return
+        for group in list(self._groups.values()):
+            await self._retire(group, self.limits.method_timeout_ms)
+        self._groups.clear()
 
-    # -- ingress and alarms ----------------------------------------------------------------
-
-    async def fetch(
-        self, host: str, method: str, url: str, headers: list[str], body: bytes,
-    ) -> tuple[int, list[str], bytes | ResponseStream]:
-        function = self.function_for_host(host)
-        if function is None:
-            known = sorted(h for spec in self._specs.values() for h in spec.hosts)
-            raise CallError("FunctionNotFound", f"no function serves host {host!r}; known hosts: {', '.join(known) or '-'}")
-        isolate = self._isolates[function]
-        if not self._gates[function].is_set() or not isolate.alive:
-            isolate = await self.isolate(function)
-        return await isolate.fetch(method, url, headers, body)
+    # -- alarms ----------------------------------------------------------------------------
 
     async def deliver_alarm(self, actor: ActorKey, failures: int) -> int | None:
         """Run the actor's alarm turn; returns its next fire time. Raises CallError if unreachable."""
-        isolate = await self._owner_isolate(actor[0])
-        return await isolate.alarm(actor[0], actor[1], failures)
+        return await self.plane.alarm(actor[0], actor[1], failures)
 
-    # -- the isolates' backend -------------------------------------------------------------
+    # -- what the data plane reports -------------------------------------------------------
 
     def alarm_changed(self, actor: ActorKey, fire_ms: int | None) -> None:
         self._reports.alarm_changed(actor, fire_ms)
 
     def actor_stats(self, rows: list[list[Any]]) -> None:
         self._reports.actor_stats(rows)
-
-    async def _owner_isolate(self, type_: str) -> Isolate:
-        owner = self._owners.get(type_)
-        if owner is None:
-            raise CallError(
-                "ActorTypeNotFoundError",
-                f"no running function owns actor type {type_!r} (export the class from a function's main)",
-            )
-        return await self.isolate(owner)
-
-    async def call(self, type_: str, name: str, method: str, args: bytes, chain: list[str]) -> bytes:
-        isolate = await self._owner_isolate(type_)
-        return await isolate.call(type_, name, method, args, chain)
-
-    async def fetch_actor(self, type_: str, name: str, request: list[Any], chain: list[str]) -> list[Any]:
-        isolate = await self._owner_isolate(type_)
-        return await isolate.fetch_actor(type_, name, request, chain)

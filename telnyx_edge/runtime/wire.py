@@ -1,43 +1,35 @@
-"""The wire between the runtime and an isolate: the one table of messages, Python side.
+"""The control channel between Python and the data plane: the one table of messages, Python side.
 
-The Node twin is `js/wire.mjs`; `tests/unit/test_wire.py` checks that the two tables agree and
-that every handler's parameters are named as its message's fields. Framing (length-prefixed
-MessagePack arrays) is `protocol.py`. A message is `[op, *fields]` in the order listed here.
-Requests that expect an answer carry an `id`; answers have one shape, `[id, ok, payload]`, with
-payload the value, or `[error_name, message]` when ok is false.
+The Node twin is `js/wire.mjs` (TO_DATAPLANE / FROM_DATAPLANE; it also holds the data plane's
+internal main-thread <-> Worker tables, which Python never sees); `tests/unit/test_wire.py`
+checks that the two tables agree and that every handler's parameters are named as its message's
+fields. Framing (length-prefixed MessagePack arrays) is `protocol.py`. A message is
+`[op, *fields]` in the order listed here. Requests that expect an answer carry an `id`; answers
+have one shape, `[id, ok, payload]`, with payload the value, or `[error_name, message]` when ok
+is false.
 """
 
 from __future__ import annotations
 
-TO_ISOLATE: dict[str, tuple[str, ...]] = {
-    "init": ("config",),
-    "fetch": ("id", "method", "url", "headers", "body"),  # -> fetch_done
-    "call": ("id", "type", "name", "method", "args", "chain"),  # -> result: bytes (V8-encoded)
+TO_DATAPLANE: dict[str, tuple[str, ...]] = {
+    "load": ("id", "group", "config"),  # start a revision's Worker pool -> result: {problems, actor_classes}
+    "install": ("function_name", "group", "hosts", "fallback", "owned_types"),  # serve function from group; opens its gate
+    "hold": ("function_name",),  # close the function's gate: new requests and calls wait (a swap is under way)
+    "uninstall": ("function_name",),  # stop routing to the function (its group drains and unloads next)
+    "drain": ("id", "group", "timeout_ms"),  # -> result once nothing is in flight (streams cut after the drain time)
+    "unload": ("id", "group"),  # stop the pool's Workers (each reports and closes its databases) -> result
     "alarm": ("id", "type", "name", "failures"),  # -> result: the alarm's next fire time or None
-    "fetchactor": ("id", "type", "name", "request", "chain"),  # -> result: [status, headers, body]
-    "reply": ("id", "ok", "payload"),  # answers an isolate's call/fetchactor
-    "fetch_ack": ("id", "bytes"),  # the HTTP side took `bytes` more of a streamed body
-    "fetch_cancel": ("id",),  # stop streaming a body (client gone, or a reload/stop drain ended)
-    "body_chunk": ("id", "data"),  # a chunk of the streamed body of the isolate's fetchactor `id`
-    "body_end": ("id", "error"),  # that body ended (error: None, or why it stopped early)
-    "ping": ("seq",),  # -> pong
+    "listen": ("id", "family"),  # start accepting on the inherited socket of that family -> result
+    "close": ("id",),  # stop accepting, finish what is in flight -> result
+    "reply": ("id", "ok", "payload"),
 }
 
-TO_PYTHON: dict[str, tuple[str, ...]] = {
+FROM_DATAPLANE: dict[str, tuple[str, ...]] = {
     "ready": ("info",),
-    "fatal": ("message",),
     "result": ("id", "ok", "payload"),
-    "fetch_done": ("id", "status", "headers", "body"),  # a whole response
-    "fetch_head": ("id", "status", "headers"),  # a streamed response: fetch_chunk..., then fetch_end
-    "fetch_chunk": ("id", "data"),
-    "fetch_end": ("id", "error"),  # error: None, or why the body stopped early
-    "body_ack": ("id", "bytes"),  # the isolate read `bytes` more of body `id` (body_chunk)
-    "body_cancel": ("id",),  # the isolate stopped reading body `id`
-    "call": ("id", "type", "name", "method", "args", "chain"),  # a stub call to another isolate's type
-    "fetchactor": ("id", "type", "name", "request", "chain"),
     "alarm_changed": ("type", "name", "fire_ms"),  # sent once the change is durable
     "actor_stats": ("rows",),  # rows of STATS_ROW, for the instance index
-    "pong": ("seq",),
+    "replaced": ("function_name", "reason"),  # a Worker of the function exited or hung and was replaced
 }
 
 STATS_ROW: tuple[str, ...] = (

@@ -193,6 +193,8 @@ CASES = [
     Case("env-timeout-word", ("list",), 3, "1 environment variable is not valid", env={"TELNYX_EDGE_METHOD_TIMEOUT_MS": "abc"}),
     Case("env-idle-zero", ("dev",), 3, "1 environment variable is not valid", cwd="demo", env={"TELNYX_EDGE_IDLE_MS": "0"}),
     Case("columns-not-a-width", ("list", "--bogus"), 2, "No such option: --bogus", env={"COLUMNS": "wide"}),
+    Case("env-workers-zero", ("serve",), 3, "1 environment variable is not valid", env={"TELNYX_EDGE_WORKERS": "0"}),
+    Case("workers-too-many", ("dev", "--workers", "65"), 2, "--workers"),
     Case("env-two-bad", ("serve",), 3, "2 environment variables are not valid",
          env={"TELNYX_EDGE_STARTUP_TIMEOUT_MS": "-1", "TELNYX_EDGE_NODE_FLAGS": "'unclosed"}),
 ]
@@ -278,6 +280,7 @@ def test_settings_validate_every_variable_once() -> None:
 
     loaded = settings.load({"TELNYX_EDGE_METHOD_TIMEOUT_MS": "250", "TELNYX_EDGE_NODE_FLAGS": "--max-old-space-size=64 --trace-warnings"})
     assert (loaded.method_timeout_ms, loaded.idle_ms, loaded.node_flags) == (250, 120_000, ("--max-old-space-size=64", "--trace-warnings"))
+    assert (loaded.workers, settings.load({"TELNYX_EDGE_WORKERS": "3"}).workers) == (None, 3)
     with pytest.raises(ConfigError) as raised:
         settings.load({"TELNYX_EDGE_METHOD_TIMEOUT_MS": "99", "TELNYX_EDGE_ALARM_RETRY_DELAY_MS": "1.5", "TELNYX_EDGE_HOME": "\x00"})
     assert raised.value.problems == [

@@ -1,9 +1,9 @@
 """Every acknowledged reply follows an fsync of the WAL that holds its commit (issue 17, item 1).
 
 kill -9 tests cannot see a missing sync: the kernel's page cache survives the process. So this
-traces the isolate's system calls with strace while acknowledged debits run one after another,
-and checks the order: after SQLite writes WAL frames (pwrite64 on an actor's `-wal` file), an
-fsync of that WAL must complete before the isolate writes the reply (`fetch_done`) to Python.
+traces the data plane's system calls (every thread) with strace while acknowledged debits run one
+after another, and checks the order: after SQLite writes WAL frames (pwrite64 on an actor's `-wal`
+file), an fsync of that WAL must complete before the data plane writes the HTTP reply to the client.
 Skipping the sync, or syncing after the reply, fails this test every time.
 """
 
@@ -79,7 +79,7 @@ def check_trace(lines: list[str]) -> Verdict:
         elif name in ("fsync", "fdatasync") and fd in wal_fds and finished and result.startswith("0"):
             unsynced = False
             verdict.wal_syncs += 1
-        elif name in ("write", "writev", "sendmsg", "sendto") and "fetch_done" in args and not match["resumed"]:
+        elif name in ("write", "writev", "sendmsg", "sendto") and "HTTP/1.1 200" in args and not match["resumed"]:
             verdict.replies += 1
             if unsynced:
                 verdict.violations += 1
@@ -96,11 +96,11 @@ def test_every_acknowledged_write_is_fsynced_before_its_reply(tmp_path: Path, no
     trace = tmp_path / "trace.txt"
     tracer = None
     try:
-        isolate = subprocess.run(
-            ["pgrep", "-f", "-P", str(server.proc.pid), "host.mjs"], capture_output=True, text=True, check=True
+        plane = subprocess.run(
+            ["pgrep", "-f", "-P", str(server.proc.pid), "dataplane.mjs"], capture_output=True, text=True, check=True
         ).stdout.split()[0]
         tracer = subprocess.Popen(
-            [strace, "-f", "-p", isolate, "-e", "trace=openat,pwrite64,fsync,fdatasync,write,writev,sendmsg,sendto",
+            [strace, "-f", "-p", plane, "-e", "trace=openat,pwrite64,fsync,fdatasync,write,writev,sendmsg,sendto",
              "-e", "signal=none", "-s", "48", "-o", str(trace)],
             stderr=subprocess.PIPE, text=True,
         )

@@ -28,7 +28,8 @@ DRAIN_S = 5.0
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, node_modules: Path) -> Iterator[ServerProcess]:
     project = copy_project("faults", tmp_path_factory.mktemp("streams"))
-    proc = start_dev(project, "--no-watch")
+    # One Worker: /produced reads the firehose's byte count from module scope, which is per Worker.
+    proc = start_dev(project, "--no-watch", "--workers", "1")
     yield proc
     assert close(proc) == 0
 

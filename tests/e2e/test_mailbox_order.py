@@ -24,7 +24,9 @@ N = 30
 def test_queued_calls_run_one_at_a_time_in_arrival_order(tmp_path: Path, edge_home: Path) -> None:
     swap = copy_project("swap", tmp_path)
     latch = copy_project("latch", tmp_path)
-    server = start_dev(swap, "--with", str(latch), "--no-watch", env={"TELNYX_EDGE_METHOD_TIMEOUT_MS": "20000"})
+    # The latch project's latches live at module scope (shared by its fetch handler and its actor):
+    # that needs one Worker per function, since module state is per Worker.
+    server = start_dev(swap, "--with", str(latch), "--no-watch", "--workers", "1", env={"TELNYX_EDGE_METHOD_TIMEOUT_MS": "20000"})
     try:
         hosts = hosts_of(server)
 

@@ -36,7 +36,9 @@ pytestmark = pytest.mark.e2e
 
 RELAYED = 40  # stub calls queued on the gate, each known to be sent before the release
 DIRECT = 20  # HTTP requests to the swapped function sent after the gate closed
-ENV = {"TELNYX_EDGE_METHOD_TIMEOUT_MS": "20000"}
+# The latch project keeps its latches at module scope, shared by its fetch handler and its actor
+# and across requests: that needs one Worker per function (module state is per Worker).
+ENV = {"TELNYX_EDGE_METHOD_TIMEOUT_MS": "20000", "TELNYX_EDGE_WORKERS": "1"}
 
 
 def set_version(project: Path, version: str) -> None:

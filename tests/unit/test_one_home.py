@@ -13,13 +13,12 @@ PACKAGE = ROOT / "telnyx_edge"
 
 # Pending the runtime rewrite: moving them means editing these modules.
 EXCEPTIONS_ELSEWHERE = {
-    "runtime/isolate.py:CallError",  # the error a failed actor call carries (name + message)
-    "runtime/authority.py:BadHost",  # control flow inside the Host header parser
-    "runtime/streams.py:StreamCut",  # control flow of a cut body stream
+    "runtime/dataplane.py:CallError",  # the error a failed actor call carries (name + message)
 }
 ENVIRONMENT_READS_ELSEWHERE = {
     "runtime/devserver.py",  # TELNYX_EDGE_IDLE_MS (and METHOD_TIMEOUT_MS when no value is passed in)
-    "runtime/isolate.py",  # TELNYX_EDGE_STARTUP_TIMEOUT_MS, TELNYX_EDGE_NODE_FLAGS
+    "runtime/registry.py",  # TELNYX_EDGE_STARTUP_TIMEOUT_MS
+    "runtime/dataplane.py",  # TELNYX_EDGE_NODE_FLAGS, and the environment the data plane inherits
     "runtime/watcher.py",  # WATCHFILES_FORCE_POLLING, watchfiles' own variable
     "console.py",  # COLUMNS, a terminal convention read before anything else
 }

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from telnyx_edge.runtime.isolate import JS_DIR
+from telnyx_edge.runtime.jsmodule import JS_DIR
 from tests.harness import ROOT
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import msgpack
 import pytest
 
-from telnyx_edge.runtime.isolate import JS_DIR
+from telnyx_edge.runtime.jsmodule import JS_DIR
 from telnyx_edge.runtime.protocol import FrameConnection
 
 SAMPLES: list[Any] = [

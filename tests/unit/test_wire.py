@@ -1,5 +1,6 @@
-"""The wire's two tables (runtime/wire.py, runtime/js/wire.mjs) agree, and every handler on
-each side takes exactly its message's fields, by name and in order."""
+"""The control channel's two tables (runtime/wire.py, runtime/js/wire.mjs) agree, and every
+handler on each side takes exactly its message's fields, by name and in order; so do the data
+plane's internal main-thread <-> Worker tables and their handlers (host.mjs, group.mjs)."""
 
 from __future__ import annotations
 
@@ -7,48 +8,52 @@ import inspect
 import json
 import subprocess
 
-from telnyx_edge.runtime import isolate, wire
+from telnyx_edge.runtime import dataplane, wire
 from telnyx_edge.runtime.jsmodule import JS_DIR
 
 _SCRIPT = """
-const wire = await import(process.argv[1]);
-const host = await import(process.argv[2]);
+const [wire, host, group, plane] = await Promise.all(process.argv.slice(1).map((url) => import(url)));
 const params = (fn) => {
   const src = fn.toString();
   return src.slice(src.indexOf("(") + 1, src.indexOf(")")).split(",").map((p) => p.trim()).filter(Boolean);
 };
-const handlers = Object.fromEntries(Object.entries(host.HANDLERS).map(([op, fn]) => [op, params(fn).slice(2)]));
-console.log(JSON.stringify({ to_isolate: wire.TO_ISOLATE, to_python: wire.TO_PYTHON, stats: wire.STATS_ROW, handlers }));
+const names = (table, skip) => Object.fromEntries(Object.entries(table).map(([op, fn]) => [op, params(fn).slice(skip)]));
+console.log(JSON.stringify({
+  to_dataplane: wire.TO_DATAPLANE, from_dataplane: wire.FROM_DATAPLANE, stats: wire.STATS_ROW,
+  to_worker: wire.TO_WORKER, from_worker: wire.FROM_WORKER,
+  worker_handlers: names(host.HANDLERS, 2), main_handlers: names(group.FROM_WORKER_HANDLERS, 1),
+  dataplane_handlers: names(plane.HANDLERS, 1),
+}));
 """
 
 
-def _node_side() -> dict[str, object]:
+def _node_side() -> dict[str, dict[str, list[str]]]:
+    modules = [(JS_DIR / f).as_uri() for f in ("wire.mjs", "host.mjs", "group.mjs", "dataplane.mjs")]
     out = subprocess.run(
-        ["node", "--input-type=module", "-e", _SCRIPT, "--", (JS_DIR / "wire.mjs").as_uri(), (JS_DIR / "host.mjs").as_uri()],
+        ["node", "--input-type=module", "-e", _SCRIPT, "--", *modules],
         capture_output=True, text=True, check=True, timeout=30,
     ).stdout
-    result: dict[str, object] = json.loads(out)
+    result: dict[str, dict[str, list[str]]] = json.loads(out)
     return result
 
 
-def test_the_two_tables_agree() -> None:
+def test_the_two_control_tables_agree() -> None:
     node = _node_side()
-    assert node["to_isolate"] == {op: list(fields) for op, fields in wire.TO_ISOLATE.items()}
-    assert node["to_python"] == {op: list(fields) for op, fields in wire.TO_PYTHON.items()}
+    assert node["to_dataplane"] == {op: list(fields) for op, fields in wire.TO_DATAPLANE.items()}
+    assert node["from_dataplane"] == {op: list(fields) for op, fields in wire.FROM_DATAPLANE.items()}
     assert node["stats"] == list(wire.STATS_ROW)
 
 
-def test_node_handlers_take_the_fields_of_their_message() -> None:
-    handlers = _node_side()["handlers"]
-    assert isinstance(handlers, dict)
-    # `init` is consumed before the bundle loads; every other message has its handler.
-    assert set(handlers) == set(wire.TO_ISOLATE) - {"init"}
-    for op, names in handlers.items():
-        assert names == list(wire.TO_ISOLATE[op]), op
+def test_each_node_handler_takes_the_fields_of_its_message() -> None:
+    node = _node_side()
+    for handlers, table in (("worker_handlers", "to_worker"), ("main_handlers", "from_worker"), ("dataplane_handlers", "to_dataplane")):
+        assert set(node[handlers]) == set(node[table]), handlers
+        for op, names in node[handlers].items():
+            assert names == node[table][op], (handlers, op)
 
 
 def test_python_handlers_take_the_fields_of_their_message() -> None:
-    assert set(isolate._HANDLERS) == set(wire.TO_PYTHON)
-    for op, handler in isolate._HANDLERS.items():
+    assert set(dataplane._HANDLERS) == set(wire.FROM_DATAPLANE)
+    for op, handler in dataplane._HANDLERS.items():
         names = [p.rstrip("_") for p in inspect.signature(handler).parameters][1:]  # drop self
-        assert names == list(wire.TO_PYTHON[op]), op
+        assert names == list(wire.FROM_DATAPLANE[op]), op

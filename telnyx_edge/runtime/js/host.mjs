@@ -1,16 +1,17 @@
-// The isolate: one Node.js process per function revision, started by the Python runtime.
-// It talks to Python over an inherited Unix socketpair (fd number in argv[2]) in length-prefixed MessagePack frames
-// (see telnyx_edge/runtime/protocol.py for the message table). stdout/stderr belong to
-// user code's console output.
+// The isolate: one Worker thread of the data plane, running one function revision's bundle.
+// A revision runs in a pool of such Workers ("slots"); each hosts the fetch handler and the
+// activations whose name hashes to its slot (placement.mjs), so a CPU-bound actor stalls only
+// its slot. It talks to the data plane's main thread over its parent port in the messages of
+// wire.mjs (TO_WORKER / FROM_WORKER); calls to actors on other slots or other functions go
+// through the main thread, which routes them.
 
-import net from "node:net";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { encodeFrame, FrameReader } from "./msgpack.mjs";
+import { pathToFileURL } from "node:url";
 import { encodeValue, decodeValue, quickCopy } from "./codec.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor, env as globalEnv } from "./edge-runtime.mjs";
 import { Activation, findMethod, fmtKey, logError } from "./actors.mjs";
-import { TO_ISOLATE } from "./wire.mjs";
+import { TO_WORKER } from "./wire.mjs";
+import { slotOf } from "./placement.mjs";
 import { IncomingBodies, ResponseStreams } from "./streams.mjs";
 
 const STATS_INTERVAL_MS = 2000;
@@ -18,50 +19,6 @@ const MAX_OPEN_ACTIVATIONS = 4096; // open databases per isolate; idle ones beyo
 import { configureAgents } from "./agent.mjs";
 import { platformBindings } from "./bindings/index.mjs";
 import { telnyxBinding } from "./bindings/telnyx.mjs";
-
-class Channel {
-  constructor(socket, onMessage) {
-    this.socket = socket;
-    this.nextId = 1;
-    this.pending = new Map();
-    this.out = [];
-    this.flushScheduled = false;
-    const reader = new FrameReader(onMessage);
-    socket.on("data", (chunk) => reader.push(chunk));
-  }
-
-  send(msg) {
-    this.out.push(encodeFrame(msg));
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  flush() {
-    this.flushScheduled = false;
-    const out = this.out;
-    this.out = [];
-    this.socket.write(out.length === 1 ? out[0] : Buffer.concat(out));
-  }
-
-  /** A request to Python; resolves with the payload of its ["reply", id, ok, payload]. */
-  request(op, ...args) {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.send([op, id, ...args]);
-    });
-  }
-
-  reply(id, ok, payload) {
-    const p = this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
-    if (ok) p.resolve(payload);
-    else p.reject(Array.isArray(payload) ? E.revive(payload[0], payload[1]) : new Error(String(payload)));
-  }
-}
 
 class Host {
   constructor(chan, config) {
@@ -76,6 +33,8 @@ class Host {
     this.alarmRetryDelayMs = config.alarm_retry_delay_ms;
     this.alarmMaxRetries = config.alarm_max_retries;
     this.classes = new Map();
+    this.slot = config.slot ?? 0;
+    this.slots = config.slots ?? 1;
     this.problems = [];
     this.activations = new Map();
     this.methodCache = new Map();
@@ -102,6 +61,11 @@ class Host {
     Object.defineProperties(out, this.platform);
     if (this.config.telnyx_binding) out[this.config.telnyx_binding] = telnyxBinding(this.config.telnyx_binding);
     return out;
+  }
+
+  /** Whether this Worker hosts the activation (type, name): its type is owned here and its name hashes to this slot. */
+  hosts(type, name) {
+    return this.classes.has(type) && (this.slots === 1 || slotOf(name, this.slots) === this.slot);
   }
 
   method(instance, type, name) {
@@ -172,7 +136,7 @@ class Host {
     if (chain.includes(target)) {
       throw new E.ActorReentrancyError(`${[...chain, target].join(" -> ")}: an actor cannot call itself, directly or through other actors, while one of its calls is running (it would wait for itself)`);
     }
-    if (this.classes.has(type)) {
+    if (this.hosts(type, name)) {
       // In-isolate call: values are copied, not shared, but skip serialization when a
       // shallow copy of primitives does (see quickCopy).
       const quick = quickCopy(args);
@@ -196,7 +160,7 @@ class Host {
     const target = fmtKey(type, name);
     if (chain.includes(target)) throw new E.ActorReentrancyError(`${[...chain, target].join(" -> ")}: an actor cannot fetch itself while one of its calls is running`);
     const wire = await encodeRequest(req);
-    if (this.classes.has(type)) {
+    if (this.hosts(type, name)) {
       // In-isolate: the actor's Response itself, so a streamed body reaches the caller as produced.
       return new Promise((resolve, reject) => {
         this.activation(type, name).enqueue(fetchTurn(wire, chain, resolve, reject));
@@ -359,38 +323,24 @@ function describeLoadError(err) {
   return where ? `${head} (at ${where})` : head;
 }
 
-async function main() {
-  const socket = new net.Socket({ fd: Number(process.argv[2] ?? 3), readable: true, writable: true, allowHalfOpen: true });
+/** Run a Worker: load the bundle named in `config`, answer `ready` (or `fatal`), then serve the
+ * messages of wire.mjs TO_WORKER arriving on `chan` (those that came while loading are replayed). */
+export async function boot(makeChannel, config) {
   let host = null;
   let loaded = false;
   const early = [];
-  let gotConfig;
-  const configReady = new Promise((resolve) => { gotConfig = resolve; });
-  const chan = new Channel(socket, (msg) => {
+  const chan = makeChannel((msg) => {
     if (loaded) dispatch(host, chan, msg);
-    else if (msg[0] === "init") gotConfig(msg[1]);
     else early.push(msg);
   });
-  socket.on("end", () => {
-    // Python drained every turn before ending the pipe: report, close the databases, and exit
-    // once the last frames are written (process.exit alone could drop them).
-    if (host) host.sweep(0, true);
-    if (chan.out.length) chan.flush();
-    socket.end(() => process.exit(0));
-    setTimeout(() => process.exit(0), 2000).unref();
-  });
-  socket.on("error", () => process.exit(0));
   process.on("uncaughtException", (err) => logError("uncaught exception", err));
   process.on("unhandledRejection", (err) => logError("unhandled rejection", err));
-
-  const config = await configReady;
   host = new Host(chan, config);
   let mod;
   try {
     mod = await import(pathToFileURL(config.bundle).href);
   } catch (err) {
     chan.send(["fatal", `the code threw while loading: ${describeLoadError(err)}`]);
-    chan.flush();
     return;
   }
   if (typeof mod.default?.fetch !== "function") {
@@ -408,7 +358,7 @@ async function main() {
   setInterval(() => host.sweep(idle), Math.min(idle, STATS_INTERVAL_MS)).unref();
 }
 
-// One handler per message of wire.mjs TO_ISOLATE (init is handled before the bundle loads).
+// One handler per message of wire.mjs TO_WORKER.
 const HANDLERS = {
   reply: (host, chan, id, ok, payload) => chan.reply(id, ok, payload),
   fetch: (host, chan, id, method, url, headers, body) => host.onFetch(id, method, url, headers, body),
@@ -420,14 +370,14 @@ const HANDLERS = {
   body_chunk: (host, chan, id, data) => host.bodies.chunk(id, data),
   body_end: (host, chan, id, error) => host.bodies.end(id, error),
   ping: (host, chan, seq) => chan.send(["pong", seq]),
+  // The main thread drained this Worker: report, close the databases, and say so (it then ends the thread).
+  stop: (host, chan) => { host.sweep(0, true); chan.send(["stopped"]); },
 };
 
 function dispatch(host, chan, msg) {
   const handler = HANDLERS[msg[0]];
-  if (!handler || !TO_ISOLATE[msg[0]]) return process.stderr.write(`[isolate] unknown message ${msg[0]}\n`);
+  if (!handler || !TO_WORKER[msg[0]]) return process.stderr.write(`[isolate] unknown message ${msg[0]}\n`);
   handler(host, chan, ...msg.slice(1));
 }
 
 export { HANDLERS };
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) main();

@@ -1,14 +1,40 @@
-// The wire between the Python runtime and an isolate: the one table of messages, Node side.
-// Python's twin is telnyx_edge/runtime/wire.py; tests/unit/test_wire.py checks that the two
-// tables agree and that every handler's parameters are named as its fields.
+// The data plane's two wires, Node side: one table of messages each.
 //
-// A message is one MessagePack array: [op, ...fields] in the order listed here. Requests that
-// expect an answer carry an `id`; answers are `result` (to Python) or `reply` (to the isolate),
-// one shape each: [id, ok, payload], payload being the value or [errorName, message].
+// 1. The control channel, Python <-> the data plane's main thread (TO_DATAPLANE / FROM_DATAPLANE).
+//    Python's twin is telnyx_edge/runtime/wire.py; tests/unit/test_wire.py checks that the two
+//    tables agree and that every handler's parameters are named as its fields.
+// 2. The main thread <-> one isolate Worker (TO_WORKER / FROM_WORKER): requests, their answers,
+//    streamed bodies and what the Worker reports.
+//
+// A message is one array: [op, ...fields] in the order listed here. Requests that expect an answer
+// carry an `id`; answers are `result` (from the side that was asked) or `reply` (to a Worker that
+// asked), one shape each: [id, ok, payload], payload being the value or [errorName, message].
 
-/** Python -> isolate. */
-export const TO_ISOLATE = {
-  init: ["config"],
+/** Python -> data plane. */
+export const TO_DATAPLANE = {
+  load: ["id", "group", "config"], // start a revision's Worker pool -> result: {problems, actor_classes}
+  install: ["function_name", "group", "hosts", "fallback", "owned_types"], // serve `function` from `group`; opens its gate
+  hold: ["function_name"], // close the function's gate: new requests and calls wait (a swap is under way)
+  uninstall: ["function_name"], // stop routing to the function (its group drains and unloads next)
+  drain: ["id", "group", "timeout_ms"], // -> result once nothing is in flight (streams cut after the drain time)
+  unload: ["id", "group"], // stop the pool's Workers (each reports and closes its databases) -> result
+  alarm: ["id", "type", "name", "failures"], // -> result: the alarm's next fire time or null
+  listen: ["id", "family"], // start accepting on the inherited socket of that address family (bound by Python) -> result
+  close: ["id"], // stop accepting, finish what is in flight -> result
+  reply: ["id", "ok", "payload"],
+};
+
+/** data plane -> Python. */
+export const FROM_DATAPLANE = {
+  ready: ["info"],
+  result: ["id", "ok", "payload"],
+  alarm_changed: ["type", "name", "fire_ms"], // sent once the change is durable
+  actor_stats: ["rows"], // rows of STATS_ROW, for the instance index
+  replaced: ["function_name", "reason"], // a Worker of the function exited or hung and was replaced
+};
+
+/** main thread -> Worker. */
+export const TO_WORKER = {
   fetch: ["id", "method", "url", "headers", "body"],
   call: ["id", "type", "name", "method", "args", "chain"],
   alarm: ["id", "type", "name", "failures"],
@@ -19,10 +45,11 @@ export const TO_ISOLATE = {
   body_chunk: ["id", "data"],
   body_end: ["id", "error"],
   ping: ["seq"],
+  stop: [],
 };
 
-/** isolate -> Python. */
-export const TO_PYTHON = {
+/** Worker -> main thread. */
+export const FROM_WORKER = {
   ready: ["info"],
   fatal: ["message"],
   result: ["id", "ok", "payload"],
@@ -37,6 +64,7 @@ export const TO_PYTHON = {
   alarm_changed: ["type", "name", "fire_ms"],
   actor_stats: ["rows"],
   pong: ["seq"],
+  stopped: [],
 };
 
 /** Field order of one `actor_stats` row. */

@@ -1,0 +1,220 @@
+// The data plane: one Node.js process per runtime, started by Python (runtime/dataplane.py).
+//
+// Its main thread owns the HTTP socket (ingress.mjs), routes each request by Host to a function,
+// and each stub call to the Worker hosting the target activation (group.mjs, placement.mjs);
+// the Workers run user code and commit storage. Nothing on a request's way crosses into Python.
+// Python, the control plane, talks to this thread over the control channel: an inherited Unix
+// socket (fd in argv[2]) in MessagePack frames, messages of wire.mjs TO_DATAPLANE/FROM_DATAPLANE.
+// The listening sockets Python created are fds argv[3] (IPv4) and argv[4] (IPv6).
+//
+// Routing state: functions (name -> installed group, hosts, gate), owners (actor type -> function).
+// A function's gate is closed while a swap is under way: new requests and calls wait at it, so
+// none is dropped, and it opens when the new group is installed, after the old one unloaded, so
+// no two Workers ever host one activation or hold one actor database.
+
+import net from "node:net";
+import { SocketChannel } from "./channel.mjs";
+import { CallError, Group, asCallError, promiseSink } from "./group.mjs";
+import { Ingress } from "./ingress.mjs";
+import { TO_DATAPLANE } from "./wire.mjs";
+import { fileURLToPath } from "node:url";
+
+const AF_INET6 = 10; // Linux's value, as Python's socket.AF_INET6 sends it
+
+class Router {
+  constructor(chan) {
+    this.chan = chan;
+    this.functions = new Map(); // name -> { group, hosts: Set, fallback, gate: null | { promise, open } }
+    this.owners = new Map(); // actor type -> function name
+    this.groups = new Map(); // group id -> Group
+    this.requestTimeoutMs = 60_000;
+  }
+
+  report(msg) { this.chan.send(msg); }
+
+  // -- routing ------------------------------------------------------------------------------
+
+  functionForHost(name) {
+    let fallback = null;
+    for (const [fn, f] of this.functions) {
+      if (f.hosts.has(name)) return fn;
+      if (f.fallback || !f.hosts.size) fallback = fn;
+    }
+    return fallback;
+  }
+
+  noFunction(host) {
+    const known = [...this.functions.values()].flatMap((f) => [...f.hosts]).sort();
+    return new CallError("FunctionNotFound", `no function serves host '${host}'; known hosts: ${known.join(", ") || "-"}`);
+  }
+
+  /** The function's group if its gate is open, else null (then await groupOf). */
+  groupNow(fn) {
+    const f = this.functions.get(fn);
+    return f && !f.gate && f.group ? f.group : null;
+  }
+
+  async groupOf(fn) {
+    let f = this.functions.get(fn);
+    if (!f) throw new CallError("FunctionNotFound", `function '${fn}' is no longer served`);
+    if (f.gate || !f.group) {
+      const gate = f.gate ?? this.closeGate(f);
+      let timer;
+      const late = new Promise((resolve) => { timer = setTimeout(resolve, this.requestTimeoutMs, "late"); });
+      const outcome = await Promise.race([gate.promise, late]);
+      clearTimeout(timer);
+      f = this.functions.get(fn);
+      if (outcome === "late" || !f || !f.group) throw new CallError("ActorIsolateCrashedError", `the isolate for ${fn} is not available`);
+    }
+    return f.group;
+  }
+
+  closeGate(f) {
+    let open;
+    const promise = new Promise((resolve) => { open = resolve; });
+    f.gate = { promise, open };
+    return f.gate;
+  }
+
+  /** Wait (bounded) for a slot's Worker to be up again after a replacement. */
+  async slotUp(slot) {
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new CallError("ActorIsolateCrashedError", `the isolate for ${slot.name} is not available`)), this.requestTimeoutMs);
+    });
+    try {
+      await Promise.race([slot.up, late]);
+    } catch (err) {
+      throw asCallError(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The group hosting `type` for a call from `from` (a group, or null for Python's alarms). A
+   * call from the owner's own group stays in it, also while a swap holds the gate: that group
+   * hosts the type's activations until it has drained. */
+  async ownerGroup(type, from) {
+    const owner = this.owners.get(type);
+    if (owner === undefined) {
+      throw new CallError("ActorTypeNotFoundError", `no running function owns actor type '${type}' (export the class from a function's main)`);
+    }
+    if (from && from.function === owner && !from.stopping) return from;
+    return this.groupNow(owner) ?? await this.groupOf(owner);
+  }
+
+  async targetSlot(type, name, from) {
+    const group = await this.ownerGroup(type, from);
+    const slot = group.slotFor(name);
+    if (!slot.live) await this.slotUp(slot);
+    return slot;
+  }
+
+  async call(from, type, name, method, args, chain) {
+    const slot = await this.targetSlot(type, name, from);
+    const [sink, promise] = promiseSink();
+    slot.request("call", sink, type, name, method, args, chain);
+    return promise;
+  }
+
+  async fetchActor(from, type, name, request, chain, sink) {
+    let slot;
+    try {
+      slot = await this.targetSlot(type, name, from);
+    } catch (err) {
+      const e = asCallError(err);
+      return sink.fail(e.errorName, e.message);
+    }
+    slot.request("fetchactor", sink, type, name, request, chain);
+  }
+
+  async alarm(type, name, failures) {
+    const slot = await this.targetSlot(type, name, null);
+    const [sink, promise] = promiseSink();
+    slot.request("alarm", sink, type, name, failures);
+    return promise;
+  }
+}
+
+// One handler per message of wire.mjs TO_DATAPLANE, its parameters named as the fields.
+const HANDLERS = {
+  load: (dp, id, group, config) => {
+    dp.router.requestTimeoutMs = config.request_timeout_ms;
+    const g = new Group(dp.router, group, config);
+    dp.router.groups.set(group, g);
+    answer(dp, id, g.start().catch((err) => { dp.router.groups.delete(group); throw err; }));
+  },
+  install: (dp, function_name, group, hosts, fallback, owned_types) => {
+    const fn = function_name;
+    const ownedTypes = owned_types;
+    const r = dp.router;
+    const f = r.functions.get(fn) ?? { group: null, hosts: new Set(), fallback: false, gate: null };
+    f.group = r.groups.get(group) ?? null;
+    f.hosts = new Set(hosts);
+    f.fallback = fallback;
+    for (const [type, owner] of [...r.owners]) if (owner === fn && !ownedTypes.includes(type)) r.owners.delete(type);
+    for (const type of ownedTypes) r.owners.set(type, fn);
+    r.functions.set(fn, f);
+    const gate = f.gate;
+    f.gate = null;
+    gate?.open();
+  },
+  hold: (dp, function_name) => {
+    const f = dp.router.functions.get(function_name);
+    if (f && !f.gate) dp.router.closeGate(f);
+  },
+  uninstall: (dp, function_name) => {
+    const fn = function_name;
+    const r = dp.router;
+    const f = r.functions.get(fn);
+    r.functions.delete(fn);
+    for (const [type, owner] of [...r.owners]) if (owner === fn) r.owners.delete(type);
+    f?.gate?.open();
+  },
+  drain: (dp, id, group, timeout_ms) => {
+    const g = dp.router.groups.get(group);
+    answer(dp, id, g ? g.drain(timeout_ms) : Promise.resolve());
+  },
+  unload: (dp, id, group) => {
+    const g = dp.router.groups.get(group);
+    dp.router.groups.delete(group);
+    answer(dp, id, g ? g.unload() : Promise.resolve());
+  },
+  alarm: (dp, id, type, name, failures) => answer(dp, id, dp.router.alarm(type, name, failures)),
+  listen: (dp, id, family) => answer(dp, id, dp.ingress.listen(family === AF_INET6 ? dp.listenFds[1] : dp.listenFds[0])),
+  close: (dp, id) => answer(dp, id, dp.ingress.close()),
+  reply: (dp, id, ok, payload) => dp.chan.reply(id, ok, payload),
+};
+
+function answer(dp, id, promise) {
+  promise.then(
+    (value) => dp.chan.send(["result", id, true, value ?? null]),
+    (err) => dp.chan.send(["result", id, false, asCallError(err).wire()]),
+  );
+}
+
+function main() {
+  const socket = new net.Socket({ fd: Number(process.argv[2]), readable: true, writable: true, allowHalfOpen: true });
+  // The listening sockets Python created (IPv4, IPv6; -1 when absent); it binds one before `listen`.
+  const dp = { listenFds: [Number(process.argv[3]), Number(process.argv[4])] };
+  dp.chan = new SocketChannel(socket, (msg) => {
+    const handler = HANDLERS[msg[0]];
+    if (!handler || !TO_DATAPLANE[msg[0]]) return process.stderr.write(`[data plane] unknown message ${msg[0]}\n`);
+    handler(dp, ...msg.slice(1));
+  });
+  dp.router = new Router(dp.chan);
+  dp.ingress = new Ingress(dp.router);
+  // Python ended the channel after unloading every group: exit once the last frames are out.
+  socket.on("end", () => {
+    dp.chan.flush();
+    socket.end(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
+  });
+  socket.on("error", () => process.exit(0));
+  process.on("uncaughtException", (err) => process.stderr.write(`[data plane] uncaught exception: ${err?.stack ?? err}\n`));
+  dp.chan.send(["ready", { pid: process.pid }]);
+}
+
+export { HANDLERS, Router };
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) main();

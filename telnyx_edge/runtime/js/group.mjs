@@ -1,0 +1,355 @@
+// One function revision in the data plane: a pool of isolate Workers ("slots", host.mjs), with
+// what the main thread keeps for each: the requests in flight to it, the bodies it streams, and
+// its supervision (a Worker that exits or stops answering is replaced; its in-flight calls fail
+// with a named error and commit nothing: promise 7 of DESIGN.md).
+//
+// Invariants:
+// - An activation lives on slots[slotOf(name)] of its owner's installed group only (placement.mjs).
+// - Every request sent to a Worker has exactly one sink; the sink hears exactly one of: done,
+//   result, head (then chunks and one end), or fail.
+
+import { Worker } from "node:worker_threads";
+import { slotOf } from "./placement.mjs";
+
+const WORKER_URL = new URL("./worker.mjs", import.meta.url);
+const PROBE_MS = 25; // how often a Worker with work in flight is asked for a pong
+const STALL_MS = 20; // a probe unanswered this long: send new fetches to another slot
+export const STREAM_DRAIN_MS = 5000; // a reload or stop lets open response streams run this long
+
+/** An error with the name callers branch on (ActorMethodTimeoutError, ...). */
+export class CallError extends Error {
+  constructor(name, message) {
+    super(message);
+    this.errorName = name;
+  }
+  wire() { return [this.errorName, this.message]; }
+}
+
+/** A sink that settles a promise: for requests whose answer is one `result`. */
+export function promiseSink() {
+  let sink;
+  const promise = new Promise((resolve, reject) => {
+    sink = {
+      result: (ok, payload) => (ok ? resolve(payload) : reject(new CallError(...errorParts(payload)))),
+      fail: (name, message) => reject(new CallError(name, message)),
+    };
+  });
+  return [sink, promise];
+}
+
+export function errorParts(payload) {
+  return Array.isArray(payload) && payload.length === 2 ? [String(payload[0]), String(payload[1])] : ["Error", String(payload)];
+}
+
+export function asCallError(err) {
+  return err instanceof CallError ? err : new CallError(err?.name ?? "Error", err?.message ?? String(err));
+}
+
+class Slot {
+  constructor(group, index) {
+    this.group = group;
+    this.index = index;
+    this.worker = null;
+    this.up = null; // resolves once the current Worker is ready
+    this.live = false;
+    this.pending = new Map(); // request id -> sink, until its answer (or a stream's head)
+    this.streams = new Map(); // request id -> sink of a body it streams, until fetch_end
+    this.relays = new Map(); // our fetchactor id -> the upstream stream feeding its body
+    this.outgoing = 0; // calls this Worker made through the main thread, not yet answered
+    this.nextId = 1;
+    this.probe = { seq: 0, answered: 0, sentAt: 0 };
+    this.exitReason = null;
+  }
+
+  get name() { return this.group.function; }
+
+  start() {
+    const { process_env: extraEnv, ...config } = this.group.config;
+    const worker = new Worker(WORKER_URL, {
+      workerData: { ...config, slot: this.index, slots: this.group.size },
+      // Each Worker has its own process.env: the function's secrets and [env_vars] (spec 2.3).
+      env: { ...process.env, ...extraEnv },
+    });
+    this.worker = worker;
+    this.ready = false; // this Worker has not answered `ready` yet
+    this.exitReason = null;
+    this.probe = { seq: 0, answered: 0, sentAt: 0 };
+    this.up = new Promise((resolve, reject) => { this.onReady = resolve; this.onFatal = reject; });
+    this.up.catch(() => {});
+    worker.on("message", (msg) => { if (this.worker === worker) this.onMessage(msg); });
+    worker.on("error", (err) => { this.lastError = err; });
+    worker.on("exit", (code) => this.onExit(worker, code));
+    return this.up;
+  }
+
+  send(msg) { this.worker.postMessage(msg); }
+
+  /** Send [op, id, ...args] to the Worker; `sink` hears the answer. Returns the id. */
+  request(op, sink, ...args) {
+    if (!this.live) {
+      sink.fail("ActorIsolateCrashedError", `the isolate for ${this.name} is not running`);
+      return 0;
+    }
+    const id = this.nextId++;
+    this.pending.set(id, sink);
+    this.worker.postMessage([op, id, ...args]);
+    return id;
+  }
+
+  get busy() { return this.pending.size + this.streams.size; }
+
+  /** Work running in this Worker now: what it was sent, less what waits on other Workers. */
+  get active() { return this.pending.size - this.outgoing; }
+
+  /** Not heard from for a while although it has work: likely running a long synchronous stretch. */
+  stalled(now) {
+    return this.probe.seq > this.probe.answered && now - this.probe.sentAt > STALL_MS;
+  }
+
+  onMessage(msg) {
+    const handler = FROM_WORKER_HANDLERS[msg[0]];
+    if (handler) handler(this, ...msg.slice(1));
+  }
+
+  settle(id) {
+    const sink = this.pending.get(id);
+    if (sink) {
+      this.pending.delete(id);
+      if (!this.busy) this.group.quiet();
+    }
+    return sink;
+  }
+
+  onExit(worker, code) {
+    if (this.worker !== worker) return;
+    this.live = false;
+    const reason = this.exitReason ?? `the isolate for ${this.name} exited (code ${code})`;
+    const failName = this.exitReason ? "ActorMethodTimeoutError" : "ActorIsolateCrashedError";
+    this.onFatal(new CallError("ActorIsolateCrashedError", this.lastError ? `${reason}: ${this.lastError.message}` : reason));
+    const pending = [...this.pending.values(), ...this.streams.values()];
+    this.pending.clear();
+    this.streams.clear();
+    this.outgoing = 0;
+    for (const relay of this.relays.values()) relay.cancel();
+    this.relays.clear();
+    for (const sink of pending) sink.fail(failName, reason);
+    this.group.quiet();
+    // Exited while loading: start() (or the replace loop) hears it through `up`.
+    if (this.group.stopping || !this.ready) return;
+    this.group.replace(this, reason);
+  }
+
+  /** The watchdog: probe a Worker with work in flight; one silent past the budget is replaced. */
+  watch(now, budgetMs) {
+    if (!this.live || !this.pending.size) return;
+    const p = this.probe;
+    if (p.seq === p.answered) {
+      p.seq++;
+      p.sentAt = now;
+      this.worker.postMessage(["ping", p.seq]);
+    } else if (now - p.sentAt > budgetMs) {
+      this.exitReason = `the isolate for ${this.name} was blocked for more than ${budgetMs} ms (a synchronous loop in user code?) and was replaced`;
+      this.live = false;
+      this.worker.terminate();
+    }
+  }
+}
+
+// One handler per message of wire.mjs FROM_WORKER, its parameters named as the fields.
+const FROM_WORKER_HANDLERS = {
+  ready: (slot, info) => { slot.ready = true; slot.live = true; slot.info = info; slot.onReady(info); },
+  fatal: (slot, message) => {
+    slot.onFatal(new CallError("StartupError", message));
+    slot.worker.terminate();
+  },
+  result: (slot, id, ok, payload) => slot.settle(id)?.result(ok, payload),
+  fetch_done: (slot, id, status, headers, body) => slot.settle(id)?.done(status, headers, body),
+  fetch_head: (slot, id, status, headers) => {
+    const sink = slot.settle(id);
+    if (!sink) return;
+    slot.streams.set(id, sink);
+    sink.head(status, headers, {
+      ack: (bytes) => { if (slot.streams.has(id)) slot.send(["fetch_ack", id, bytes]); },
+      cancel: () => { if (slot.streams.delete(id)) { slot.send(["fetch_cancel", id]); if (!slot.busy) slot.group.quiet(); } },
+    });
+  },
+  fetch_chunk: (slot, id, data) => slot.streams.get(id)?.chunk(data),
+  fetch_end: (slot, id, error) => {
+    const sink = slot.streams.get(id);
+    if (!sink) return;
+    slot.streams.delete(id);
+    if (!slot.busy) slot.group.quiet();
+    sink.end(error);
+  },
+  body_ack: (slot, id, bytes) => slot.relays.get(id)?.ack(bytes),
+  body_cancel: (slot, id) => { slot.relays.get(id)?.cancel(); slot.relays.delete(id); },
+  call: (slot, id, type, name, method, args, chain) => {
+    const worker = slot.worker;
+    slot.outgoing++;
+    const settled = () => { if (slot.worker === worker) slot.outgoing--; return slot.live && slot.worker === worker; };
+    slot.group.router.call(slot.group, type, name, method, args, chain).then(
+      (bytes) => settled() && slot.send(["reply", id, true, bytes]),
+      (err) => settled() && slot.send(["reply", id, false, asCallError(err).wire()]),
+    );
+  },
+  fetchactor: (slot, id, type, name, request, chain) => {
+    // The answer is a whole body, or [status, headers, null] followed by body_chunk/body_end.
+    const worker = slot.worker;
+    slot.outgoing++;
+    let answered = false;
+    const settled = () => {
+      if (!answered && slot.worker === worker) slot.outgoing--;
+      answered = true;
+      return slot.live && slot.worker === worker;
+    };
+    slot.group.router.fetchActor(slot.group, type, name, request, chain, {
+      result: (ok, payload) => settled() && slot.send(["reply", id, ok, payload]),
+      head: (status, headers, upstream) => {
+        if (!settled()) return upstream.cancel();
+        slot.relays.set(id, upstream);
+        slot.send(["reply", id, true, [status, headers, null]]);
+      },
+      chunk: (data) => slot.live && slot.send(["body_chunk", id, data]),
+      end: (error) => { slot.relays.delete(id); if (slot.live) slot.send(["body_end", id, error]); },
+      fail: (name, message) => {
+        if (!settled()) return;
+        if (slot.relays.delete(id)) slot.send(["body_end", id, `${name}: ${message}`]);
+        else slot.send(["reply", id, false, [name, message]]);
+      },
+    });
+  },
+  alarm_changed: (slot, type, name, fire_ms) => slot.group.router.report(["alarm_changed", type, name, fire_ms]),
+  actor_stats: (slot, rows) => slot.group.router.report(["actor_stats", rows]),
+  pong: (slot, seq) => { slot.probe.answered = Math.max(slot.probe.answered, seq); },
+  stopped: (slot) => slot.worker.terminate(),
+};
+
+export { FROM_WORKER_HANDLERS };
+
+export class Group {
+  /** `config`: what host.mjs needs (bundle, function, bindings, ...), plus `workers` (pool size),
+   * `process_env` (added to each Worker's environment) and the budgets in ms. */
+  constructor(router, id, config) {
+    this.router = router;
+    this.id = id;
+    this.config = config;
+    this.function = config.function;
+    this.size = Math.max(1, config.workers | 0);
+    this.slots = Array.from({ length: this.size }, (_, i) => new Slot(this, i));
+    this.rr = 0;
+    this.stopping = false;
+    this.quietWaiters = [];
+    this.exitWaiters = [];
+    const budget = Math.max(config.method_timeout_ms, 200);
+    this.watchdog = setInterval(() => {
+      const now = performance.now();
+      for (const slot of this.slots) slot.watch(now, budget);
+    }, PROBE_MS);
+    this.watchdog.unref();
+  }
+
+  /** Start every slot; resolves with the first slot's `ready` info, rejects with a CallError. */
+  async start() {
+    let timer;
+    const bound = this.config.startup_timeout_ms;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new CallError("StartupTimeout", `did not finish loading within ${bound} ms`)), bound);
+    });
+    try {
+      const infos = await Promise.race([Promise.all(this.slots.map((s) => s.start())), timeout]);
+      return infos[0];
+    } catch (err) {
+      await this.unload(0);
+      throw asCallError(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  slotFor(name) { return this.slots[this.size === 1 ? 0 : slotOf(name, this.size)]; }
+
+  /** A slot for a fetch handler: the live one with the least work running in it (ties in
+   * round-robin order), passing over slots that look stuck on a long synchronous stretch, so a
+   * CPU-bound actor does not hold up requests that do not need it. */
+  fetchSlot() {
+    if (this.size === 1) return this.slots[0];
+    const now = performance.now();
+    let best = null;
+    for (let i = 0; i < this.size; i++) {
+      const slot = this.slots[(this.rr + i) % this.size];
+      if (!slot.live || slot.stalled(now)) continue;
+      if (best === null || slot.active < best.active) best = slot;
+    }
+    if (best === null) best = this.slots[this.rr];
+    this.rr = (best.index + 1) % this.size;
+    return best;
+  }
+
+  get inFlight() {
+    let n = 0;
+    for (const slot of this.slots) n += slot.pending.size;
+    return n;
+  }
+
+  get streaming() {
+    let n = 0;
+    for (const slot of this.slots) n += slot.streams.size;
+    return n;
+  }
+
+  quiet() {
+    if (this.inFlight) return;
+    for (const wake of this.quietWaiters.splice(0)) wake();
+  }
+
+  /** Resolve once nothing is in flight (bounded by `timeoutMs`), then let streams run up to
+   * STREAM_DRAIN_MS and cut what is left. */
+  async drain(timeoutMs) {
+    if (this.inFlight) {
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.quietWaiters.push(() => { clearTimeout(timer); resolve(); });
+      });
+    }
+    const deadline = performance.now() + STREAM_DRAIN_MS;
+    while (this.streaming && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const slot of this.slots) {
+      for (const [id, sink] of slot.streams) {
+        slot.send(["fetch_cancel", id]);
+        sink.end(`the isolate for ${this.function} is stopping (streams get ${STREAM_DRAIN_MS / 1000} s to finish)`);
+      }
+      slot.streams.clear();
+    }
+  }
+
+  /** Stop every Worker: each reports its last figures and closes its databases, then exits
+   * (terminated after `graceMs`). Resolves once all have exited. */
+  async unload(graceMs = 5000) {
+    this.stopping = true;
+    clearInterval(this.watchdog);
+    const exits = this.slots.filter((s) => s.worker && s.worker.threadId >= 0).map((s) => new Promise((resolve) => {
+      s.worker.once("exit", resolve);
+      if (graceMs > 0 && s.live) s.send(["stop"]);
+      else s.worker.terminate();
+      if (graceMs > 0) setTimeout(() => s.worker.terminate(), graceMs).unref();
+    }));
+    await Promise.all(exits);
+  }
+
+  /** A Worker exited or hung while serving: tell Python, start a new one on the same slot. */
+  async replace(slot, reason) {
+    this.router.report(["replaced", this.function, reason]);
+    let delay = 50;
+    while (!this.stopping) {
+      try {
+        await slot.start();
+        return;
+      } catch (err) {
+        if (this.stopping) return;
+        this.router.report(["replaced", this.function, `restart failed: ${err.message}`]);
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+}
