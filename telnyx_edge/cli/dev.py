@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from telnyx_edge import console
-from telnyx_edge.cli.params import host_value, path_value
+from telnyx_edge.cli.params import host_value, path_value, port_value
 
 
 def register(app: typer.Typer) -> None:
@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def dev(
     from_dir: Optional[Path] = typer.Option(None, "-f", "--from-dir", parser=path_value, help="Project directory (default: the current one)."),
-    port: int = typer.Option(8787, "--port", min=0, max=65535, help="Port to serve on (0 picks a free one)."),
+    port: int = typer.Option(8787, "--port", parser=port_value, help="Port to serve on (0 picks a free one)."),
     host: str = typer.Option("127.0.0.1", "--host", parser=host_value, help="Interface to bind (127.0.0.1 keeps it local)."),
     state: Optional[Path] = typer.Option(None, "--state", parser=path_value, help="Directory for actor state (default: .telnyx/dev/state)."),
     no_watch: bool = typer.Option(False, "--no-watch", help="Do not watch sources for changes."),

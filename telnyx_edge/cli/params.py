@@ -34,3 +34,13 @@ def host_value(raw: str) -> str:
         except ValueError:
             raise typer.BadParameter(f"{raw!r} is not an IPv4 address (four numbers 0-255, e.g. 127.0.0.1)") from None
     return raw
+
+
+def port_value(raw: str | int) -> int:
+    """A `--port` value: a whole number from 0 (a free port is picked) to 65535."""
+    if isinstance(raw, int):  # a default
+        return raw
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or int(text) > 65535:
+        raise typer.BadParameter(f"{raw!r} is not a port number (0 to 65535; 0 picks a free one)")
+    return int(text)

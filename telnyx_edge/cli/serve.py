@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from telnyx_edge.cli.params import host_value
+from telnyx_edge.cli.params import host_value, port_value
 
 
 def register(app: typer.Typer) -> None:
@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    port: int = typer.Option(8788, "--port", min=0, max=65535, help="Port to serve on (0 picks a free one)."),
+    port: int = typer.Option(8788, "--port", parser=port_value, help="Port to serve on (0 picks a free one)."),
     host: str = typer.Option("127.0.0.1", "--host", parser=host_value, help="Interface to bind (127.0.0.1 keeps it local)."),
     method_timeout_ms: Optional[int] = typer.Option(
         None, "--method-timeout-ms", min=100, max=86_400_000,

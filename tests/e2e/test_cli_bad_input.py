@@ -114,7 +114,7 @@ CASES = [
     Case("limit-zero", ("actors", "instances", "T", "--limit", "0"), 2, "--limit"),
     Case("unknown-subcommand", ("actors", "nope"), 2, "No such command 'nope'"),
     # -- ports and hosts ---------------------------------------------------------------------
-    Case("dev-port-too-big", ("dev", "--port", "70000"), 2, "--port"),
+    Case("dev-port-too-big", ("dev", "--port", "70000"), 2, "'70000' is not a port number (0 to 65535; 0 picks a free one)"),
     Case("dev-port-negative", ("dev", "--port", "-1"), 2, "--port"),
     Case("dev-port-word", ("dev", "--port", "http"), 2, "--port"),
     Case("serve-port-too-big", ("serve", "--port", "70000"), 2, "--port"),
