@@ -131,7 +131,6 @@ class LocalAccount:
         except sqlite3.DatabaseError as exc:
             raise damaged(self.db_path, exc) from exc
 
-
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -371,8 +370,9 @@ def count_functions(home: Path) -> int:
     except sqlite3.Error as exc:
         raise AccountError(f"Cannot open the account database {path}: {exc}", hint="Check its permissions.") from exc
     try:
+        conn.execute(f"SELECT {_FUNC_COLUMNS} FROM functions LIMIT 0")  # the tables are ours
         conn.execute(f"SELECT {_REV_COLUMNS} FROM revisions LIMIT 0")
-        return int(conn.execute(f"SELECT count(*), {_FUNC_COLUMNS} FROM functions").fetchone()[0])
+        return int(conn.execute("SELECT count(*) FROM functions").fetchone()[0])
     except sqlite3.DatabaseError as exc:
         raise damaged(path, exc) from exc
     finally:
