@@ -15,6 +15,7 @@ index clean and release the lock.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,7 @@ class RuntimeCore:
         self._listener: Listener | None = None
         self._plane: DataPlane | None = None
         self._serving = False
+        self._restarts: set[asyncio.Task[None]] = set()
         self._lock_fd: int | None = None
         self._guard: StateGuard | None = None
         self._opened = False
@@ -123,9 +125,33 @@ class RuntimeCore:
         self.registry.replaced(function, reason)
 
     def _plane_exited(self, reason: str) -> None:
-        # Only a fault of the runtime itself (or user code killing its process) gets here:
-        # Workers that exit or hang are replaced inside the data plane.
-        lifecycle.abort(RuntimeStartError(f"{reason}; the runtime stopped", hint="Start it again; what was acknowledged is kept."))
+        # Workers that exit or hang are replaced inside the data plane; this is the process
+        # itself (user code that kills it, a native crash). Its database locks went with it and
+        # what it committed is in the files; the listening socket stays open here, so clients
+        # wait in its backlog while a new data plane loads every function again.
+        self._report(events.IsolateReplaced("data plane", f"{reason}; restarting it"))
+        task = asyncio.create_task(self._restart_plane())
+        self._restarts.add(task)
+        task.add_done_callback(self._restarts.discard)
+
+    async def _restart_plane(self) -> None:
+        assert self._listener is not None
+        delay = 0.05
+        while self._opened:
+            plane = DataPlane(self._listener, self.packages_dir, self, on_exit=self._plane_exited)
+            try:
+                await plane.start()
+                self._plane = plane
+                self.registry.attach(plane)
+                await self.registry.restore()
+                if self._serving and self._listener.family is not None:
+                    await plane.listen(self._listener.family)
+                return
+            except Exception as exc:  # noqa: BLE001 - reported, then retried
+                self._report(events.IsolateReplaced("data plane", f"restart failed: {exc}"))
+                await plane.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -151,13 +177,15 @@ class RuntimeCore:
         steps: list[Callable[[], Any]] = []
         if self._guard is not None:
             steps.append(self._guard.stop)
+        for task in list(self._restarts):
+            task.cancel()
         if self._serving and self._plane is not None:
             steps.append(self._plane.close)
         steps.append(self.scheduler.stop)
         if self._opened:
             steps.append(self.registry.stop)
         if self._plane is not None:
-            steps.append(self._plane.stop)
+            steps.append(lambda: self._plane.stop() if self._plane is not None else asyncio.sleep(0))
         errors: list[BaseException] = []
         for step in steps:
             try:

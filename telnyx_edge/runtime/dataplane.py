@@ -88,6 +88,7 @@ class Listener:
             with contextlib.suppress(OSError):  # a kernel without IPv6
                 self.sockets[family] = socket.socket(family, socket.SOCK_STREAM)
         self.bound: socket.socket | None = None
+        self.family: int | None = None
 
     def fds(self) -> tuple[int, int]:
         """(IPv4 fd, IPv6 fd); -1 for a family this machine lacks."""
@@ -109,7 +110,8 @@ class Listener:
             ) from exc
         sock.listen(2048)
         self.bound = sock
-        return int(family)
+        self.family = int(family)
+        return self.family
 
     @property
     def port(self) -> int:
@@ -170,7 +172,10 @@ class DataPlane:
     async def _wait_exit(self) -> None:
         assert self._proc is not None
         code = await self._proc.wait()
-        reason = f"the data plane exited (code {code})"
+        if code < 0:
+            reason = f"the data plane was killed by {signal.Signals(-code).name}"
+        else:
+            reason = f"the data plane exited (code {code})"
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(RuntimeStartError(reason))
         pending, self._pending = self._pending, {}

@@ -230,6 +230,11 @@ class Registry:
         self.plane.uninstall(name)
         await self._retire(group, 2 * self.limits.method_timeout_ms)
 
+    async def restore(self) -> None:
+        """Load and install every function again, on a new data plane (the old one died)."""
+        for spec in list(self._specs.values()):
+            self._install(spec, await self._load(spec))
+
     def replaced(self, function: str, reason: str) -> None:
         """A Worker of `function` exited or hung; the data plane has started its replacement."""
         if not self._closing:

@@ -87,3 +87,16 @@ def test_a_cpu_bound_actor_does_not_stall_actors_on_other_workers(server: Server
     # Calls kept answering throughout the burn, each well within the bound.
     assert len(timings) >= 5, timings
     assert max(timings) < 0.5, f"slowest call to {calm} took {max(timings) * 1000:.0f} ms"
+
+
+def test_user_code_that_kills_the_data_plane_process_is_survived(server: ServerProcess) -> None:
+    """process.exit() ends only a Worker; process.kill(process.pid) ends the whole data plane.
+    The runtime starts a new one; clients wait in the listening socket's backlog meanwhile."""
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        value(client, "survivor", "put", "kept", "yes")
+        with pytest.raises(httpx.TransportError):
+            client.post("/rpc/killer/killProcess", json={"args": []})
+    server.wait_for(r"Isolate replaced: the data plane was killed by SIGKILL; restarting it")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        assert value(client, "survivor", "get", "kept") == "yes"
+        assert value(client, "survivor", "incr") == 1
