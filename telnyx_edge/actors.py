@@ -12,11 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from telnyx_edge.account import AccountBackend, FunctionRecord
-from telnyx_edge.errors import AccountError, RuntimeStartError
+from telnyx_edge.errors import AccountError, RuntimeStartError, UsageError
 
 def account_state_dir(home: Path) -> Path:
     """Where `serve` keeps the durable state of every actor on the account."""
     return home / "state"
+
+
+def existing_dir(path: Path, flag: str) -> Path:
+    """`path` when it is an existing directory; a UsageError naming `flag` otherwise."""
+    if not path.exists():
+        raise UsageError(f"{flag} {path} does not exist", hint="Pass an existing directory.")
+    if not path.is_dir():
+        raise UsageError(f"{flag} {path} is a file, not a directory", hint="Pass an existing directory.")
+    return path
 
 
 def project_state_dir(project: Path) -> Path:

@@ -29,6 +29,10 @@ IDENTIFIER_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 FUNC_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_TYPE_LEN = 32
+# [env_vars] limits of the platform, per function (spec 2.3): counted in UTF-8 bytes.
+MAX_ENV_VARS = 64
+MAX_ENV_NAME_BYTES = 256
+MAX_ENV_VALUE_BYTES = 5 * 1024
 
 _UMBRELLA_KEYS = {
     "name", "main", "compatibility_date", "actors", "secrets", "edge_compute",
@@ -118,6 +122,11 @@ def find_manifest(directory: Path) -> Path:
         path = directory / candidate
         if path.is_file():
             return path
+        if path.exists():
+            raise ConfigError(
+                f"{path} is a directory (or another non-file), not a manifest",
+                hint=f"Replace it with a {candidate} file (see docs/manifest.md).",
+            )
     raise ConfigError(
         f"No project manifest found in {directory}",
         hint="Run the command from a directory containing a telnyx.toml manifest, or pass -f DIR.",
@@ -138,6 +147,8 @@ def load_manifest(directory: Path, *, check_main: bool = True) -> Manifest:
 
 def parse_manifest(text: str, path: Path, *, check_main: bool = True) -> Manifest:
     kind: ManifestKind = "umbrella" if path.name == UMBRELLA else "classic"
+    # Editors on Windows save UTF-8 with a byte order mark; TOML itself does not allow one.
+    text = text.removeprefix("\ufeff")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -219,9 +230,14 @@ class _Validator:
         main = self._top_string("main", required=True)
         if main is None:
             return None
+        if not main.strip() or main.endswith(("/", "\\")):
+            self.problem("main", f"{main!r} does not name a file; point main at the entry module (e.g. \"src/index.ts\")")
+            return None
         target = (self.path.parent / main).resolve()
         if Path(main).is_absolute() or not target.is_relative_to(self.path.parent.resolve()):
             self.problem("main", f"{main!r} must be a path inside the project")
+        elif self.check_main and target.is_dir():
+            self.problem("main", f"{main!r} is a directory; point main at the entry module in it (e.g. \"{main.rstrip('/')}/index.ts\")")
         elif self.check_main and not target.is_file():
             self.problem("main", f"{main!r} does not exist; create it or point main at the entry module")
         return main
@@ -233,7 +249,8 @@ class _Validator:
         if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
             return value.isoformat()
         if not isinstance(value, str) or not DATE_RE.match(value):
-            self.problem("compatibility_date", f"{value!r} must be a date string \"YYYY-MM-DD\"")
+            shown = _toml_value(value)
+            self.problem("compatibility_date", f"{shown} must be a date string \"YYYY-MM-DD\"")
             return None
         try:
             _dt.date.fromisoformat(value)
@@ -334,7 +351,7 @@ class _Validator:
                 if value is None:
                     self.problem(f"{where}.{key}", "missing; a positive whole number is required")
                 elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                    self.problem(f"{where}.{key}", f"{value!r} must be a positive whole number")
+                    self.problem(f"{where}.{key}", f"{_toml_value(value)} must be a positive whole number")
                 else:
                     numbers.append((key, value))
             if name is not None:
@@ -347,9 +364,26 @@ class _Validator:
         if table is None:
             return {}
         result: dict[str, str] = {}
+        if len(table) > MAX_ENV_VARS:
+            self.problem("env_vars", f"{len(table)} variables; the platform allows at most {MAX_ENV_VARS} per function (spec 2.3)")
         for key, value in table.items():
+            where = f"env_vars.{_toml_key(key[:40])}" + ("…" if len(key) > 40 else "")
+            if not key or "=" in key or "\x00" in key:
+                self.problem(where, f"{key!r} cannot be an environment variable name (empty, or holds '=' or NUL)")
+                continue
+            if len(key.encode("utf-8")) > MAX_ENV_NAME_BYTES:
+                self.problem(where, f"name is {len(key.encode('utf-8'))} bytes; the limit is {MAX_ENV_NAME_BYTES} (spec 2.3)")
+                continue
             if not isinstance(value, str):
-                self.problem(f"env_vars.{key}", f"must be a string, not {_toml_type(value)} (all values are strings)")
+                self.problem(where, f"must be a string, not {_toml_type(value)} (all values are strings)")
+                continue
+            if "\x00" in value:
+                self.problem(where, "holds a NUL character, which no environment variable can")
+                continue
+            if len(value.encode("utf-8")) > MAX_ENV_VALUE_BYTES:
+                self.problem(
+                    where, f"value is {len(value.encode('utf-8')):,} bytes; the limit is 5 KB ({MAX_ENV_VALUE_BYTES:,} bytes, spec 2.3)"
+                )
                 continue
             if key in self.bindings:
                 self.warnings.append(f"env_vars.{key}: shadows the binding declared at {self.bindings[key]}")
@@ -421,6 +455,26 @@ class _Validator:
                 self.warnings.append(f"{where}.{key}: unknown key (ignored)")
 
 
+def _toml_key(key: str) -> str:
+    """`key` as TOML spells it: bare when it can be, else a quoted string."""
+    import json
+
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: object) -> str:
+    """`value` as the user wrote it in TOML (a date/time without Python's repr)."""
+    if isinstance(value, (_dt.date, _dt.time)):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return str(value)
+    return _toml_type(value)
+
+
 def _toml_type(value: object) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
              list: "an array", dict: "a table"}
@@ -432,11 +486,13 @@ def _toml_type(value: object) -> str:
 
 def write_edge_compute(path: Path, func_id: str, func_name: str) -> None:
     """Set `[edge_compute] func_id/func_name`, keeping every comment and the file's layout."""
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    bom = "\ufeff" if text.startswith("\ufeff") else ""  # kept as the editor wrote it
+    doc = tomlkit.parse(text.removeprefix(bom))
     table = doc.get("edge_compute")
     if table is None:
         table = tomlkit.table()
         doc.add("edge_compute", table)
     table["func_id"] = func_id
     table["func_name"] = func_name
-    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    path.write_text(bom + tomlkit.dumps(doc), encoding="utf-8")

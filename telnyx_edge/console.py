@@ -30,9 +30,12 @@ class _Console(Console):
 
 
 # Width is fixed when not on a terminal so that piped output (and the tests) are stable.
-_width = None if os.isatty(1) else int(os.environ.get("COLUMNS", "120"))
-out = _Console(highlight=False, soft_wrap=True, width=_width)
-err = _Console(stderr=True, highlight=False, soft_wrap=True, width=_width)
+_columns = os.environ.get("COLUMNS", "").strip()
+# A terminal convention rather than a telnyx-edge setting: a value that is not a width is ignored.
+_width = None if os.isatty(1) else int(_columns) if _columns.isdigit() and 0 < int(_columns) < 100_000 else 120
+# emoji=False: a `:name:` in user data (an actor name, a key) is shown as typed, not as an emoji.
+out = _Console(highlight=False, soft_wrap=True, width=_width, emoji=False)
+err = _Console(stderr=True, highlight=False, soft_wrap=True, width=_width, emoji=False)
 
 _verbose = False
 
@@ -79,7 +82,25 @@ def table(columns: list[str], rows: list[list[str]]) -> None:
     for row in rows:
         # Text, not markup: cells hold user data (actor names), shown exactly and escaped.
         grid.add_row(*[Text(one_line(cell)) for cell in row])
-    out.print(grid)
+    # Into a pipe the table keeps its natural width: every column, every character (a terminal
+    # narrower than the table gets it cut to fit, for reading).
+    if out.is_terminal:
+        out.print(grid)
+        return
+    import sys
+
+    wide = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=1_000_000, emoji=False, color_system=None)
+    wide.print(grid)
+
+
+def json_out(data: object) -> None:
+    """`data` as indented JSON on stdout, for scripts: written as is (no markup, no emoji codes;
+    control characters are JSON escapes)."""
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=True) + "\n")
+    sys.stdout.flush()
 
 
 

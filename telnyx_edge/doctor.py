@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 from telnyx_edge.account import edge_home
 
@@ -37,15 +39,7 @@ def node_major(version: str) -> int | None:
 
 def run_checks() -> list[Check]:
     home = edge_home()
-    config_file = home / "config.toml"
-    database = home / "account.db"
-    checks = [
-        Check(True, "Config file", f"{config_file} ({'found' if config_file.is_file() else 'not created yet; defaults apply'})"),
-        Check(
-            database.is_file() or not home.exists() or home.is_dir(), "Account database",
-            f"{database} ({'found' if database.is_file() else 'created on first new-func'})",
-        ),
-    ]
+    checks = [_config_file(home / "config.toml"), _account_database(home)]
     node = _version("node")
     if node is None:
         checks.append(Check(False, "Node.js", "not found on PATH; install Node.js 18 or newer"))
@@ -72,3 +66,31 @@ def _runtime_packages() -> Check:
         return Check(True, "Runtime packages", f"{target} (installed on first dev/serve/ship, or run `telnyx-edge runtime install`)")
     versions = ", ".join(f"{name} {version}" for name, version in packages.describe(target).items())
     return Check("missing" not in versions, "Runtime packages", f"{target} ({versions})")
+
+
+def _config_file(path: Path) -> Check:
+    """Found means read: a config file that is not TOML fails the check."""
+    if not path.exists():
+        return Check(True, "Config file", f"{path} (not created yet; defaults apply)")
+    try:
+        tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return Check(False, "Config file", f"{path} cannot be read as TOML: {exc}")
+    return Check(True, "Config file", f"{path} (found and read)")
+
+
+def _account_database(home: Path) -> Check:
+    """Found means opened and read (read-only): a damaged database fails the check."""
+    from telnyx_edge.account.local import DB_NAME, count_functions
+    from telnyx_edge.errors import AccountError
+
+    database = home / DB_NAME
+    if not database.exists() and not database.is_symlink():
+        ok = not home.exists() or home.is_dir()
+        detail = "created on first new-func" if ok else f"{home} is not a directory; point TELNYX_EDGE_HOME at one"
+        return Check(ok, "Account database", f"{database} ({detail})")
+    try:
+        count = count_functions(home)
+    except AccountError as exc:
+        return Check(False, "Account database", exc.message)
+    return Check(True, "Account database", f"{database} (read: {count} function{'s' if count != 1 else ''})")

@@ -102,3 +102,13 @@ class OwnershipError(ShipError):
     ) -> None:
         super().__init__(message, hint=hint)
         self.details: list[str] = details or []
+
+
+# -- faults inside the runtime --------------------------------------------------------------
+# Not the user's to fix, so not EdgeErrors: the runtime handles them (replaces an isolate,
+# answers the request with an error) and the CLI never shows them as a `❌` line.
+
+
+class ProtocolError(Exception):
+    """The other end of a runtime pipe sent something that is not a frame of its protocol
+    (`runtime/protocol.py`): the connection is dropped and the isolate replaced."""

@@ -73,6 +73,35 @@ def inspect_function(account: AccountBackend, ref: str) -> Details:
     return Details(record, bindings, None)
 
 
+@dataclass(frozen=True)
+class Orphan:
+    """An actor type that deleting its owner leaves without one, and who still binds it."""
+
+    type: str
+    referrers: tuple[tuple[FunctionRecord, str], ...]  # (function, its binding name)
+
+
+def orphaned_by_delete(account: AccountBackend, record: FunctionRecord) -> list[Orphan]:
+    """The types `record` owns that other functions' serving revisions reference: deleting it
+    makes their calls fail with ActorTypeNotFoundError until another function ships the class."""
+    orphans = []
+    for type_, owner in sorted(account.owners().items()):
+        if owner.id != record.id:
+            continue
+        referrers = []
+        for other in account.referrers(type_):
+            if other.id == record.id or not other.serving_revision:
+                continue
+            manifest = account.revision(other.id, other.serving_revision).manifest
+            referrers += [
+                (other, str(a.get("binding"))) for a in manifest.get("actors", [])
+                if a.get("type") == type_ and a.get("role") != OWNER
+            ]
+        if referrers:
+            orphans.append(Orphan(type_, tuple(referrers)))
+    return orphans
+
+
 def delete_function(account: AccountBackend, ref: str) -> FunctionRecord:
     record = account.resolve(ref)
     account.delete(record.id)

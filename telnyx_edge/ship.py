@@ -156,6 +156,8 @@ def ship(
 ) -> ShipResult:
     """Bundle the project in `directory` and (unless `dry_run`) deploy it as a new revision."""
     deadline = time.monotonic() + (timeout if timeout > 0 else float("inf"))
+    if outdir is not None:
+        check_outdir(outdir)
     manifest = config.load_manifest(directory)
     if manifest.kind != "umbrella" or manifest.main is None:
         raise ShipError(
@@ -208,6 +210,28 @@ def ship(
         name, built, gz, bindings, ship_manifest, target, tuple(warnings),
         record=account.resolve(func_id), revision=revision,
     )
+
+
+def check_inputs(directory: Path, outdir: Path | None) -> None:
+    """What `ship` checks before it installs or writes anything: `--outdir`, then the manifest."""
+    if outdir is not None:
+        check_outdir(outdir)
+    config.load_manifest(directory)
+
+
+def check_outdir(outdir: Path) -> None:
+    """`--outdir` must be a directory or a path one can be created at (checked before any write)."""
+    if not str(outdir).strip():
+        raise UsageError("--outdir is empty", hint="Pass a directory, e.g. --outdir build (created if missing).")
+    for path in (outdir, *outdir.parents):
+        if path.exists() and not path.is_dir():
+            what = f"--outdir {outdir}" if path == outdir else f"--outdir {outdir}: {path}"
+            raise UsageError(
+                f"{what} is a file, not a directory",
+                hint="Pass a directory for the bundle, map, metafile and manifest (it is created if missing).",
+            )
+        if path.is_dir():
+            return
 
 
 def rollback(account: AccountBackend, ref: str, revision_id: str) -> tuple[FunctionRecord, RevisionRecord]:

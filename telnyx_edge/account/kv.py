@@ -63,9 +63,9 @@ def parse_ttl(text: str) -> int:
 
 
 def _open(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    return conn
+    from telnyx_edge.account.storefile import open_store
+
+    return open_store(path)
 
 
 def put(path: Path, key: str, value: bytes, ttl_s: int | None = None) -> None:

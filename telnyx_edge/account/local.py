@@ -54,8 +54,9 @@ _REV_COLUMNS = "id, func_id, created_at, status, path, manifest"
 
 def edge_home() -> Path:
     """The account's home: `$TELNYX_EDGE_HOME`, else `~/.telnyx-edge`."""
-    configured = os.environ.get("TELNYX_EDGE_HOME")
-    return Path(configured).expanduser() if configured else Path.home() / ".telnyx-edge"
+    from telnyx_edge import settings
+
+    return settings.get().home
 
 
 def open_account(home: Path | None = None) -> LocalAccount:
@@ -84,6 +85,8 @@ class LocalAccount:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
+        if self.db_path.is_dir():
+            raise not_a_file(self.db_path)
         try:
             self._home.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
@@ -92,25 +95,41 @@ class LocalAccount:
                 f"Cannot open the account database {self.db_path}: {exc}",
                 hint="Check that TELNYX_EDGE_HOME points at a writable directory.",
             ) from exc
-        conn.execute("PRAGMA busy_timeout = 60000")
-        conn.execute("PRAGMA foreign_keys = ON")
-        # Switching to WAL needs the write lock; many processes starting at once retry it.
-        for attempt in range(200):
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                with _immediate(conn):
-                    for statement in filter(str.strip, _SCHEMA.split(";")):
-                        conn.execute(statement)
-                break
-            except sqlite3.OperationalError as exc:
-                if attempt == 199:
-                    raise AccountError(
-                        f"The account database {self.db_path} stayed locked: {exc}",
-                        hint="Another telnyx-edge process holds it; try again when it has finished.",
-                    ) from exc
-                time.sleep(0.01)
+        try:
+            self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
         return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """WAL, the schema, and a check that the tables are ours; a file that is not a SQLite
+        database (or another program's) is an AccountError naming it, never a crash later."""
+        try:
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            # Switching to WAL needs the write lock; many processes starting at once retry it.
+            for attempt in range(200):
+                try:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    with _immediate(conn):
+                        for statement in filter(str.strip, _SCHEMA.split(";")):
+                            conn.execute(statement)
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "lock" not in str(exc) and "busy" not in str(exc):
+                        raise
+                    if attempt == 199:
+                        raise AccountError(
+                            f"The account database {self.db_path} stayed locked: {exc}",
+                            hint="Another telnyx-edge process holds it; try again when it has finished.",
+                        ) from exc
+                    time.sleep(0.01)
+            conn.execute(f"SELECT {_FUNC_COLUMNS} FROM functions LIMIT 0")
+            conn.execute(f"SELECT {_REV_COLUMNS} FROM revisions LIMIT 0")
+        except sqlite3.DatabaseError as exc:
+            raise damaged(self.db_path, exc) from exc
 
     def close(self) -> None:
         if self._conn is not None:
@@ -229,7 +248,7 @@ class LocalAccount:
         if target.status != DEPLOY_OK:
             raise AccountError(
                 f"Revision {target.id} has status {target.status}; only deploy_ok revisions can be served",
-                hint="Pick a deploy_ok revision from 'telnyx-edge revisions list FUNCTION'.",
+                hint=f"Pick a deploy_ok revision from 'telnyx-edge revisions list {self._name_of(func_id)}'.",
             )
         conn = self._connect()
         with _immediate(conn):
@@ -305,9 +324,14 @@ class LocalAccount:
         if len(row) != 1:
             raise AccountError(
                 f"No revision '{revision_id}' for this function",
-                hint="Run 'telnyx-edge revisions list FUNCTION' to see its revisions.",
+                hint=f"Run 'telnyx-edge revisions list {self._name_of(func_id)}' to see its revisions.",
             )
         return _revision(row[0])
+
+    def _name_of(self, func_id: str) -> str:
+        """The function's name for a hint (its id when it is gone)."""
+        record = self.find(func_id)
+        return record.name if record is not None else func_id
 
     def set_serving(self, func_id: str, revision_id: str) -> FunctionRecord:
         conn = self._connect()
@@ -317,6 +341,42 @@ class LocalAccount:
                 (revision_id, _now(), func_id),
             )
         return self.resolve(func_id)
+
+
+def damaged(path: Path, exc: BaseException) -> AccountError:
+    """The error for an account database that SQLite cannot read as ours."""
+    return AccountError(
+        f"The account database {path} is damaged or not a telnyx-edge account ({exc})",
+        hint=f"Move it aside (mv {path} {path}.bad) to start an empty account, or restore it from a backup.",
+    )
+
+
+def not_a_file(path: Path) -> AccountError:
+    return AccountError(
+        f"The account database {path} is a directory, not a file",
+        hint=f"Move it aside (mv {path} {path}.bad); the next command starts an empty account.",
+    )
+
+
+def count_functions(home: Path) -> int:
+    """Open `home`'s account database read-only and count its functions (for `status`).
+
+    Raises AccountError when the file cannot be opened or read as an account database."""
+    path = home / DB_NAME
+    if path.is_dir():
+        raise not_a_file(path)
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        raise AccountError(f"Cannot open the account database {path}: {exc}", hint="Check its permissions.") from exc
+    try:
+        conn.execute(f"SELECT {_FUNC_COLUMNS} FROM functions LIMIT 0")  # the tables are ours
+        conn.execute(f"SELECT {_REV_COLUMNS} FROM revisions LIMIT 0")
+        return int(conn.execute("SELECT count(*) FROM functions").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        raise damaged(path, exc) from exc
+    finally:
+        conn.close()
 
 
 def _revision(row: tuple[Any, ...]) -> RevisionRecord:

@@ -110,6 +110,13 @@ class Catalog:
             conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute(_SCHEMA)
             yield conn
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.IntegrityError) or "locked" in str(exc):
+                raise
+            raise AccountError(
+                f"The storage catalog {self.path} is damaged or not a telnyx-edge catalog ({exc})",
+                hint=f"Move it aside (mv {self.path} {self.path}.bad); the namespaces' data files stay in {self.path.parent}.",
+            ) from exc
         finally:
             conn.close()
 

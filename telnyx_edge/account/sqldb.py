@@ -57,10 +57,11 @@ def execute(path: Path, script: str) -> list[StatementResult]:
     statements = split_statements(script)
     if not statements:
         raise UsageError("No SQL statement to run", hint='Pass --command "SELECT 1" or --file PATH with SQL in it.')
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    from telnyx_edge.account.storefile import open_store
+
+    conn = open_store(path)
     results: list[StatementResult] = []
     try:
-        conn.execute("PRAGMA busy_timeout = 30000")
         # The database is shared with running functions (WAL): no other files, no journal or
         # durability changes from a script.
         conn.set_authorizer(_authorize)

@@ -8,10 +8,11 @@ from typing import Optional
 import typer
 
 from telnyx_edge import console
+from telnyx_edge.cli.params import path_value
 
 
 def register(app: typer.Typer) -> None:
-    from telnyx_edge.cli.app import new_group
+    from telnyx_edge.cli.group import new_group
 
     group = new_group("Inspect Stateful Actor types on the account and their instances.")
     group.command("list", help="The actor types on the account, with owner and referencing functions.")(list_types)
@@ -22,15 +23,15 @@ def register(app: typer.Typer) -> None:
 
 def _state_dir(state: Optional[Path], project: Optional[Path]) -> Path:
     from telnyx_edge.account import edge_home
-    from telnyx_edge.actors import account_state_dir, project_state_dir
+    from telnyx_edge.actors import account_state_dir, existing_dir, project_state_dir
     from telnyx_edge.errors import UsageError
 
     if state is not None and project is not None:
         raise UsageError("--state and -f/--from-dir cannot be used together", hint="Pass one of them.")
     if state is not None:
-        return state.expanduser().resolve()
+        return existing_dir(state.expanduser().resolve(), "--state")
     if project is not None:
-        return project_state_dir(project.expanduser().resolve())
+        return project_state_dir(existing_dir(project.expanduser().resolve(), "-f/--from-dir"))
     return account_state_dir(edge_home())
 
 
@@ -38,15 +39,20 @@ def _ms(value: int | None) -> str:
     return "-" if value is None else console.timestamp(value)
 
 
-_STATE = typer.Option(None, "--state", help="Read this state directory (default: the account's, used by serve).")
-_PROJECT = typer.Option(None, "-f", "--from-dir", help="Read the dev state of this project (.telnyx/dev/state).")
+_STATE = typer.Option(None, "--state", parser=path_value, help="Read this state directory (default: the account's, used by serve).")
+_JSON = typer.Option(False, "--json", help="Print JSON (shape: docs/cli.md, JSON output).")
+_PROJECT = typer.Option(None, "-f", "--from-dir", parser=path_value, help="Read the dev state of this project (.telnyx/dev/state).")
 
 
-def list_types() -> None:
+def list_types(as_json: bool = _JSON) -> None:
     from telnyx_edge.account import open_account
     from telnyx_edge.actors import list_types as core_list
+    from telnyx_edge.cli import json_shapes
 
     views = core_list(open_account())
+    if as_json:
+        console.json_out([json_shapes.actor_type(v) for v in views])
+        return
     if not views:
         console.info("No actor types on this account yet. Ship a function with an [[actors]] binding.")
         return
@@ -60,12 +66,17 @@ def inspect(
     type_: str = typer.Argument(..., metavar="TYPE", help="Actor type (class name)."),
     state: Optional[Path] = _STATE,
     project: Optional[Path] = _PROJECT,
+    as_json: bool = _JSON,
 ) -> None:
     from telnyx_edge.account import open_account
     from telnyx_edge.actors import inspect_type, list_instances
+    from telnyx_edge.cli import json_shapes
 
     view = inspect_type(open_account(), type_)
     count = len(list_instances(_state_dir(state, project), type_, limit=1_000_000))
+    if as_json:
+        console.json_out({**json_shapes.actor_type(view), "instances": count})
+        return
     console.info(f"Type:       {view.type}")
     console.info(f"Owner:      {f'{view.owner.name} ({view.owner.id})' if view.owner else '(no owner: references do not resolve)'}")
     console.info(f"Instances:  {count}")
@@ -80,10 +91,15 @@ def instances(
     state: Optional[Path] = _STATE,
     project: Optional[Path] = _PROJECT,
     limit: int = typer.Option(50, "--limit", min=1, max=1000, help="At most this many, newest activity first."),
+    as_json: bool = _JSON,
 ) -> None:
     from telnyx_edge.actors import list_instances
+    from telnyx_edge.cli import json_shapes
 
     found = list_instances(_state_dir(state, project), type_, limit=limit)
+    if as_json:
+        console.json_out([json_shapes.instance(i) for i in found])
+        return
     if not found:
         console.info(f"No persisted instances of {type_}.")
         if state is None and project is None and (Path.cwd() / "telnyx.toml").is_file():

@@ -1,77 +1,24 @@
-"""The `telnyx-edge` command line: the root app, global flags, and the one error mapping.
+"""The `telnyx-edge` command line: the root app, global flags, and `main`.
 
 Every command module in `_COMMANDS` exposes `register(app)`. Commands parse and print;
-each calls one core function. Errors from the `EdgeError` hierarchy become a one-line
-message (plus a hint) and the error's exit code in `EdgeGroup.invoke`, nowhere else.
+each calls one core function. Errors become messages and exit codes in `cli.group`
+(`EdgeGroup.invoke` for ours, `report_usage` for the argument parser's), nowhere else.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 
 from telnyx_edge import __version__, console
-from telnyx_edge.errors import ConfigError, EdgeError
+from telnyx_edge.cli.group import CONTEXT, INTERNAL_ERROR_EXIT, EdgeGroup, new_group, report, set_debug
 
-CONTEXT = {"help_option_names": ["-h", "--help"]}
-INTERNAL_ERROR_EXIT = 70
+__all__ = ["app", "main", "CONTEXT", "INTERNAL_ERROR_EXIT", "EdgeGroup", "new_group", "report"]
 
 _COMMANDS = ["new_func", "functions", "status", "ship", "revisions", "types_cmd", "actors", "dev", "serve", "runtime_cmd", "secrets", "storage"]
-
-_debug = False
-
-
-class EdgeGroup(TyperGroup):
-    """A command group that maps our errors to messages and exit codes."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except EdgeError as exc:
-            report(exc)
-            raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, typer.TyperException):
-            raise  # usage errors and exits keep typer's own handling
-        except KeyboardInterrupt:
-            console.error("Interrupted")
-            raise typer.Exit(130) from None
-        except Exception as exc:  # noqa: BLE001 - the last line of defence
-            if _debug:
-                traceback.print_exc()
-            console.error(
-                f"Internal error: {type(exc).__name__}: {exc}",
-                hint="This is a bug in telnyx-edge; run again with --debug for a traceback and report it.",
-            )
-            raise typer.Exit(INTERNAL_ERROR_EXIT) from None
-
-
-def report(exc: EdgeError) -> None:
-    if _debug:
-        traceback.print_exception(exc)
-    if isinstance(exc, ConfigError) and exc.problems:
-        console.error(exc.message)
-        for problem in exc.problems:
-            console.err.print(f"   {problem}", markup=False)
-        if exc.hint:
-            console.err.print(f"💡 {exc.hint}", markup=False)
-        return
-    console.error(exc.message, exc.hint)
-    for detail in getattr(exc, "details", []):
-        console.err.print(f"   {detail}", markup=False)
-
-
-def new_group(help: str) -> typer.Typer:
-    """A sub-app (e.g. `revisions`, `actors`) with the same error mapping and -h."""
-    return typer.Typer(
-        cls=EdgeGroup, help=help, context_settings=CONTEXT, no_args_is_help=True,
-        pretty_exceptions_enable=False, add_completion=False,
-    )
-
 
 app = typer.Typer(
     cls=EdgeGroup,
@@ -97,8 +44,7 @@ def root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
     """Scaffold, ship and run Telnyx Edge functions and Stateful Actors locally."""
-    global _debug
-    _debug = debug
+    set_debug(debug)
     console.set_verbose(verbose or debug)
 
 
@@ -106,10 +52,36 @@ for _name in _COMMANDS:
     importlib.import_module(f"telnyx_edge.cli.{_name}").register(app)
 
 
+def _parser_errors() -> Any:
+    """The argument parser's exception classes: typer vendors click from 0.2x on."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - an older typer on plain click
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions
+
+
 def main() -> None:
-    app(prog_name="telnyx-edge")
+    """The console script. The parser runs in non-standalone mode so that its usage errors
+    reach `report_usage` (our `❌`/`💡` lines, exit 2) instead of click's `Error: ...`."""
+    from telnyx_edge.cli.group import report_usage
+
+    errors = _parser_errors()
+    try:
+        code = app(prog_name="telnyx-edge", standalone_mode=False)
+    except errors.NoArgsIsHelpError as exc:  # a bare group: its help, as before
+        exc.show()
+        code = exc.exit_code
+    except errors.UsageError as exc:
+        code = report_usage(exc.format_message(), exc.ctx.command_path if exc.ctx else None)
+    except typer.Abort:
+        console.error("Aborted: no answer to the prompt", hint="Pass -y/--yes to skip the prompt in scripts.")
+        code = 1
+    except errors.ClickException as exc:
+        console.error(exc.format_message())
+        code = exc.exit_code
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-    sys.exit(0)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from telnyx_edge import console
+from telnyx_edge.cli.params import host_value, path_value, port_value
 
 
 def register(app: typer.Typer) -> None:
@@ -14,38 +17,72 @@ def register(app: typer.Typer) -> None:
 
 
 def dev(
-    from_dir: Optional[Path] = typer.Option(None, "-f", "--from-dir", help="Project directory (default: the current one)."),
-    port: int = typer.Option(8787, "--port", min=0, max=65535, help="Port to serve on (0 picks a free one)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (127.0.0.1 keeps it local)."),
-    state: Optional[Path] = typer.Option(None, "--state", help="Directory for actor state (default: .telnyx/dev/state)."),
+    from_dir: Optional[Path] = typer.Option(None, "-f", "--from-dir", parser=path_value, help="Project directory (default: the current one)."),
+    port: int = typer.Option(8787, "--port", parser=port_value, help="Port to serve on (0 picks a free one)."),
+    host: str = typer.Option("127.0.0.1", "--host", parser=host_value, help="Interface to bind (127.0.0.1 keeps it local)."),
+    state: Optional[Path] = typer.Option(None, "--state", parser=path_value, help="Directory for actor state (default: .telnyx/dev/state)."),
     no_watch: bool = typer.Option(False, "--no-watch", help="Do not watch sources for changes."),
     with_projects: list[Path] = typer.Option(
-        [], "--with", help="Also run this project (repeatable), at its own host name; resolves shared actor types.",
+        [], "--with", parser=path_value, help="Also run this project (repeatable), at its own host name; resolves shared actor types.",
     ),
     env_file: Optional[Path] = typer.Option(
-        None, "--env-file", help="A dotenv file whose values override secrets and [env_vars] for this run only.",
+        None, "--env-file", parser=path_value, help="A dotenv file whose values override secrets and [env_vars] for this run only.",
     ),
     method_timeout_ms: Optional[int] = typer.Option(
-        None, "--method-timeout-ms", envvar="TELNYX_EDGE_METHOD_TIMEOUT_MS", min=100,
-        help="Wall-clock budget of one actor call (default 30000).",
+        None, "--method-timeout-ms", min=100, max=86_400_000,
+        help="Wall-clock budget of one actor call (default: TELNYX_EDGE_METHOD_TIMEOUT_MS, else 30000).",
     ),
     workers: Optional[int] = typer.Option(
-        None, "--workers", envvar="TELNYX_EDGE_WORKERS", min=1, max=64,
-        help="Worker threads per function (default: one per CPU); actors are spread over them by name.",
+        None, "--workers", min=1, max=64,
+        help="Worker threads per function (default: TELNYX_EDGE_WORKERS, else one per CPU); actors are spread over them by name.",
     ),
 ) -> None:
-    from telnyx_edge.cli.runtime_cmd import ensure_with_spinner
-    from telnyx_edge.cli.runtime_cmd import ensure_bundler
-    from telnyx_edge.cli.runtime_output import alarm_retry_delay_s, report
+    from telnyx_edge import settings
+    from telnyx_edge.cli.runtime_cmd import ensure_bundler, ensure_with_spinner, listen_check
+    from telnyx_edge.cli.runtime_output import report
+    from telnyx_edge.devcheck import check_dev_paths
     from telnyx_edge.runtime.devserver import DevOptions, limits_from_env, run
 
+    config = settings.get()
     project = (from_dir.expanduser() if from_dir else Path.cwd()).resolve()
+    extra = tuple(p.expanduser() for p in with_projects)
+    local_names = check_dev_paths(project, state, extra, env_file)
+    listen_check(host)
     ensure_bundler(project)
     options = DevOptions(
         project=project, host=host, port=port, state_dir=state, watch=not no_watch,
-        with_projects=tuple(p.expanduser() for p in with_projects),
-        limits=limits_from_env(method_timeout_ms, workers),
-        alarm_retry_delay_s=alarm_retry_delay_s(), packages_dir=ensure_with_spinner(),
+        with_projects=extra,
+        limits=limits_from_env(method_timeout_ms or config.method_timeout_ms, workers or config.workers),
+        alarm_retry_delay_s=config.alarm_retry_delay_s, packages_dir=ensure_with_spinner(),
         env_file=env_file.expanduser().resolve() if env_file else None,
     )
-    run(options, report)
+    run(options, _announce_account_owners(local_names, report))
+
+
+def _announce_account_owners(local: set[str], report: Callable[[object], None]) -> Callable[[object], None]:
+    """A reporter that, before `Ready on`, names every function dev runs from the account (the
+    owner of a type only referenced here) rather than from a local project's source."""
+    from telnyx_edge.runtime import events
+
+    def announce(event: object) -> None:
+        if isinstance(event, events.Ready):
+            for name, _url in event.functions:
+                if name not in local:
+                    console.info(_shipped_owner_line(name))
+        report(event)
+
+    return announce
+
+
+def _shipped_owner_line(name: str) -> str:
+    from telnyx_edge.account import open_account
+
+    account = open_account()
+    record = account.find(name)
+    types = sorted(t for t, owner in account.owners().items() if record is not None and owner.id == record.id)
+    what = f"actor type{'s' if len(types) != 1 else ''} {', '.join(types)}" if types else "the referenced actor types"
+    revision = f"revision {record.serving_revision}" if record and record.serving_revision else "its serving revision"
+    return (
+        f"ℹ️  {what}: served by '{name}' as shipped on the account ({revision}), not from its source; "
+        "to run its source (with reload), add --with DIR"
+    )

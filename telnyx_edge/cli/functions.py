@@ -20,10 +20,19 @@ def _when(timestamp: str) -> str:
 def list_functions(
     page: int = typer.Option(1, "--page", min=1, help="Page number."),
     page_size: int = typer.Option(25, "--page-size", min=1, max=250, help="Functions per page."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (shape: docs/cli.md, JSON output)."),
 ) -> None:
     from telnyx_edge.account import open_account
+    from telnyx_edge.cli import json_shapes
 
     records = open_account().functions()
+    if as_json:
+        page_records = records[(page - 1) * page_size: page * page_size]
+        console.json_out({
+            "functions": [json_shapes.function(r) for r in page_records],
+            "page": page, "page_size": page_size, "total": len(records),
+        })
+        return
     if not records:
         console.info("No functions on this account yet. Create one with: telnyx-edge new-func --actor --name=NAME")
         return
@@ -36,11 +45,18 @@ def list_functions(
         console.info(f"Page {page}; more with --page {page + 1}")
 
 
-def inspect(ref: str = typer.Argument(..., metavar="NAME|ID", help="Function name or id.")) -> None:
+def inspect(
+    ref: str = typer.Argument(..., metavar="NAME|ID", help="Function name or id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (shape: docs/cli.md, JSON output)."),
+) -> None:
     from telnyx_edge.account import open_account
+    from telnyx_edge.cli import json_shapes
     from telnyx_edge.functions import inspect_function
 
     details = inspect_function(open_account(), ref)
+    if as_json:
+        console.json_out(json_shapes.details(details))
+        return
     r = details.record
     console.info(f"Name:       {r.name}")
     console.info(f"ID:         {r.id}")
@@ -69,13 +85,20 @@ def delete_func(
     yes: bool = typer.Option(False, "-y", "--yes", help="Skip the confirmation prompt (for scripts and CI)."),
 ) -> None:
     from telnyx_edge.account import open_account
-    from telnyx_edge.functions import delete_function
+    from telnyx_edge.functions import delete_function, orphaned_by_delete
 
     account = open_account()
     record = account.resolve(ref)
-    if not yes and not typer.confirm(
-        f"Delete func '{record.name}' ({record.id}) with its revisions? This cannot be undone", default=False
-    ):
+    orphans = orphaned_by_delete(account, record)
+    for orphan in orphans:
+        users = ", ".join(f"'{f.name}' (binding {binding})" for f, binding in orphan.referrers)
+        console.warning(
+            f"'{record.name}' owns actor type {orphan.type}, which {users} reference{'s' if len(orphan.referrers) == 1 else ''}: "
+            "after the delete their calls fail with ActorTypeNotFoundError until another function ships the class"
+        )
+    question = f"Delete func '{record.name}' ({record.id}) with its revisions"
+    question += f", leaving {len(orphans)} actor type{'s' if len(orphans) != 1 else ''} without an owner?" if orphans else "?"
+    if not yes and not typer.confirm(f"{question} This cannot be undone", default=False):
         console.info("Nothing deleted.")
         raise typer.Exit(1)
     delete_function(account, record.id)

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from telnyx_edge import console
+from telnyx_edge.cli.params import path_value
 
 
 def register(app: typer.Typer) -> None:
@@ -20,8 +21,8 @@ def new_func(
     actor: bool = typer.Option(False, "--actor", help="Scaffold a StatefulActor project (TypeScript, telnyx.toml)."),
     agent: bool = typer.Option(False, "--agent", help="Scaffold an Agent SDK project (an actor extending Agent; implies --actor)."),
     language: Optional[str] = typer.Option(None, "-l", "--language", help="ts|typescript, js|javascript, python, go."),
-    from_dir: Optional[Path] = typer.Option(None, "--from-dir", help="Copy files from an existing directory."),
-    parent: Path = typer.Option(Path("."), "--dir", help="Create the project under this directory instead of the current one."),
+    from_dir: Optional[Path] = typer.Option(None, "--from-dir", parser=path_value, help="Copy files from an existing directory."),
+    parent: Path = typer.Option(Path("."), "--dir", parser=path_value, help="Create the project under this directory instead of the current one."),
     install: bool = typer.Option(True, "--install/--no-install", help="Run npm install in the new project (Node projects)."),
 ) -> None:
     from telnyx_edge.account import open_account

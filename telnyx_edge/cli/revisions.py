@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from telnyx_edge import console
-from telnyx_edge.cli.app import new_group
+from telnyx_edge.cli.group import new_group
 
 
 def register(app: typer.Typer) -> None:
@@ -15,12 +15,19 @@ def register(app: typer.Typer) -> None:
     app.command("rollback", help="Serve an earlier deploy_ok revision of a function again.")(rollback)
 
 
-def list_revisions(ref: str = typer.Argument(..., metavar="NAME|ID", help="Function name or id.")) -> None:
+def list_revisions(
+    ref: str = typer.Argument(..., metavar="NAME|ID", help="Function name or id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (shape: docs/cli.md, JSON output)."),
+) -> None:
     from telnyx_edge.account import open_account
+    from telnyx_edge.cli import json_shapes
 
     account = open_account()
     record = account.resolve(ref)
     revisions = account.revisions(record.id)
+    if as_json:
+        console.json_out([json_shapes.revision(rev, record.serving_revision) for rev in revisions])
+        return
     if not revisions:
         console.info(f"Func '{record.name}' has no revisions yet. Ship it with: telnyx-edge ship -f {record.directory}")
         return

@@ -7,10 +7,11 @@ from pathlib import Path
 import typer
 
 from telnyx_edge import console
+from telnyx_edge.cli.params import path_value
 
 
 def register(app: typer.Typer) -> None:
-    from telnyx_edge.cli.app import new_group
+    from telnyx_edge.cli.group import new_group
 
     group = new_group("The local runtime's own Node packages, installed once per machine.")
     group.command("install", help="Install the runtime's Node packages now (dev, serve and ship do it on first use).")(install)
@@ -51,6 +52,14 @@ def ensure_bundler(project: Path) -> None:
         ensure_with_spinner()
 
 
+def listen_check(host: str) -> None:
+    """Refuse a host this machine cannot listen on; warn about one beyond loopback."""
+    from telnyx_edge.hosts import check_listen_host, exposure_warning
+
+    if not check_listen_host(host):
+        console.warning(exposure_warning(host))
+
+
 def install() -> None:
     from telnyx_edge.runtime import packages
 
@@ -61,7 +70,7 @@ def install() -> None:
 
 
 def link(
-    from_dir: Path = typer.Option(Path("."), "-f", "--from-dir", help="Path to the project directory (with package.json)."),
+    from_dir: Path = typer.Option(Path("."), "-f", "--from-dir", parser=path_value, help="Path to the project directory (with package.json)."),
 ) -> None:
     from telnyx_edge.runtime.npmlink import PACKAGE, link_project
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 from telnyx_edge import console
 
 
 def alarm_retry_delay_s() -> float:
     """`TELNYX_EDGE_ALARM_RETRY_DELAY_MS` (tests shorten retries with it), default 1 s."""
-    raw = os.environ.get("TELNYX_EDGE_ALARM_RETRY_DELAY_MS", "")
-    return int(raw) / 1000 if raw.isdigit() else 1.0
+    from telnyx_edge import settings
+
+    return settings.get().alarm_retry_delay_s
 
 
 def report(event: object) -> None:

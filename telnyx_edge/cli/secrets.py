@@ -14,7 +14,7 @@ from telnyx_edge.account.secrets import SecretStore
 
 
 def register(app: typer.Typer) -> None:
-    from telnyx_edge.cli.app import new_group
+    from telnyx_edge.cli.group import new_group
 
     group = new_group(
         "Manage the account's secrets: each is an environment variable of every function "

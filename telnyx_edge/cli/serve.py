@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+from telnyx_edge.cli.params import host_value, port_value
 
 
 def register(app: typer.Typer) -> None:
@@ -13,25 +14,27 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    port: int = typer.Option(8788, "--port", min=0, max=65535, help="Port to serve on (0 picks a free one)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (127.0.0.1 keeps it local)."),
+    port: int = typer.Option(8788, "--port", parser=port_value, help="Port to serve on (0 picks a free one)."),
+    host: str = typer.Option("127.0.0.1", "--host", parser=host_value, help="Interface to bind (127.0.0.1 keeps it local)."),
     method_timeout_ms: Optional[int] = typer.Option(
-        None, "--method-timeout-ms", envvar="TELNYX_EDGE_METHOD_TIMEOUT_MS", min=100,
-        help="Wall-clock budget of one actor call (default 30000).",
+        None, "--method-timeout-ms", min=100, max=86_400_000,
+        help="Wall-clock budget of one actor call (default: TELNYX_EDGE_METHOD_TIMEOUT_MS, else 30000).",
     ),
     workers: Optional[int] = typer.Option(
-        None, "--workers", envvar="TELNYX_EDGE_WORKERS", min=1, max=64,
-        help="Worker threads per function (default: one per CPU); actors are spread over them by name.",
+        None, "--workers", min=1, max=64,
+        help="Worker threads per function (default: TELNYX_EDGE_WORKERS, else one per CPU); actors are spread over them by name.",
     ),
 ) -> None:
-    from telnyx_edge.account import edge_home
-    from telnyx_edge.cli.runtime_cmd import ensure_with_spinner
-    from telnyx_edge.cli.runtime_output import alarm_retry_delay_s, report
+    from telnyx_edge import settings
+    from telnyx_edge.cli.runtime_cmd import ensure_with_spinner, listen_check
+    from telnyx_edge.cli.runtime_output import report
     from telnyx_edge.runtime.devserver import limits_from_env
     from telnyx_edge.runtime.edge import ServeOptions, run
 
+    config = settings.get()
+    listen_check(host)
     options = ServeOptions(
-        home=edge_home(), host=host, port=port, limits=limits_from_env(method_timeout_ms, workers),
-        alarm_retry_delay_s=alarm_retry_delay_s(), packages_dir=ensure_with_spinner(),
+        home=config.home, host=host, port=port, limits=limits_from_env(method_timeout_ms or config.method_timeout_ms, workers or config.workers),
+        alarm_retry_delay_s=config.alarm_retry_delay_s, packages_dir=ensure_with_spinner(),
     )
     run(options, report)

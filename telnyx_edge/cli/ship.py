@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from telnyx_edge import console
-from telnyx_edge.cli.app import CONTEXT, EdgeGroup
+from telnyx_edge.cli.group import CONTEXT, EdgeGroup
+from telnyx_edge.cli.params import path_value
 
 if TYPE_CHECKING:
     from telnyx_edge.account import FunctionRecord
@@ -32,21 +33,22 @@ def register(app: typer.Typer) -> None:
 
 def ship(
     ctx: typer.Context,
-    from_dir: Path = typer.Option(Path("."), "-f", "--from-dir", help="Path to the function directory (relative, absolute, or ~/)."),
+    from_dir: Path = typer.Option(Path("."), "-f", "--from-dir", parser=path_value, help="Path to the function directory (relative, absolute, or ~/)."),
     timeout: str = typer.Option("5m0s", "-t", "--timeout", help="Deployment timeout as a Go duration (2m, 300s)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Build and check only: write the outputs, touch no account."),
-    outdir: Optional[Path] = typer.Option(None, "--outdir", help="Where to write the bundle, map, metafile and manifest (default .telnyx/build)."),
+    outdir: Optional[Path] = typer.Option(None, "--outdir", parser=path_value, help="Where to write the bundle, map, metafile and manifest (default .telnyx/build)."),
 ) -> None:
     """Bundle the function in a directory and deploy it as a new revision."""
     if ctx.invoked_subcommand is not None:
         return
     from telnyx_edge.account import open_account
     from telnyx_edge.cli.runtime_cmd import ensure_bundler
-    from telnyx_edge.ship import parse_duration
+    from telnyx_edge.ship import check_inputs, parse_duration
     from telnyx_edge.ship import ship as run_ship
 
     seconds = parse_duration(timeout)
     directory = from_dir.expanduser()
+    check_inputs(directory, outdir.expanduser() if outdir else None)  # before the bundler's one-time install
     ensure_bundler(directory)
     result = run_ship(
         directory, None if dry_run else open_account(), dry_run=dry_run,
@@ -77,18 +79,26 @@ def _report(result: ShipResult) -> None:
     console.step(f"Created revision {result.revision.id}")
     console.success(f"Func '{result.record.name}' is now deployed!")
     console.info("")
-    console.info("📡 Your function is live at:")
-    console.info(f"   {result.record.url()}")
-    console.info("")
-    console.info("💡 Test your function (with 'telnyx-edge serve' running):")
+    # Shipping serves nothing by itself: the local edge is `serve` (a running one picks up the
+    # new revision on its own), so say how to reach it rather than claim it is live.
+    console.info(f"📡 Its URL on the local edge: {result.record.url()}")
+    console.info("💡 Serve every shipped function with 'telnyx-edge serve' (a running serve picks up this revision), then:")
     console.info(f"   curl {result.record.url()}")
 
 
-def status(ref: str = typer.Argument(..., metavar="NAME|ID", help="Function name or id.")) -> None:
+def status(
+    ref: str = typer.Argument(..., metavar="NAME|ID", help="Function name or id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (shape: docs/cli.md, JSON output)."),
+) -> None:
     """One actionable line on a function's deploy state."""
     from telnyx_edge.account import open_account
+    from telnyx_edge.cli import json_shapes
 
-    console.info(status_line(open_account().resolve(ref)))
+    record = open_account().resolve(ref)
+    if as_json:
+        console.json_out(json_shapes.function(record))
+        return
+    console.info(status_line(record))
 
 
 def status_line(record: FunctionRecord) -> str:

@@ -14,11 +14,12 @@ import typer
 from rich.markup import escape
 
 from telnyx_edge import console
+from telnyx_edge.cli.params import path_value
 from telnyx_edge.account.namespaces import KINDS, Catalog, Kind, StoreRecord
 
 
 def register(app: typer.Typer) -> None:
-    from telnyx_edge.cli.app import new_group
+    from telnyx_edge.cli.group import new_group
 
     storage = new_group("Manage KV namespaces and SQL databases (local: under TELNYX_EDGE_HOME/storage).")
     kv = new_group("KV namespaces: env.NAME of a [storage.kv.NAME] binding.")
@@ -130,7 +131,7 @@ def key_put(
     key: str = typer.Argument(..., metavar="KEY"),
     value: Optional[str] = typer.Argument(None, metavar="[VALUE]", help="The value (or use --path)."),
     ttl: Optional[str] = typer.Option(None, "--ttl", help="Expire after this long: 30s, 10m, 2h, 1d or seconds."),
-    path: Optional[Path] = typer.Option(None, "--path", help="Read the value from this file."),
+    path: Optional[Path] = typer.Option(None, "--path", parser=path_value, help="Read the value from this file."),
     remote: bool = _REMOTE,
 ) -> None:
     from telnyx_edge.account import kv
@@ -206,7 +207,7 @@ def key_delete(ref: str = _REF, key: str = typer.Argument(..., metavar="KEY"), r
 def execute(
     ref: str = typer.Argument(..., metavar="ID|NAME", help="The database id or name."),
     command: Optional[str] = typer.Option(None, "--command", help="SQL to run."),
-    file: Optional[Path] = typer.Option(None, "--file", help="A file of SQL statements to run."),
+    file: Optional[Path] = typer.Option(None, "--file", parser=path_value, help="A file of SQL statements to run."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     remote: bool = _REMOTE,
 ) -> None:

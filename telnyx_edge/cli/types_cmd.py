@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from telnyx_edge import console
+from telnyx_edge.cli.params import path_value
 
 
 def register(app: typer.Typer) -> None:
@@ -14,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 
 def types(
-    from_dir: Path = typer.Option(Path("."), "-f", "--from-dir", help="Path to the project directory."),
+    from_dir: Path = typer.Option(Path("."), "-f", "--from-dir", parser=path_value, help="Path to the project directory."),
 ) -> None:
     from telnyx_edge.typegen import write_types
 

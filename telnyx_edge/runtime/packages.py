@@ -27,7 +27,7 @@ from pathlib import Path
 from telnyx_edge.errors import InstallError, ToolNotFound
 
 SPEC = Path(__file__).parent / "node" / "package.json"
-ENV_DIR = "TELNYX_EDGE_NODE_PACKAGES"
+ENV_DIR = "TELNYX_EDGE_NODE_PACKAGES"  # read through telnyx_edge.settings
 _MARKER = ".telnyx-edge-complete"
 INSTALL_TIMEOUT_S = 900
 
@@ -48,9 +48,11 @@ def install_key() -> str:
 
 def packages_dir(home: Path | None = None) -> Path:
     """The folder whose `node_modules` holds the runtime's packages (it may not exist yet)."""
-    configured = os.environ.get(ENV_DIR)
-    if configured:
-        return Path(configured).expanduser().resolve()
+    from telnyx_edge import settings
+
+    configured = settings.get().node_packages
+    if configured is not None:
+        return configured.resolve()
     if home is None:
         from telnyx_edge.account import edge_home
 

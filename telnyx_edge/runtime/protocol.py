@@ -31,14 +31,15 @@ from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
 
+from telnyx_edge.errors import ProtocolError  # defined with the other errors, re-exported here
+
 _LEN = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
 
 Message = list[Any]
 
 
-class ProtocolError(Exception):
-    """The other side sent something that is not a frame of this protocol."""
+__all__ = ["MAX_FRAME", "Message", "ProtocolError", "FrameConnection"]
 
 
 class FrameConnection(asyncio.Protocol):

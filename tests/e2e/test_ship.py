@@ -61,7 +61,8 @@ def test_owner_then_reference(owner: tuple[Path, str], readonly: tuple[Path, str
     revision = re.search(r"^✓ Created revision ([0-9a-f]{12})$", done.stdout, re.M)
     assert revision is not None
     assert "✅ Func 'account' is now deployed!" in lines
-    assert f"   http://account-{func_id[:10]}.localhost:8788" in lines
+    assert f"📡 Its URL on the local edge: http://account-{func_id[:10]}.localhost:8788" in lines
+    assert f"   curl http://account-{func_id[:10]}.localhost:8788" in lines
     assert _revisions(func_id) == [revision.group(1)]
     stored = open_account().home / "revisions" / func_id / revision.group(1)
     assert sorted(p.name for p in stored.iterdir()) == ["index.js", "index.js.map", "manifest.json", "meta.json"]

@@ -169,6 +169,19 @@ MALFORMED: list[tuple[str, str]] = [
     (HEAD + '[storage]\nkv = "CACHE"\n', "storage.kv: must be a table of [storage.kv.NAME] blocks"),
     (HEAD + '[storage.kv.MY__CACHE]\nid = "x"\n', "storage.kv.MY__CACHE: 'MY__CACHE' must be an identifier without '__'"),
     (HEAD + '[storage.sqldb]\nDB = "x"\n', "storage.sqldb.DB: must be a table"),
+    ('name = "account"\nmain = ""\n', "main: '' does not name a file; point main at the entry module (e.g. \"src/index.ts\")"),
+    ('name = "account"\nmain = "src/index.ts/"\n', "main: 'src/index.ts/' does not name a file; point main at the entry module (e.g. \"src/index.ts\")"),
+    ('name = "account"\nmain = "src"\n', "main: 'src' is a directory; point main at the entry module in it (e.g. \"src/index.ts\")"),
+    (HEAD + 'compatibility_date = 2026-05-01T10:00:00Z\n', "compatibility_date: 2026-05-01T10:00:00Z must be a date string \"YYYY-MM-DD\""),
+    (HEAD + 'compatibility_date = 10:00:00\n', "compatibility_date: 10:00:00 must be a date string \"YYYY-MM-DD\""),
+    (HEAD + '[[ratelimits]]\nname = "API"\nlimit = 2026-05-01\nperiod = 60\n', "ratelimits[0].limit: 2026-05-01 must be a positive whole number"),
+    (HEAD + '[env_vars]\n' + "".join(f'V{i} = "x"\n' for i in range(65)), "env_vars: 65 variables; the platform allows at most 64 per function (spec 2.3)"),
+    (HEAD + '[env_vars]\n"" = "x"\n', 'env_vars."": \'\' cannot be an environment variable name (empty, or holds \'=\' or NUL)'),
+    (HEAD + '[env_vars]\n"A=B" = "x"\n', 'env_vars."A=B": \'A=B\' cannot be an environment variable name (empty, or holds \'=\' or NUL)'),
+    (HEAD + f'[env_vars]\n{"N" * 257} = "x"\n', f"env_vars.{'N' * 40}…: name is 257 bytes; the limit is 256 (spec 2.3)"),
+    (HEAD + f'[env_vars]\n"{"é" * 129}" = "x"\n', f'env_vars."{"é" * 40}"…: name is 258 bytes; the limit is 256 (spec 2.3)'),
+    (HEAD + f'[env_vars]\nBIG = "{"x" * 5121}"\n', "env_vars.BIG: value is 5,121 bytes; the limit is 5 KB (5,120 bytes, spec 2.3)"),
+    (HEAD + '[env_vars]\nNUL = "a\\u0000b"\n', "env_vars.NUL: holds a NUL character, which no environment variable can"),
 ]
 
 
