@@ -112,3 +112,14 @@ class OwnershipError(ShipError):
 class ProtocolError(Exception):
     """The other end of a runtime pipe sent something that is not a frame of its protocol
     (`runtime/protocol.py`): the connection is dropped and the isolate replaced."""
+
+
+class CallError(Exception):
+    """A failed call inside the runtime, with the error `name` the caller branches on (e.g.
+    ActorMethodError, ActorIsolateCrashedError); not an EdgeError: the runtime answers it (an
+    HTTP status, a retried alarm) rather than the CLI."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message

@@ -21,7 +21,6 @@ import contextlib
 import ctypes
 import functools
 import os
-import shlex
 import shutil
 import signal
 import socket
@@ -30,7 +29,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from telnyx_edge.errors import RuntimeStartError, ToolNotFound
+from telnyx_edge import settings
+from telnyx_edge.errors import CallError, RuntimeStartError, ToolNotFound
 from telnyx_edge.runtime.jsmodule import JS_DIR
 from telnyx_edge.runtime.protocol import FrameConnection, Message
 from telnyx_edge.runtime.wire import FROM_DATAPLANE
@@ -39,15 +39,6 @@ ActorKey = tuple[str, str]
 """(actor type, actor name)."""
 
 DATAPLANE_SCRIPT = JS_DIR / "dataplane.mjs"
-
-
-class CallError(Exception):
-    """A failed call, with the error `name` the caller branches on (e.g. ActorMethodError)."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(f"{name}: {message}")
-        self.name = name
-        self.message = message
 
 
 class DataPlaneBackend(Protocol):
@@ -148,8 +139,8 @@ class DataPlane:
         inherited = tuple(fd for fd in (child.fileno(), v4, v6) if fd >= 0)
         try:
             # TELNYX_EDGE_NODE_FLAGS: extra node flags, e.g. --inspect or --cpu-prof.
-            flags = shlex.split(os.environ.get("TELNYX_EDGE_NODE_FLAGS", ""))
-            env = dict(os.environ)
+            flags = settings.get().node_flags
+            env = dict(os.environ)  # the data plane inherits the runtime's environment
             env["TELNYX_EDGE_NODE_PACKAGES"] = str(self._packages_dir)
             # fsyncs of different actors' databases run in libuv's pool, in parallel.
             env.setdefault("UV_THREADPOOL_SIZE", "16")

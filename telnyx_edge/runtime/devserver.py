@@ -10,13 +10,12 @@ the state directory.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from telnyx_edge import bundle
+from telnyx_edge import bundle, settings
 from telnyx_edge.account import edge_home
 from telnyx_edge.config import Manifest, load_manifest
 from telnyx_edge.errors import ConfigError, EdgeError, RuntimeStartError
@@ -266,22 +265,18 @@ def _check_distinct(specs: list[FunctionSpec], projects: list[_Project]) -> None
         seen[spec.name] = project.root
 
 
-def _env_ms(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    return int(raw) if raw.isdigit() else default
-
-
 def limits_from_env(method_timeout_ms: int | None = None, workers: int | None = None) -> Limits:
     """The budgets: `TELNYX_EDGE_METHOD_TIMEOUT_MS` is the default method budget and
     `TELNYX_EDGE_IDLE_MS` how long an unused activation stays in memory (default 120 s);
     `workers`: Worker threads per function revision (None: one per CPU)."""
-    method = method_timeout_ms or _env_ms("TELNYX_EDGE_METHOD_TIMEOUT_MS", 30_000)
+    env = settings.get()
+    method = method_timeout_ms or env.method_timeout_ms
     return Limits(
         method_timeout_ms=method,
         alarm_timeout_ms=max(method, 300_000 if method >= 30_000 else method * 10),
         request_timeout_ms=2 * method,
-        idle_ms=_env_ms("TELNYX_EDGE_IDLE_MS", 120_000),
-        workers=workers or 0,
+        idle_ms=env.idle_ms,
+        workers=workers or env.workers or 0,
     )
 
 

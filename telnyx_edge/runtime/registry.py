@@ -18,9 +18,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from telnyx_edge.errors import RuntimeStartError
+from telnyx_edge import settings
+from telnyx_edge.errors import CallError, RuntimeStartError
 from telnyx_edge.runtime import events
-from telnyx_edge.runtime.dataplane import ActorKey, CallError, DataPlane
+from telnyx_edge.runtime.dataplane import ActorKey, DataPlane
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -61,16 +62,6 @@ class Reports(Protocol):
 
     def alarm_changed(self, actor: ActorKey, fire_ms: int | None) -> None: ...
     def actor_stats(self, rows: list[list[Any]]) -> None: ...
-
-
-STARTUP_TIMEOUT_ENV = "TELNYX_EDGE_STARTUP_TIMEOUT_MS"
-DEFAULT_STARTUP_TIMEOUT_S = 10.0
-
-
-def startup_timeout_s() -> float:
-    """How long a revision may take to load its bundle: `TELNYX_EDGE_STARTUP_TIMEOUT_MS`, default 10 s."""
-    raw = os.environ.get(STARTUP_TIMEOUT_ENV, "")
-    return int(raw) / 1000 if raw.isdigit() and int(raw) > 0 else DEFAULT_STARTUP_TIMEOUT_S
 
 
 def pool_size(limits: Limits) -> int:
@@ -140,7 +131,7 @@ class Registry:
 
     async def _load(self, spec: FunctionSpec) -> int:
         """Start the revision's Worker pool in the data plane; returns its group id."""
-        bound = startup_timeout_s()
+        bound = settings.get().startup_timeout_s
         config = {
             "bundle": str(spec.bundle_path),
             "function": spec.name,
@@ -170,7 +161,7 @@ class Registry:
                 raise RuntimeStartError(
                     f"the code of {spec.name} did not finish loading within {bound:g} s "
                     "(a loop or an await at module top level that never ends, or an import that hangs?)",
-                    hint=f"Make the top level of main and its imports finish; {STARTUP_TIMEOUT_ENV} sets the bound (ms).",
+                    hint=f"Make the top level of main and its imports finish; {settings.STARTUP_TIMEOUT_MS} sets the bound (ms).",
                 ) from None
             if exc.name == "StartupError":
                 raise RuntimeStartError(
