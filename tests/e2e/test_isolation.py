@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.dev_helpers import close, copy_project, start_dev, value
+from tests.e2e.dev_helpers import close, copy_project, rpc, start_dev, value
 from tests.harness import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -100,3 +100,18 @@ def test_user_code_that_kills_the_data_plane_process_is_survived(server: ServerP
     with httpx.Client(base_url=server.url, timeout=30) as client:
         assert value(client, "survivor", "get", "kept") == "yes"
         assert value(client, "survivor", "incr") == 1
+
+
+@pytest.mark.parametrize("slot", range(WORKERS))
+def test_one_value_limit_whichever_worker_hosts_the_actor(server: ServerProcess, slot: int) -> None:
+    """2 MiB encoded, for arguments and results alike, whether the call stays on the caller's
+    Worker or crosses to another (the request's handler may run on either)."""
+    name = names_on_each_slot(f"limit{slot}")[slot]
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for _ in range(4):  # handlers land on both Workers over a few requests
+            assert value(client, name, "text", 1_000_000) == "x" * 1_000_000
+            result = rpc(client, name, "text", 3_000_000)
+            assert result["ok"] is False and result["name"] == "CodecError", result
+            assert "the limit is 2 MiB" in result["message"], result
+            result = rpc(client, name, "textLength", "y" * 3_000_000)
+            assert result["ok"] is False and result["name"] == "CodecError", result

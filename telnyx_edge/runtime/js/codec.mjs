@@ -68,15 +68,25 @@ function isPrimitive(v) {
   return v === null || t === "string" || t === "number" || t === "boolean" || t === "undefined" || t === "bigint";
 }
 
+// Strings longer than this (in UTF-16 code units, together) take the full codec, whose size
+// check is exact: a value must meet the one 2 MiB limit whichever path it takes (a call to an
+// actor on the same Worker, another Worker or another function).
+const QUICK_MAX_CHARS = MAX_VALUE_BYTES / 4;
+
 /** A copy of a value made only of primitives, one level deep (an array or plain object of
  *  them), or undefined when the value needs the full codec. Such values are always storable,
  *  and copying them directly is much cheaper than serializing: the common stub call
  *  `debit(1)` returning `{ ok, balance }` never touches V8 serialization. */
 export function quickCopy(value) {
-  if (isPrimitive(value)) return { value };
+  if (isPrimitive(value)) return typeof value === "string" && value.length > QUICK_MAX_CHARS ? undefined : { value };
+  let chars = 0;
   if (Array.isArray(value)) {
     if (Object.getPrototypeOf(value) !== Array.prototype) return undefined;
-    for (let i = 0; i < value.length; i++) if (!isPrimitive(value[i]) || !(i in value)) return undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      if (!isPrimitive(v) || !(i in value)) return undefined;
+      if (typeof v === "string" && (chars += v.length) > QUICK_MAX_CHARS) return undefined;
+    }
     return { value: value.slice() };
   }
   if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
@@ -85,6 +95,8 @@ export function quickCopy(value) {
       if (!Object.prototype.hasOwnProperty.call(value, k)) return undefined;
       const v = value[k];
       if (!isPrimitive(v)) return undefined;
+      chars += k.length + (typeof v === "string" ? v.length : 0);
+      if (chars > QUICK_MAX_CHARS) return undefined;
       out[k] = v;
     }
     if (Object.getOwnPropertySymbols(value).length) return undefined;

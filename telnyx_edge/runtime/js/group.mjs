@@ -15,6 +15,7 @@ import { Outbox, onBatch } from "./channel.mjs";
 const WORKER_URL = new URL("./worker.mjs", import.meta.url);
 const PROBE_MS = 25; // how often a Worker with work in flight is asked for a pong
 const STALL_MS = 20; // a probe unanswered this long: send new fetches to another slot
+const AFFINITY_ROUTES = 10_000; // learned routes kept per revision (forgotten all at once beyond)
 export const STREAM_DRAIN_MS = 5000; // a reload or stop lets open response streams run this long
 
 /** An error with the name callers branch on (ActorMethodTimeoutError, ...). */
@@ -186,6 +187,7 @@ const FROM_WORKER_HANDLERS = {
   body_ack: (slot, id, bytes) => slot.relays.get(id)?.ack(bytes),
   body_cancel: (slot, id) => { slot.relays.get(id)?.cancel(); slot.relays.delete(id); },
   call: (slot, id, type, name, method, args, chain) => {
+    slot.group.learn(slot, type, name);
     const worker = slot.worker;
     slot.outgoing++;
     const settled = () => { if (slot.worker === worker) slot.outgoing--; return slot.live && slot.worker === worker; };
@@ -196,6 +198,7 @@ const FROM_WORKER_HANDLERS = {
   },
   fetchactor: (slot, id, type, name, request, chain) => {
     // The answer is a whole body, or [status, headers, null] followed by body_chunk/body_end.
+    slot.group.learn(slot, type, name);
     const worker = slot.worker;
     slot.outgoing++;
     let answered = false;
@@ -239,6 +242,8 @@ export class Group {
     this.size = Math.max(1, config.workers | 0);
     this.slots = Array.from({ length: this.size }, (_, i) => new Slot(this, i));
     this.rr = 0;
+    this.routes = new Map(); // request path -> the slot whose actor its handler called (affinity)
+    this.owned = new Set(config.owned_types);
     this.stopping = false;
     this.quietWaiters = [];
     this.exitWaiters = [];
@@ -270,10 +275,13 @@ export class Group {
 
   slotFor(name) { return this.slots[this.size === 1 ? 0 : slotOf(name, this.size)]; }
 
-  /** A slot for a fetch handler: the live one with the least work running in it (ties in
-   * round-robin order), passing over slots that look stuck on a long synchronous stretch, so a
-   * CPU-bound actor does not hold up requests that do not need it. */
-  fetchSlot() {
+  /** A slot for a fetch handler of `route` (the request's path): the one whose actor this
+   * route's handler called last time (so the call stays on its Worker: no hop through the main
+   * thread), unless it is busier than the least busy slot by more than one; else the live slot
+   * with the least work running in it (ties in round-robin order). Slots that look stuck on a
+   * long synchronous stretch are passed over, so a CPU-bound actor does not hold up requests
+   * that do not need it. */
+  fetchSlot(route) {
     if (this.size === 1) return this.slots[0];
     const now = performance.now();
     let best = null;
@@ -283,8 +291,23 @@ export class Group {
       if (best === null || slot.active < best.active) best = slot;
     }
     if (best === null) best = this.slots[this.rr];
+    const learned = this.routes.get(route);
+    if (learned !== undefined) {
+      const slot = this.slots[learned];
+      if (slot !== best && slot.live && !slot.stalled(now) && slot.active <= best.active + 1) best = slot;
+    }
     this.rr = (best.index + 1) % this.size;
     return best;
+  }
+
+  /** A Worker's handler called actor (type, name) through the main thread. If that Worker is
+   * running one request only, the call is that request's: remember its route's target slot. */
+  learn(slot, type, name) {
+    if (this.size === 1 || slot.pending.size !== 1 || !this.owned.has(type)) return;
+    const sink = slot.pending.values().next().value;
+    if (sink.route === undefined) return;
+    if (this.routes.size >= AFFINITY_ROUTES) this.routes.clear();
+    this.routes.set(sink.route, this.slotFor(name).index);
   }
 
   get inFlight() {

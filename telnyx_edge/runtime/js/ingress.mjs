@@ -104,9 +104,13 @@ export class Ingress {
       const fn = this.router.functionForHost(authority.name);
       if (fn === null) throw this.router.noFunction(authority.name);
       const group = this.router.groupNow(fn) ?? await this.router.groupOf(fn);
-      const slot = group.fetchSlot();
+      const q = req.url.indexOf("?");
+      const route = q < 0 ? req.url : req.url.slice(0, q);
+      const slot = group.fetchSlot(route);
       if (!slot.live) await this.router.slotUp(slot);
-      slot.request("fetch", responseSink(this, res), req.method, url, headers, body);
+      const sink = responseSink(this, res);
+      sink.route = route;
+      slot.request("fetch", sink, req.method, url, headers, body);
     } catch (err) {
       failResponse(res, err.errorName ?? err.name ?? "Error", err.message);
     }
