@@ -17,6 +17,7 @@ import { SocketChannel } from "./channel.mjs";
 import { CallError, Group, asCallError, promiseSink } from "./group.mjs";
 import { Ingress } from "./ingress.mjs";
 import { TO_DATAPLANE } from "./wire.mjs";
+import { keepSpares } from "./spares.mjs";
 import { fileURLToPath } from "node:url";
 
 const AF_INET6 = 10; // Linux's value, as Python's socket.AF_INET6 sends it
@@ -213,6 +214,7 @@ function main() {
   socket.on("error", () => process.exit(0));
   process.on("uncaughtException", (err) => process.stderr.write(`[data plane] uncaught exception: ${err?.stack ?? err}\n`));
   dp.chan.send(["ready", { pid: process.pid }]);
+  keepSpares(1); // one per CPU: warm while Python bundles the first revision
 }
 
 export { HANDLERS, Router };

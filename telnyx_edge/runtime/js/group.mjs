@@ -8,11 +8,10 @@
 // - Every request sent to a Worker has exactly one sink; the sink hears exactly one of: done,
 //   result, head (then chunks and one end), or fail.
 
-import { Worker } from "node:worker_threads";
 import { slotOf } from "./placement.mjs";
+import { refillSoon, takeWorker } from "./spares.mjs";
 import { Outbox, onBatch } from "./channel.mjs";
 
-const WORKER_URL = new URL("./worker.mjs", import.meta.url);
 const PROBE_MS = 25; // how often a Worker with work in flight is asked for a pong
 const STALL_MS = 20; // a probe unanswered this long: send new fetches to another slot
 const AFFINITY_ROUTES = 10_000; // learned routes kept per revision (forgotten all at once beyond)
@@ -67,11 +66,9 @@ class Slot {
 
   start() {
     const { process_env: extraEnv, ...config } = this.group.config;
-    const worker = new Worker(WORKER_URL, {
-      workerData: { ...config, slot: this.index, slots: this.group.size },
-      // Each Worker has its own process.env: the function's secrets and [env_vars] (spec 2.3).
-      env: { ...process.env, ...extraEnv },
-    });
+    const worker = takeWorker();
+    // Each Worker has its own process.env: the function's secrets and [env_vars] (spec 2.3).
+    worker.postMessage({ config: { ...config, slot: this.index, slots: this.group.size }, env: extraEnv });
     this.worker = worker;
     this.ready = false; // this Worker has not answered `ready` yet
     this.exitReason = null;
@@ -270,6 +267,7 @@ export class Group {
       throw asCallError(err);
     } finally {
       clearTimeout(timer);
+      refillSoon(this.size);
     }
   }
 
@@ -368,6 +366,7 @@ export class Group {
     while (!this.stopping) {
       try {
         await slot.start();
+        refillSoon(this.size);
         return;
       } catch (err) {
         if (this.stopping) return;
