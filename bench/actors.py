@@ -7,7 +7,7 @@ on one hot account and spread over 1,000 accounts. Each cell is the median of --
 `--storage kv,sql` runs the KV Account (`storage.get/put`) and the SQL Account (balance in a
 table, debit as one conditional UPDATE), each under its own `dev`.
 
-    python bench/actors.py [--seconds 5] [--runs 3] [--concurrency 1,16,64] [--storage kv,sql]
+    python bench/actors.py [--seconds 5] [--runs 3] [--concurrency 1,16,64] [--storage kv,sql] [--workers N]
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--only", choices=["hot", "spread"], help="run one workload only")
     parser.add_argument("--storage", default="kv,sql", help="kv, sql or both: which Account to run")
+    parser.add_argument("--workers", type=int, help="Worker threads per function (dev --workers; default: one per CPU)")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     rows: list[tuple[str, int, float, float, float, int]] = []
@@ -67,7 +68,8 @@ def bench_project(storage: str, levels: list[int], args: argparse.Namespace) -> 
         project = Path(tmp) / "account"
         shutil.copytree(ROOT / "tests" / "fixtures" / "projects" / PROJECTS[storage], project)
         link_node_modules(project)
-        server = start_server(["dev", "--port", "0", "--no-watch"], cwd=project)
+        workers = ["--workers", str(args.workers)] if args.workers else []
+        server = start_server(["dev", "--port", "0", "--no-watch", *workers], cwd=project)
         try:
             with httpx.Client(base_url=server.url, timeout=60) as client:
                 client.post("/accounts/hot/deposit", json={"amount": FUNDS})
