@@ -14,13 +14,13 @@ bench/actors.py, spends about 50-100 µs of CPU per request and cannot drive a 2
 2-core machine. The client's own CPU (its rusage) and the machine's (from /proc/stat) are recorded
 for every cell so a client-bound cell shows. So is the CPU of the runtime's processes and of
 everything else: on a shared machine, a cell in which other work used more than --max-other % of a
-core is measured again (up to --retries times, each after waiting for a quiet half second) and, if
-still disturbed, marked with a dagger.
+core is measured again (up to --retries times); each attempt first waits, up to --quiet-wait s,
+for a quiet half second. A cell still disturbed is marked with a dagger.
 
     (cd bench/peers && npm ci)            # once: miniflare + workerd, pinned in package-lock.json
     python bench/peers/run.py [--seconds 3] [--runs 3] [--warmup 1] [--concurrency 1,16,64]
         [--accounts 1000] [--storage kv|sql] [--runtimes ours,miniflare,workerd]
-        [--max-other 30] [--retries 2] [--json PATH]
+        [--max-other 30] [--retries 1] [--quiet-wait 10] [--json PATH]
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def measure(runtimes: list[Runtime], levels: list[int], args: argparse.Namespace
             for c in levels:
                 for rt in runtimes:
                     for attempt in range(1 + args.retries):
-                        wait_quiet(args.max_other)
+                        wait_quiet(args.max_other, args.quiet_wait)
                         if args.warmup:
                             run_wrk(rt.url, workload, c, args.warmup, accounts)
                         result = run_wrk(rt.url, workload, c, args.seconds, accounts, rt.pid)
@@ -266,7 +266,7 @@ def measure(runtimes: list[Runtime], levels: list[int], args: argparse.Namespace
                     rt.results.setdefault((workload, c), []).append(result)
 
 
-def wait_quiet(max_other: float, limit: float = 60) -> None:
+def wait_quiet(max_other: float, limit: float) -> None:
     """Wait (up to `limit` s) for a half second in which the machine, idle of ours, is busy less than
     `max_other` % of one core: a shared machine's other work then falls on fewer cells."""
     deadline = time.monotonic() + limit
@@ -329,7 +329,9 @@ def main() -> None:
     parser.add_argument("--runtimes", default="ours,miniflare,workerd")
     parser.add_argument("--max-other", type=float, default=30,
                         help="%% of one core that other work on the machine may use during a cell before it is retried")
-    parser.add_argument("--retries", type=int, default=2, help="repeats of a cell that other work disturbed")
+    parser.add_argument("--retries", type=int, default=1, help="repeats of a cell that other work disturbed")
+    parser.add_argument("--quiet-wait", type=float, default=10,
+                        help="seconds to wait at most, before each cell, for the machine to be quiet (0: do not wait)")
     parser.add_argument("--json", type=Path, help="also write the figures, versions and machine to this file")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
