@@ -11,6 +11,7 @@
 import { Worker } from "node:worker_threads";
 import { slotOf } from "./placement.mjs";
 import { Outbox, onBatch } from "./channel.mjs";
+import { WS_FROM_WORKER, sockets } from "./websockets.mjs";
 
 const WORKER_URL = new URL("./worker.mjs", import.meta.url);
 const PROBE_MS = 25; // how often a Worker with work in flight is asked for a pong
@@ -125,6 +126,7 @@ class Slot {
   onExit(worker, code) {
     if (this.worker !== worker) return;
     this.live = false;
+    sockets.slotGone(this, worker);
     const reason = this.exitReason ?? `the isolate for ${this.name} exited (code ${code})`;
     const failName = this.exitReason ? "ActorMethodTimeoutError" : "ActorIsolateCrashedError";
     this.onFatal(new CallError("ActorIsolateCrashedError", this.lastError ? `${reason}: ${this.lastError.message}` : reason));
@@ -224,6 +226,7 @@ const FROM_WORKER_HANDLERS = {
   actor_stats: (slot, rows) => slot.group.router.report(["actor_stats", rows]),
   pong: (slot, seq) => { slot.probe.answered = Math.max(slot.probe.answered, seq); },
   stopped: (slot) => slot.worker.terminate(),
+  ...WS_FROM_WORKER,
 };
 
 export { FROM_WORKER_HANDLERS };
