@@ -136,6 +136,26 @@ def test_reload_closes_sockets_1001_and_the_sequence_continues(tmp_path: Path, e
         server.stop()
 
 
+def test_a_reference_function_forwards_the_upgrade_to_the_owners_actor(tmp_path: Path, edge_home: Path) -> None:
+    """dev --with: the lobby function binds ChatRoom, which the chat function owns; the socket
+    crosses from the lobby's Worker to the owner's through the main thread."""
+    chat = copy_project("chat", tmp_path)
+    lobby = copy_project("chat-lobby", tmp_path)
+    server = start_dev(lobby, "--no-watch", "--with", str(chat))
+    try:
+        hosts = hosts_of(server)
+        with open_ws(server, "/rooms/hall?user=alice", hosts["chat"]) as alice:
+            assert recv_json(alice)["present"] == 1
+            with open_ws(server, "/lobby/hall?user=bob", hosts["chat-lobby"]) as bob:
+                assert recv_json(bob) == {"type": "welcome", "user": "guest-bob", "present": 2}
+                bob.send(json.dumps({"text": "hi"}))
+                expected = {"type": "message", "seq": 1, "user": "guest-bob", "text": "hi"}
+                assert recv_json(alice) == expected and recv_json(bob) == expected
+                assert recv_json(bob) == {"type": "sent", "seq": 1, "delivered": 2}
+    finally:
+        server.stop()
+
+
 # -- the socket's semantics, on one ws-lab runtime ----------------------------------------------
 
 
@@ -207,6 +227,16 @@ def test_a_handler_past_the_budget_closes_1011_and_the_next_socket_works(lab: Se
 def test_an_actor_without_a_web_socket_handler_closes_1011(lab: ServerProcess) -> None:
     with open_ws(lab, "/plain/p") as ws:
         assert closed_with(ws) == (1011, "actor has no webSocket handler")
+
+
+def test_an_isolate_that_dies_closes_its_sockets_1001(lab: ServerProcess) -> None:
+    with open_ws(lab, "/lab/doomed") as ws:
+        recv_json(ws)
+        ws.send("exit")
+        assert closed_with(ws)[0] == 1001
+    lab.wait_for(r"Isolate replaced")
+    with open_ws(lab, "/lab/doomed") as ws:
+        assert recv_json(ws)["type"] == "hello"
 
 
 def test_a_frame_over_1_mib_closes_1009(lab: ServerProcess) -> None:
