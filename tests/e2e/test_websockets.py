@@ -296,9 +296,11 @@ def test_bad_input(lab: ServerProcess) -> None:
         open_ws(lab, "/lab/%20padded")
     assert refused.value.response.status_code == 500
     assert b"printable ASCII" in refused.value.response.body
-    with pytest.raises(InvalidStatus) as bad_header:
-        open_ws(lab, "/lab/h?header=%01")
-    assert bad_header.value.response.status_code == 500
+    for value in ("%01", "%C3%A9"):  # a control character; a non-ASCII one
+        with pytest.raises(InvalidStatus) as bad_header:
+            open_ws(lab, f"/lab/h?header={value}")
+        assert bad_header.value.response.status_code == 500
+        assert b"header x-forwarded-value is not printable ASCII" in bad_header.value.response.body
     # A client that vanishes mid-frame: the runtime keeps serving.
     port = urlsplit(lab.url).port
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
