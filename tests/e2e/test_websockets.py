@@ -5,6 +5,7 @@ bad input."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import threading
 import time
@@ -312,16 +313,35 @@ def test_bad_input(lab: ServerProcess) -> None:
     assert lab.proc.poll() is None
 
 
-def test_a_connection_past_its_lifetime_closes_1006(tmp_path: Path, edge_home: Path) -> None:
+def test_an_open_socket_keeps_its_actor_in_memory_and_closes_1006_past_its_lifetime(tmp_path: Path, edge_home: Path) -> None:
     project = copy_project("ws-lab", tmp_path)
-    server = start_dev(project, "--no-watch", env={"TELNYX_EDGE_WS_LIFETIME_MS": "300"})
+    env = {"TELNYX_EDGE_WS_LIFETIME_MS": "1500", "TELNYX_EDGE_IDLE_MS": "50"}
+    server = start_dev(project, "--no-watch", env=env)
     try:
         started = time.monotonic()
         with open_ws(server, "/lab/old") as ws:
             recv_json(ws)
+            # Many idle sweeps pass: an evicted activation would have closed its database under
+            # the socket, and the write below would fail the turn (1011).
+            time.sleep(0.6)
+            ws.send("bump")
+            assert recv_json(ws) == {"type": "echo", "text": "bump", "received": 1, "count": 1}
             assert closed_with(ws) == (1006, "")
-        assert time.monotonic() - started < 10
+        assert 1.4 < time.monotonic() - started < 10
         last = eventually(lambda: httpx.get(server.url + "/rpc/old/lastClose", timeout=30).json(), bool)
         assert last == {"code": 1006, "reason": ""}
+    finally:
+        server.stop()
+
+
+def test_a_stop_closes_open_sockets_1001(tmp_path: Path, edge_home: Path) -> None:
+    project = copy_project("chat", tmp_path)
+    server = start_dev(project, "--no-watch")
+    try:
+        with open_ws(server, "/rooms/lobby?user=alice") as alice:
+            recv_json(alice)
+            server.proc.send_signal(signal.SIGINT)
+            assert closed_with(alice)[0] == 1001
+        assert server.proc.wait(timeout=30) == 0
     finally:
         server.stop()
