@@ -340,6 +340,8 @@ def test_a_stop_closes_open_sockets_1001(tmp_path: Path, edge_home: Path) -> Non
     try:
         with open_ws(server, "/rooms/lobby?user=alice") as alice:
             recv_json(alice)
+            alice.send(json.dumps({"text": "hello"}))
+            recv_json(alice)
             server.proc.send_signal(signal.SIGINT)
             assert closed_with(alice)[0] == 1001
         assert server.proc.wait(timeout=30) == 0

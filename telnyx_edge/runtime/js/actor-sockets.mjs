@@ -318,6 +318,9 @@ export async function stopSockets(host) {
     sock._fail(1001, "the function is reloading or stopping; reconnect");
     acts.add(sock._act);
   }
+  host.wsSockets.clear();
+  // No socket holds its activation any more, so the sweep that follows closes its database.
+  for (const act of acts) act.sockets?.clear();
   const deadline = performance.now() + STOP_WAIT_MS;
   while ([...acts].some((a) => a.running) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 }
