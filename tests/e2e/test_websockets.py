@@ -240,6 +240,17 @@ def test_an_isolate_that_dies_closes_its_sockets_1001(lab: ServerProcess) -> Non
         assert recv_json(ws)["type"] == "hello"
 
 
+def test_a_synchronous_loop_in_a_handler_gets_its_isolate_replaced(lab: ServerProcess) -> None:
+    """Nothing but the socket is asking the Worker for work: the watchdog still notices."""
+    with open_ws(lab, "/lab/spinner") as ws:
+        recv_json(ws)
+        ws.send("spin")
+        assert closed_with(ws)[0] == 1001
+    lab.wait_for(r"Isolate replaced: .*blocked")
+    with open_ws(lab, "/lab/spinner") as ws:
+        assert recv_json(ws)["type"] == "hello"
+
+
 def test_a_frame_over_1_mib_closes_1009(lab: ServerProcess) -> None:
     with open_ws(lab, "/lab/big") as ws:
         recv_json(ws)

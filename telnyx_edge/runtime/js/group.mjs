@@ -61,6 +61,7 @@ class Slot {
     this.nextId = 1;
     this.probe = { seq: 0, answered: 0, sentAt: 0 };
     this.exitReason = null;
+    this.framedAt = -Infinity; // when a WebSocket frame was last sent to it (websockets.mjs)
   }
 
   get name() { return this.group.function; }
@@ -145,8 +146,9 @@ class Slot {
 
   /** The watchdog: probe a Worker with work in flight; one silent past the budget is replaced. */
   watch(now, budgetMs) {
-    if (!this.live || !this.pending.size) return;
+    // WebSocket frames are work too (websockets.mjs stamps framedAt), and a probe sent is judged.
     const p = this.probe;
+    if (!this.live || (!this.pending.size && !(now - this.framedAt < budgetMs) && p.seq === p.answered)) return;
     if (p.seq === p.answered) {
       p.seq++;
       p.sentAt = now;

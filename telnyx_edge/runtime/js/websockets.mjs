@@ -167,7 +167,10 @@ function complete(entry, req, socket, head) {
   if (entry.done) return refuse(socket, 503, "the actor's isolate was stopped or replaced during the handshake");
   wsServer().handleUpgrade(req, socket, head, (ws) => {
     entry.ws = ws;
-    ws.on("message", (data, isBinary) => entry.toWorker(["ws_frame", entry.id, data, isBinary]));
+    ws.on("message", (data, isBinary) => {
+      entry.slot.framedAt = performance.now(); // the watchdog probes a Worker that has frames to handle
+      entry.toWorker(["ws_frame", entry.id, data, isBinary]);
+    });
     ws.on("error", (err) => entry.toWorker(["ws_error", entry.id, err.message]));
     ws.on("close", (code, reason) => sockets.finish(entry, code, reason.toString()));
     const lifetime = entry.slot.group.config.ws_lifetime_ms ?? 300_000;
