@@ -100,6 +100,11 @@ def test_chat_under_dev(tmp_path: Path, edge_home: Path) -> None:
         # Not an upgrade: the function's own answer.
         response = httpx.get(server.url + "/rooms/lobby", timeout=30)
         assert response.status_code == 426 and response.text == "expected a WebSocket upgrade"
+        # An upgrade the function refuses itself: its answer goes back as is, no socket opens.
+        with pytest.raises(InvalidStatus) as refused:
+            open_ws(server, "/rooms/lobby")
+        assert refused.value.response.status_code == 400
+        assert refused.value.response.body == b"user (letters, digits, - or _) required"
     finally:
         server.stop()
 
