@@ -121,6 +121,37 @@ def test_chat_under_serve(tmp_path: Path, edge_home: Path) -> None:
         server.stop()
 
 
+def test_a_member_that_does_not_read_is_dropped_and_the_room_goes_on(tmp_path: Path, edge_home: Path) -> None:
+    """alice completes the handshake, then never reads: once 16 MiB wait for her the runtime drops
+    her (1006 on the actor's side), and the room tells bob she left."""
+    project = copy_project("chat", tmp_path)
+    server = start_dev(project, "--no-watch")
+    try:
+        port = urlsplit(server.url).port
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as alice:
+            alice.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            alice.sendall(
+                b"GET /rooms/slow?user=alice HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            assert alice.recv(4096).startswith(b"HTTP/1.1 101 ")
+            with open_ws(server, "/rooms/slow?user=bob") as bob:
+                assert recv_json(bob)["present"] == 2
+                text = "x" * 60_000
+                left = None
+                for _ in range(2000):
+                    bob.send(json.dumps({"text": text}))
+                    while (reply := recv_json(bob))["type"] not in ("sent", "left"):
+                        pass
+                    if reply["type"] == "left":
+                        left = reply
+                        break
+                assert left == {"type": "left", "user": "alice", "present": 1}
+        assert server.proc.poll() is None
+    finally:
+        server.stop()
+
+
 def test_reload_closes_sockets_1001_and_the_sequence_continues(tmp_path: Path, edge_home: Path) -> None:
     project = copy_project("chat", tmp_path)
     server = start_dev(project)

@@ -36,7 +36,7 @@ export class ActorWebSocket {
     this._id = id;
     this._act = act;
     this._listeners = new Map();
-    this._queued = 0; // events in the mailbox, not yet finished
+    this._queued = 0; // events in the mailbox, not yet delivered (their turn not started)
     this._queuedBytes = 0;
     this._dead = false; // its activation is gone: events do nothing
     this.readyState = OPEN;
@@ -170,14 +170,21 @@ export function closeActivationSockets(act, code, reason) {
   }
 }
 
-/** Enqueue one event of `sock` as a turn of its activation. */
+/** Enqueue one event of `sock` as a turn of its activation. It counts against the socket's
+ * inbound queue until it is delivered (its turn starts), not while its commit is in flight. */
 function enqueueEvent(sock, what, bytes, run) {
   sock._queued++;
   sock._queuedBytes += bytes;
-  const done = () => { sock._queued--; sock._queuedBytes -= bytes; };
+  let delivered = false;
+  const done = () => {
+    if (delivered) return;
+    delivered = true;
+    sock._queued--;
+    sock._queuedBytes -= bytes;
+  };
   sock._act.enqueue({
     kind: "ws", method: what, chain: [],
-    handler: () => function wsEvent() { return sock._dead ? undefined : run(); },
+    handler: () => { done(); return function wsEvent() { return sock._dead ? undefined : run(); }; },
     args: [],
     resolve: done,
     reject: (err) => {
@@ -239,7 +246,6 @@ export function acceptSocket(host, type, name, wire) {
   socketsOf(act).add(sock);
   host.chan.send(["ws_accept", socket]);
   const request = () => new Request(wire[1], { method: wire[0], headers: pairsOf(wire[2]) });
-  sock._queued++;
   act.enqueue({
     kind: "ws", method: "webSocket", chain: [],
     handler: (instance) => {
@@ -247,9 +253,8 @@ export function acceptSocket(host, type, name, wire) {
       return instance.webSocket;
     },
     args: [sock, request()],
-    resolve: () => { sock._queued--; },
+    resolve: () => {},
     reject: (err) => {
-      sock._queued--;
       if (sock._dead) return;
       if (err instanceof NoHandler) return sock._fail(1011, "actor has no webSocket handler");
       logError(`${act.key}.webSocket() failed; the socket is closed with 1011`, err);

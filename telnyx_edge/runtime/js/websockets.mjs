@@ -14,13 +14,16 @@
 // Worker on that slot never sees it); every accepted socket ends with exactly one `ws_close`
 // to that Worker while it lives (unless the Worker itself is gone); the connection lives at
 // most `ws_lifetime_ms` (closed abnormally, 1006), and a Worker that exits closes its sockets
-// with 1001.
+// with 1001; at most MAX_UNSENT_BYTES wait to be written to a client (beyond: dropped, 1006).
 
 import http from "node:http";
 import { requirePackage } from "./packages.mjs";
 import { BadHost, requestAuthority, requestUrl } from "./authority.mjs";
 
 export const MAX_FRAME_BYTES = 1024 * 1024; // larger frames close the socket with 1009 (spec 3.9)
+// A client that does not read: frames waiting to be written beyond this drop the connection (1006),
+// so one slow member of a busy room cannot grow this process without bound.
+export const MAX_UNSENT_BYTES = 16 * 1024 * 1024;
 const KEY_RE = /^[A-Za-z0-9+/]{22}==$/; // 16 random bytes, base64 (RFC 6455 4.1)
 const TEXT = "text/plain; charset=utf-8";
 const EMPTY = Buffer.alloc(0);
@@ -212,8 +215,9 @@ export const WS_FROM_WORKER = {
   ws_send: (slot, socket, data, binary) => {
     const entry = sockets.byId.get(socket);
     if (!entry || entry.slot !== slot) return;
-    if (entry.ws) entry.ws.send(data, { binary });
-    else entry.out.push([data, binary]);
+    if (!entry.ws) return entry.out.push([data, binary]);
+    entry.ws.send(data, { binary });
+    if (entry.ws.bufferedAmount > MAX_UNSENT_BYTES) entry.ws.terminate();
   },
   ws_broadcast: (slot, sockets, data, binary) => {
     for (const id of sockets) WS_FROM_WORKER.ws_send(slot, id, data, binary);
