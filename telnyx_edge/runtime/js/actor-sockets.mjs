@@ -310,6 +310,7 @@ export const WS_TO_WORKER = {
     sock.readyState = CLOSED;
     host.wsSockets.delete(socket);
     sock._act.sockets?.delete(sock);
+    if (sock._dead) return; // its activation was torn down: no instance is left to tell
     enqueueEvent(sock, 'on("close")', 0, () => sock._emit("close", [code, Buffer.from(reason)]));
   },
 };
