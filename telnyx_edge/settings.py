@@ -15,6 +15,7 @@ set of values, so a process (or a test) that changes one gets it validated again
 | `TELNYX_EDGE_ALARM_RETRY_DELAY_MS` | first delay before an alarm is retried, 0 ms to 1 day | 1000 |
 | `TELNYX_EDGE_NODE_FLAGS` | extra flags for the isolates' `node` (shell words) | none |
 | `TELNYX_EDGE_WORKERS` | Worker threads per function revision, 1 to 64 | one per CPU |
+| `TELNYX_EDGE_WS_LIFETIME_MS` | how long one WebSocket connection may live (then closed, 1006), 1 ms to 1 day | 300000 |
 """
 
 from __future__ import annotations
@@ -36,12 +37,13 @@ STARTUP_TIMEOUT_MS = "TELNYX_EDGE_STARTUP_TIMEOUT_MS"
 ALARM_RETRY_DELAY_MS = "TELNYX_EDGE_ALARM_RETRY_DELAY_MS"
 NODE_FLAGS = "TELNYX_EDGE_NODE_FLAGS"
 WORKERS = "TELNYX_EDGE_WORKERS"
+WS_LIFETIME_MS = "TELNYX_EDGE_WS_LIFETIME_MS"
 MAX_WORKERS = 64
 
 MIN_METHOD_TIMEOUT_MS = 100
 MAX_MS = 86_400_000  # one day: every budget is a JavaScript timer too (at most 2^31-1 ms)
 
-_NAMES = (HOME, NODE_PACKAGES, METHOD_TIMEOUT_MS, IDLE_MS, STARTUP_TIMEOUT_MS, ALARM_RETRY_DELAY_MS, NODE_FLAGS, WORKERS)
+_NAMES = (HOME, NODE_PACKAGES, METHOD_TIMEOUT_MS, IDLE_MS, STARTUP_TIMEOUT_MS, ALARM_RETRY_DELAY_MS, NODE_FLAGS, WORKERS, WS_LIFETIME_MS)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Settings:
     alarm_retry_delay_ms: int
     node_flags: tuple[str, ...]
     workers: int | None  # None: one per CPU
+    ws_lifetime_ms: int = 300_000  # spec 3.9: "at most about five minutes"
 
     @property
     def startup_timeout_s(self) -> float:
@@ -117,6 +120,7 @@ def _load(values: tuple[str | None, ...]) -> Settings:
         problems.append(f"{NODE_FLAGS}: {exc} (shell words, quoted as in a shell)")
         flags = ()
     workers = number(WORKERS, 0, 1, MAX_WORKERS, "threads") or None
+    ws_lifetime = millis(WS_LIFETIME_MS, 300_000, 1)
     if problems:
         count = len(problems)
         raise ConfigError(
@@ -124,4 +128,4 @@ def _load(values: tuple[str | None, ...]) -> Settings:
             problems=problems,
             hint="Fix or unset the variable(s) named above (see docs/cli.md, Environment).",
         )
-    return Settings(home, packages, method, idle, startup, retry, flags, workers)
+    return Settings(home, packages, method, idle, startup, retry, flags, workers, ws_lifetime)

@@ -151,6 +151,7 @@ class Registry:
             "packages_dir": str(self.packages_dir),
             "workers": pool_size(self.limits),
             "startup_timeout_ms": int(bound * 1000),
+            "ws_lifetime_ms": settings.get().ws_lifetime_ms,
         }
         group = self._next_group
         self._next_group += 1

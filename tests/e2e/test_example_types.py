@@ -16,7 +16,7 @@ from tests.harness import NODE_MODULES, run_cli
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-@pytest.mark.parametrize("name", ["sms-followup-agent", "kv-limiter", "sql-notes-agent"])
+@pytest.mark.parametrize("name", ["sms-followup-agent", "kv-limiter", "sql-notes-agent", "chat"])
 def test_example_project_type_checks(name: str, tmp_path: Path, edge_home: Path, node_modules: Path) -> None:
     project = tmp_path / name
     shutil.copytree(PROJECTS / name, project)

@@ -18,6 +18,7 @@ import { ActorDatabase } from "./actordb.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor, Agent } from "./edge-runtime.mjs";
 import { AGENT_MEMBERS } from "./agent.mjs";
+import { broadcast, closeActivationSockets, socketCount } from "./actor-sockets.mjs";
 
 const NOT_RPC = new Set(["fetch", "alarm", "webSocket", "constructor"]);
 export const fmtKey = (type, name) => `${type}(${JSON.stringify(name)})`;
@@ -63,8 +64,8 @@ export class Activation {
         return p;
       },
       setAlarm: (when) => this.storage.setAlarm(when),
-      count: () => 0,
-      broadcast: () => 0,
+      count: () => socketCount(this),
+      broadcast: (data) => broadcast(this, data),
     };
     this.chain = [];
     this.instance = new cls(ctx, this.host.envFor(this));
@@ -139,6 +140,9 @@ export class Activation {
         args = turn.argsValue ?? decodeValue(turn.args);
       } else if (turn.kind === "alarm") {
         fn = this.instance.alarm;
+      } else if (turn.kind === "ws") {
+        fn = turn.handler(this.instance); // a WebSocket event (actor-sockets.mjs)
+        args = turn.args;
       } else {
         fn = this.instance.fetch;
         args = [turn.request()];
@@ -245,6 +249,7 @@ export class Activation {
     if (this.retired) return;
     this.retired = true;
     this.instance = null;
+    closeActivationSockets(this, 1011, "the actor was torn down (a turn ran past its budget or its commit failed)");
     this.closed = this.close();
     this.host.retired(this);
   }
@@ -265,7 +270,8 @@ export class Activation {
   }
 
   get idle() {
-    return !this.running && !this.queue.length && (!this.db || this.db.idle);
+    // An open WebSocket keeps its activation in memory (spec 3.9).
+    return !this.running && !this.queue.length && (!this.db || this.db.idle) && !this.sockets?.size;
   }
 }
 

@@ -72,6 +72,35 @@ declare module "@telnyx/edge-runtime" {
     readonly storage: ActorStorage;
     blockConcurrencyWhile<T>(fn: () => Promise<T>): Promise<T>;
     setAlarm(when: number): Promise<void>;
+    /** Open WebSockets on this activation. */
+    count(): number;
+    /** Send one frame to every open WebSocket of this activation, now (not held until the turn
+     * commits); a string is a text frame. Returns how many sockets it went to. */
+    broadcast(data: string | ArrayBuffer | ArrayBufferView): number;
+  }
+
+  /** The socket an actor's `webSocket(ws, req)` owns: the surface of the `ws` package's
+   * WebSocket. Each event is a turn of the actor (one at a time with its calls and alarms,
+   * under the method budget); a listener that throws closes the socket with 1011. */
+  export interface ActorWebSocket {
+    readonly readyState: 0 | 1 | 2 | 3;
+    readonly url: string;
+    /** The subprotocol chosen (the client's first), or "". */
+    readonly protocol: string;
+    readonly bufferedAmount: number;
+    /** A string is a text frame; bytes are a binary one (`options.binary` overrides). */
+    send(data: string | ArrayBuffer | ArrayBufferView, options?: { binary?: boolean } | ((err?: Error) => void), cb?: (err?: Error) => void): void;
+    /** `code`: 1000 (default), 1001-1003, 1007-1014, or 3000-4999; `reason` at most 123 bytes. */
+    close(code?: number, reason?: string): void;
+    /** Drop the connection without a close handshake (both ends see 1006). */
+    terminate(): void;
+    on(event: "message", listener: (data: Buffer, isBinary: boolean) => void | Promise<void>): this;
+    on(event: "close", listener: (code: number, reason: Buffer) => void | Promise<void>): this;
+    on(event: "error", listener: (err: Error) => void | Promise<void>): this;
+    once(event: "message", listener: (data: Buffer, isBinary: boolean) => void | Promise<void>): this;
+    once(event: "close", listener: (code: number, reason: Buffer) => void | Promise<void>): this;
+    once(event: "error", listener: (err: Error) => void | Promise<void>): this;
+    off(event: "message" | "close" | "error", listener: (...args: any[]) => unknown): this;
   }
 
   export abstract class StatefulActor<E = Env> {
@@ -80,6 +109,10 @@ declare module "@telnyx/edge-runtime" {
     readonly env: E;
     fetch(req: Request): Promise<Response>;
     alarm(info: AlarmInfo): Promise<void>;
+    /** Optional: owns a WebSocket the function forwarded with `stub.fetch(req)`; `req` has the
+     * handshake headers (Upgrade, Connection, Sec-WebSocket-*) removed. Without it, an upgrade
+     * is closed with 1011. Frames that arrive before it returns are delivered after it, in order. */
+    webSocket?(ws: ActorWebSocket, req: Request): Promise<void>;
   }
 
   export type LocationHint = "us-east" | "us-west" | "eu" | "apac" | (string & {});

@@ -11,6 +11,7 @@
 import { slotOf } from "./placement.mjs";
 import { refillSoon, takeWorker } from "./spares.mjs";
 import { Outbox, onBatch } from "./channel.mjs";
+import { WS_FROM_WORKER, sockets } from "./websockets.mjs";
 
 const PROBE_MS = 25; // how often a Worker with work in flight is asked for a pong
 const STALL_MS = 20; // a probe unanswered this long: send new fetches to another slot
@@ -60,6 +61,7 @@ class Slot {
     this.nextId = 1;
     this.probe = { seq: 0, answered: 0, sentAt: 0 };
     this.exitReason = null;
+    this.framedAt = -Infinity; // when a WebSocket frame was last sent to it (websockets.mjs)
   }
 
   get name() { return this.group.function; }
@@ -123,6 +125,7 @@ class Slot {
   onExit(worker, code) {
     if (this.worker !== worker) return;
     this.live = false;
+    sockets.slotGone(this, worker);
     const reason = this.exitReason ?? `the isolate for ${this.name} exited (code ${code})`;
     const failName = this.exitReason ? "ActorMethodTimeoutError" : "ActorIsolateCrashedError";
     this.onFatal(new CallError("ActorIsolateCrashedError", this.lastError ? `${reason}: ${this.lastError.message}` : reason));
@@ -141,8 +144,9 @@ class Slot {
 
   /** The watchdog: probe a Worker with work in flight; one silent past the budget is replaced. */
   watch(now, budgetMs) {
-    if (!this.live || !this.pending.size) return;
+    // WebSocket frames are work too (websockets.mjs stamps framedAt), and a probe sent is judged.
     const p = this.probe;
+    if (!this.live || (!this.pending.size && !(now - this.framedAt < budgetMs) && p.seq === p.answered)) return;
     if (p.seq === p.answered) {
       p.seq++;
       p.sentAt = now;
@@ -224,6 +228,7 @@ const FROM_WORKER_HANDLERS = {
   actor_stats: (slot, rows) => slot.group.router.report(["actor_stats", rows]),
   pong: (slot, seq) => { slot.probe.answered = Math.max(slot.probe.answered, seq); },
   stopped: (slot) => slot.worker.terminate(),
+  ...WS_FROM_WORKER,
 };
 
 export { FROM_WORKER_HANDLERS };

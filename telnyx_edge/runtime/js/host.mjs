@@ -13,6 +13,7 @@ import { Activation, findMethod, fmtKey, logError } from "./actors.mjs";
 import { TO_WORKER } from "./wire.mjs";
 import { slotOf } from "./placement.mjs";
 import { IncomingBodies, ResponseStreams } from "./streams.mjs";
+import { WS_TO_WORKER, forwardUpgrade, isUpgrade, onForwardedUpgrade, stopSockets } from "./actor-sockets.mjs";
 
 const STATS_INTERVAL_MS = 2000;
 const MAX_OPEN_ACTIVATIONS = 4096; // open databases per isolate; idle ones beyond this are closed
@@ -159,6 +160,7 @@ class Host {
     const chain = caller ? [...caller.chain, caller.key] : [];
     const target = fmtKey(type, name);
     if (chain.includes(target)) throw new E.ActorReentrancyError(`${[...chain, target].join(" -> ")}: an actor cannot fetch itself while one of its calls is running`);
+    if (isUpgrade(req)) return forwardUpgrade(this, type, name, req, chain);
     const wire = await encodeRequest(req);
     if (this.hosts(type, name)) {
       // In-isolate: the actor's Response itself, so a streamed body reaches the caller as produced.
@@ -205,6 +207,7 @@ class Host {
 
   onFetchActor(id, type, name, wire, chain) {
     if (!this.classes.has(type)) return this.chan.send(["result", id, false, ["ActorTypeNotFoundError", `this isolate does not host ${type}`]]);
+    if (wire[4]) return onForwardedUpgrade(this, id, type, name, wire);
     const failed = (err) => this.chan.send(["result", id, false, errorWire(err)]);
     // The actor's Response itself: a whole body answers in the result, a stream follows it.
     this.activation(type, name).enqueue(fetchTurn(wire, chain, (res) => {
@@ -371,7 +374,9 @@ const HANDLERS = {
   body_end: (host, chan, id, error) => host.bodies.end(id, error),
   ping: (host, chan, seq) => chan.send(["pong", seq]),
   // The main thread drained this Worker: report, close the databases, and say so (it then ends the thread).
-  stop: (host, chan) => { host.sweep(0, true); chan.send(["stopped"]); },
+  // Open WebSockets close first (1001) and their running turns finish.
+  stop: (host, chan) => { stopSockets(host).then(() => { host.sweep(0, true); chan.send(["stopped"]); }); },
+  ...WS_TO_WORKER,
 };
 
 function dispatch(host, chan, msg) {

@@ -9,6 +9,7 @@
 import http from "node:http";
 import { BadHost, requestAuthority, requestUrl } from "./authority.mjs";
 import { STREAM_DRAIN_MS } from "./group.mjs";
+import { onUpgrade } from "./websockets.mjs";
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const HOP_BY_HOP = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
@@ -29,6 +30,7 @@ export class Ingress {
       if (socket.writable && !socket.headersSent) socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: ${TEXT}\r\nConnection: close\r\n\r\n400 Bad Request: ${err.code ?? "malformed request"}\n`);
       else socket.destroy();
     });
+    this.server.on("upgrade", (req, socket, head) => onUpgrade(this, req, socket, head).catch(() => socket.destroy()));
     this.open = 0; // requests without their response finished
     this.streaming = new Set(); // responses whose body is being streamed
     this.closing = false;

@@ -46,6 +46,11 @@ export const TO_WORKER = {
   body_end: ["id", "error"],
   ping: ["seq"],
   stop: [],
+  // WebSockets (websockets.mjs / actor-sockets.mjs): the fetch handler's run of an upgrade, then frames and the close.
+  ws_fetch: ["id", "socket", "method", "url", "headers"],
+  ws_frame: ["socket", "data", "binary"],
+  ws_error: ["socket", "message"],
+  ws_close: ["socket", "code", "reason"],
 };
 
 /** Worker -> main thread. */
@@ -65,6 +70,10 @@ export const FROM_WORKER = {
   actor_stats: ["rows"],
   pong: ["seq"],
   stopped: [],
+  ws_accept: ["socket"], // this Worker's activation took the socket (sent before the stub's 101 answer)
+  ws_send: ["socket", "data", "binary"],
+  ws_broadcast: ["sockets", "data", "binary"],
+  ws_close: ["socket", "code", "reason"], // 1006: drop the connection without a close frame
 };
 
 /** Field order of one `actor_stats` row. */
