@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import logging
 import time
 from collections.abc import Awaitable, Callable
 
 ActorKey = tuple[str, str]
-log = logging.getLogger(__name__)
 
 # Wake at least this often, so a wall-clock jump cannot leave an alarm waiting behind a
 # monotonic-clock timeout computed before the jump.
@@ -47,8 +45,10 @@ class AlarmScheduler:
         on_change: Callable[[ActorKey, int | None], None] | None = None,
         redeliver_s: float = 1.0,
         max_in_flight: int = 256,
+        notice: Callable[[str], None] = lambda message: None,
     ) -> None:
         self._deliver = deliver
+        self._notice = notice  # the runtime's one reporter (a Notice line), never `logging`
         self._on_change = on_change
         self._redeliver_ms = int(redeliver_s * 1000)
         self._max_in_flight = max_in_flight
@@ -111,8 +111,8 @@ class AlarmScheduler:
             self._wake.clear()
             try:
                 timeout = self._dispatch_due()
-            except Exception:  # noqa: BLE001 - a background loop reports and goes on
-                log.exception("alarm scheduler: dispatching due alarms failed")
+            except Exception as exc:  # noqa: BLE001 - a background loop reports and goes on
+                self._notice(f"the alarm scheduler failed to dispatch due alarms ({type(exc).__name__}: {exc}); trying again in 1 s")
                 timeout = 1.0
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
@@ -149,7 +149,8 @@ class AlarmScheduler:
                 fire = await self._deliver(actor, self._failures.get(actor, 0))
             except Exception as exc:  # noqa: BLE001 - the alarm stays armed; try again later
                 failures = self._failures[actor] = self._failures.get(actor, 0) + 1
-                log.info("alarm delivery to %s failed (%s); retrying", actor, exc)
+                if failures == 1:  # once per outage of this actor, not on every retry
+                    self._notice(f"the alarm of {actor[0]} {actor[1]!r} could not be delivered ({exc}); retrying with backoff")
                 if actor not in self._fire:
                     # Back off (a type nobody owns may stay unowned for long), at most a minute.
                     delay = min(self._redeliver_ms * 2 ** min(failures - 1, 10), 60_000)

@@ -46,7 +46,9 @@ class RuntimeCore:
         self.index = ActorIndex(state_dir)
         self.registry = Registry(state_dir, packages_dir, limits, report, self)
         self._report = report
-        self.scheduler = AlarmScheduler(self.registry.deliver_alarm, on_change=self._alarm_indexed)
+        self.scheduler = AlarmScheduler(
+            self.registry.deliver_alarm, on_change=self._alarm_indexed, notice=lambda m: report(events.Notice(m)),
+        )
         self.packages_dir = packages_dir
         self._listener: Listener | None = None
         self._plane: DataPlane | None = None

@@ -121,3 +121,21 @@ def test_never_two_deliveries_of_one_actor_at_once_and_same_time_rearm_fires_aga
         assert len(d.calls) >= 2
 
     run(scenario)
+
+
+def test_a_failed_delivery_is_reported_through_the_runtime_once_per_outage() -> None:
+    """Through the reporter it is given (a Notice line), not `logging`, which nothing shows."""
+    notices: list[str] = []
+
+    async def scenario() -> None:
+        d = Deliveries()
+        d.answers[A] = [RuntimeError("isolate crashed"), RuntimeError("again"), None]
+        s = AlarmScheduler(d.deliver, redeliver_s=0.01, notice=notices.append)
+        s.load([(A, now_ms())])
+        await s.start()
+        await d.wait_calls(3)
+        await s.stop()
+
+    run(scenario)
+    assert len(notices) == 1, notices
+    assert "could not be delivered (isolate crashed); retrying" in notices[0]
