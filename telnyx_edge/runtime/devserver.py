@@ -211,7 +211,10 @@ class DevServer:
         async for changed in source.changes(self._stop_watch):
             for project in self.projects:
                 if any(path == project.root or path.is_relative_to(project.root) for path in changed):
-                    await self.reload(project)
+                    try:
+                        await self.reload(project)
+                    except Exception as exc:  # noqa: BLE001 - a background loop reports and goes on
+                        self.report(events.ReloadFailed(f"{type(exc).__name__}: {exc}"))
 
     async def reload(self, project: _Project | None = None) -> None:
         """Rebuild one project (default: the main one) and swap. A failure is reported and the old code keeps serving."""
@@ -244,14 +247,16 @@ class DevServer:
         if self.url:
             self.report(events.Stopping())
         self._stop_watch.set()
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            try:
-                await self._watch_task
-            except asyncio.CancelledError:
-                pass
-        if self._core is not None:
-            await self._core.stop()
+        try:
+            if self._watch_task is not None:
+                self._watch_task.cancel()
+                try:
+                    await self._watch_task
+                except asyncio.CancelledError:
+                    pass
+        finally:
+            if self._core is not None:
+                await self._core.stop()
 
 
 def _check_distinct(specs: list[FunctionSpec], projects: list[_Project]) -> None:

@@ -146,19 +146,23 @@ class EdgeServer:
             except asyncio.TimeoutError:
                 pass
             try:
-                functions = await asyncio.to_thread(serving_functions, self.options.home)
+                await self._poll_once()
             except EdgeError as exc:
                 self.report(events.ReloadFailed(f"cannot read the account: {exc.message}"))
-                continue
-            for record, spec in functions:
-                if self._serving.get(spec.name) != str(spec.bundle_path):
-                    await self._swap(record, spec)
-            current = {spec.name for _, spec in functions}
-            for name in [n for n in self._serving if n not in current]:
-                assert self._core is not None
-                del self._serving[name]
-                await self._core.registry.remove(name)
-                self.report(events.FunctionRemoved(name))
+            except Exception as exc:  # noqa: BLE001 - a background loop reports and goes on
+                self.report(events.ReloadFailed(f"picking up ships failed: {type(exc).__name__}: {exc}"))
+
+    async def _poll_once(self) -> None:
+        functions = await asyncio.to_thread(serving_functions, self.options.home)
+        for record, spec in functions:
+            if self._serving.get(spec.name) != str(spec.bundle_path):
+                await self._swap(record, spec)
+        current = {spec.name for _, spec in functions}
+        for name in [n for n in self._serving if n not in current]:
+            assert self._core is not None
+            del self._serving[name]
+            await self._core.registry.remove(name)
+            self.report(events.FunctionRemoved(name))
 
     async def _swap(self, record: FunctionRecord, spec: FunctionSpec) -> None:
         assert self._core is not None
@@ -185,10 +189,12 @@ class EdgeServer:
         if self.url:
             self.report(events.Stopping())
         self._stop_poll.set()
-        if self._poll_task is not None:
-            await self._poll_task
-        if self._core is not None:
-            await self._core.stop()
+        try:
+            if self._poll_task is not None:
+                await self._poll_task
+        finally:
+            if self._core is not None:
+                await self._core.stop()
 
 
 def run(options: ServeOptions, report: events.Reporter) -> None:
