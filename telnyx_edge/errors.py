@@ -114,6 +114,13 @@ class ProtocolError(Exception):
     (`runtime/protocol.py`): the connection is dropped and the isolate replaced."""
 
 
+# Names of runtime failures the control plane produces or branches on; the data plane's list of
+# every name is NAMES in runtime/js/errors.mjs (tests/unit/test_runtime_errors.py checks these are in it).
+ISOLATE_CRASHED = "ActorIsolateCrashedError"
+STARTUP_ERROR = "StartupError"
+STARTUP_TIMEOUT = "StartupTimeout"
+
+
 class CallError(Exception):
     """A failed call inside the runtime, with the error `name` the caller branches on (e.g.
     ActorMethodError, ActorIsolateCrashedError); not an EdgeError: the runtime answers it (an

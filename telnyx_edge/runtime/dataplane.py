@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from telnyx_edge import settings
-from telnyx_edge.errors import CallError, RuntimeStartError, ToolNotFound
+from telnyx_edge.errors import ISOLATE_CRASHED, CallError, RuntimeStartError, ToolNotFound
 from telnyx_edge.runtime.jsmodule import JS_DIR
 from telnyx_edge.runtime.protocol import FrameConnection, Message
 from telnyx_edge.runtime.wire import FROM_DATAPLANE
@@ -172,7 +172,7 @@ class DataPlane:
         pending, self._pending = self._pending, {}
         for fut in pending.values():
             if not fut.done():
-                fut.set_exception(CallError("ActorIsolateCrashedError", reason))
+                fut.set_exception(CallError(ISOLATE_CRASHED, reason))
         if not self._stopping:
             self._on_exit(reason)
 
@@ -203,7 +203,7 @@ class DataPlane:
     def _request(self, op: str, *args: Any) -> asyncio.Future[Any]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self._conn is None or self._conn.closed:
-            fut.set_exception(CallError("ActorIsolateCrashedError", "the data plane is not running"))
+            fut.set_exception(CallError(ISOLATE_CRASHED, "the data plane is not running"))
             return fut
         rid = self._next_id
         self._next_id += 1

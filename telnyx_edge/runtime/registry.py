@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from telnyx_edge import settings
-from telnyx_edge.errors import CallError, RuntimeStartError
+from telnyx_edge.errors import STARTUP_ERROR, STARTUP_TIMEOUT, CallError, RuntimeStartError
 from telnyx_edge.runtime import events
 from telnyx_edge.runtime.dataplane import ActorKey, DataPlane
 
@@ -158,13 +158,13 @@ class Registry:
         try:
             info = await self.plane.load(group, config)
         except CallError as exc:
-            if exc.name == "StartupTimeout":
+            if exc.name == STARTUP_TIMEOUT:
                 raise RuntimeStartError(
                     f"the code of {spec.name} did not finish loading within {bound:g} s "
                     "(a loop or an await at module top level that never ends, or an import that hangs?)",
                     hint=f"Make the top level of main and its imports finish; {settings.STARTUP_TIMEOUT_MS} sets the bound (ms).",
                 ) from None
-            if exc.name == "StartupError":
+            if exc.name == STARTUP_ERROR:
                 raise RuntimeStartError(
                     exc.message, hint="Fix the error above; main and every module it imports run when the isolate starts.",
                 ) from None

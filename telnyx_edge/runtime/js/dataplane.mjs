@@ -19,6 +19,7 @@ import { Ingress } from "./ingress.mjs";
 import { TO_DATAPLANE } from "./wire.mjs";
 import { keepSpares } from "./spares.mjs";
 import { fileURLToPath } from "node:url";
+import { NAMES as N } from "./errors.mjs";
 
 const AF_INET6 = 10; // Linux's value, as Python's socket.AF_INET6 sends it
 
@@ -46,7 +47,7 @@ class Router {
 
   noFunction(host) {
     const known = [...this.functions.values()].flatMap((f) => [...f.hosts]).sort();
-    return new CallError("FunctionNotFound", `no function serves host '${host}'; known hosts: ${known.join(", ") || "-"}`);
+    return new CallError(N.FunctionNotFound, `no function serves host '${host}'; known hosts: ${known.join(", ") || "-"}`);
   }
 
   /** The function's group if its gate is open, else null (then await groupOf). */
@@ -57,7 +58,7 @@ class Router {
 
   async groupOf(fn) {
     let f = this.functions.get(fn);
-    if (!f) throw new CallError("FunctionNotFound", `function '${fn}' is no longer served`);
+    if (!f) throw new CallError(N.FunctionNotFound, `function '${fn}' is no longer served`);
     if (f.gate || !f.group) {
       const gate = f.gate ?? this.closeGate(f);
       let timer;
@@ -65,7 +66,7 @@ class Router {
       const outcome = await Promise.race([gate.promise, late]);
       clearTimeout(timer);
       f = this.functions.get(fn);
-      if (outcome === "late" || !f || !f.group) throw new CallError("ActorIsolateCrashedError", `the isolate for ${fn} is not available`);
+      if (outcome === "late" || !f || !f.group) throw new CallError(N.ActorIsolateCrashedError, `the isolate for ${fn} is not available`);
     }
     return f.group;
   }
@@ -81,7 +82,7 @@ class Router {
   async slotUp(slot) {
     let timer;
     const late = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new CallError("ActorIsolateCrashedError", `the isolate for ${slot.name} is not available`)), this.requestTimeoutMs);
+      timer = setTimeout(() => reject(new CallError(N.ActorIsolateCrashedError, `the isolate for ${slot.name} is not available`)), this.requestTimeoutMs);
     });
     try {
       await Promise.race([slot.up, late]);
@@ -98,7 +99,7 @@ class Router {
   async ownerGroup(type, from) {
     const owner = this.owners.get(type);
     if (owner === undefined) {
-      throw new CallError("ActorTypeNotFoundError", `no running function owns actor type '${type}' (export the class from a function's main)`);
+      throw new CallError(N.ActorTypeNotFoundError, `no running function owns actor type '${type}' (export the class from a function's main)`);
     }
     if (from && from.function === owner && !from.stopping) return from;
     return this.groupNow(owner) ?? await this.groupOf(owner);

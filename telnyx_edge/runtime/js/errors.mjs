@@ -37,6 +37,24 @@ export const ERRORS = {
   SqlError, SqlAsyncTransactionError, SqlTransactionControlError, SqlParameterTooLargeError,
 };
 
+/** Every error name the runtime produces, by name: the classes above, and failures only the
+ * runtime itself detects (no function serves a host; a revision's code failed or hung while
+ * loading). The one list other modules take names from. */
+export const NAMES = Object.freeze({
+  ...Object.fromEntries(Object.keys(ERRORS).map((name) => [name, name])),
+  FunctionNotFound: "FunctionNotFound",
+  StartupError: "StartupError",
+  StartupTimeout: "StartupTimeout",
+});
+
+/** The HTTP status of a failure the function's code could not answer itself (the one mapping;
+ * the body names the error). */
+export function statusFor(name) {
+  if (name === NAMES.ActorMethodTimeoutError || name === NAMES.ActorFetchTimeoutError) return 504;
+  if (name === NAMES.FunctionNotFound) return 404;
+  return 500;
+}
+
 /** Rebuild an error that crossed the wire as [name, message]. */
 export function revive(name, message) {
   const cls = ERRORS[name];

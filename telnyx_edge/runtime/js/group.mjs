@@ -12,6 +12,7 @@ import { slotOf } from "./placement.mjs";
 import { refillSoon, takeWorker } from "./spares.mjs";
 import { Outbox, onBatch } from "./channel.mjs";
 import { WS_FROM_WORKER, sockets } from "./websockets.mjs";
+import { NAMES as N } from "./errors.mjs";
 
 const PROBE_MS = 25; // how often a Worker with work in flight is asked for a pong
 const STALL_MS = 20; // a probe unanswered this long: send new fetches to another slot
@@ -89,7 +90,7 @@ class Slot {
   /** Send [op, id, ...args] to the Worker; `sink` hears the answer. Returns the id. */
   request(op, sink, ...args) {
     if (!this.live) {
-      sink.fail("ActorIsolateCrashedError", `the isolate for ${this.name} is not running`);
+      sink.fail(N.ActorIsolateCrashedError, `the isolate for ${this.name} is not running`);
       return 0;
     }
     const id = this.nextId++;
@@ -127,8 +128,8 @@ class Slot {
     this.live = false;
     sockets.slotGone(this, worker);
     const reason = this.exitReason ?? `the isolate for ${this.name} exited (code ${code})`;
-    const failName = this.exitReason ? "ActorMethodTimeoutError" : "ActorIsolateCrashedError";
-    this.onFatal(new CallError("ActorIsolateCrashedError", this.lastError ? `${reason}: ${this.lastError.message}` : reason));
+    const failName = this.exitReason ? N.ActorMethodTimeoutError : N.ActorIsolateCrashedError;
+    this.onFatal(new CallError(N.ActorIsolateCrashedError, this.lastError ? `${reason}: ${this.lastError.message}` : reason));
     const pending = [...this.pending.values(), ...this.streams.values()];
     this.pending.clear();
     this.streams.clear();
@@ -163,7 +164,7 @@ class Slot {
 const FROM_WORKER_HANDLERS = {
   ready: (slot, info) => { slot.ready = true; slot.live = true; slot.info = info; slot.onReady(info); },
   fatal: (slot, message) => {
-    slot.onFatal(new CallError("StartupError", message));
+    slot.onFatal(new CallError(N.StartupError, message));
     slot.worker.terminate();
   },
   result: (slot, id, ok, payload) => slot.settle(id)?.result(ok, payload),
@@ -262,7 +263,7 @@ export class Group {
     let timer;
     const bound = this.config.startup_timeout_ms;
     const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new CallError("StartupTimeout", `did not finish loading within ${bound} ms`)), bound);
+      timer = setTimeout(() => reject(new CallError(N.StartupTimeout, `did not finish loading within ${bound} ms`)), bound);
     });
     try {
       const infos = await Promise.race([Promise.all(this.slots.map((s) => s.start())), timeout]);

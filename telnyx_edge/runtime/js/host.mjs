@@ -184,10 +184,10 @@ class Host {
 
   /** A routed call from Python (another isolate's stub, or an alarm). */
   onCall(id, type, name, method, args, chain) {
-    if (!this.classes.has(type)) return this.chan.send(["result", id, false, ["ActorTypeNotFoundError", `this isolate does not host ${type}`]]);
+    if (!this.classes.has(type)) return this.chan.send(["result", id, false, [E.NAMES.ActorTypeNotFoundError, `this isolate does not host ${type}`]]);
     const target = fmtKey(type, name);
     if (chain.includes(target)) {
-      return this.chan.send(["result", id, false, ["ActorReentrancyError", `${[...chain, target].join(" -> ")}: an actor cannot call itself, directly or through other actors`]]);
+      return this.chan.send(["result", id, false, [E.NAMES.ActorReentrancyError, `${[...chain, target].join(" -> ")}: an actor cannot call itself, directly or through other actors`]]);
     }
     this.activation(type, name).enqueue({
       kind: "call", method, args, chain,
@@ -197,7 +197,7 @@ class Host {
   }
 
   onAlarm(id, type, name, failures) {
-    if (!this.classes.has(type)) return this.chan.send(["result", id, false, ["ActorTypeNotFoundError", `this isolate does not host ${type}`]]);
+    if (!this.classes.has(type)) return this.chan.send(["result", id, false, [E.NAMES.ActorTypeNotFoundError, `this isolate does not host ${type}`]]);
     this.activation(type, name).enqueue({
       kind: "alarm", failures, chain: [],
       resolve: (fireMs) => this.chan.send(["result", id, true, fireMs]),
@@ -206,7 +206,7 @@ class Host {
   }
 
   onFetchActor(id, type, name, wire, chain) {
-    if (!this.classes.has(type)) return this.chan.send(["result", id, false, ["ActorTypeNotFoundError", `this isolate does not host ${type}`]]);
+    if (!this.classes.has(type)) return this.chan.send(["result", id, false, [E.NAMES.ActorTypeNotFoundError, `this isolate does not host ${type}`]]);
     if (wire[4]) return onForwardedUpgrade(this, id, type, name, wire);
     const failed = (err) => this.chan.send(["result", id, false, errorWire(err)]);
     // The actor's Response itself: a whole body answers in the result, a stream follows it.

@@ -10,17 +10,12 @@ import http from "node:http";
 import { BadHost, requestAuthority, requestUrl } from "./authority.mjs";
 import { STREAM_DRAIN_MS } from "./group.mjs";
 import { onUpgrade } from "./websockets.mjs";
+import { statusFor } from "./errors.mjs";
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const HOP_BY_HOP = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
 const TEXT = "text/plain; charset=utf-8";
 
-/** The HTTP status of a failure named `name` (the one mapping; the body says the name). */
-export function statusFor(name) {
-  if (name === "ActorMethodTimeoutError" || name === "ActorFetchTimeoutError") return 504;
-  if (name === "FunctionNotFound") return 404;
-  return 500;
-}
 
 export class Ingress {
   constructor(router) {

@@ -19,6 +19,7 @@
 import http from "node:http";
 import { requirePackage } from "./packages.mjs";
 import { BadHost, requestAuthority, requestUrl } from "./authority.mjs";
+import { statusFor } from "./errors.mjs";
 
 export const MAX_FRAME_BYTES = 1024 * 1024; // larger frames close the socket with 1009 (spec 3.9)
 // A client that does not read: frames waiting to be written beyond this drop the connection (1006),
@@ -125,7 +126,7 @@ export async function onUpgrade(ingress, req, socket, head) {
     slot.request("ws_fetch", upgradeSink(entry, req, socket, head), entry.id, req.method, url, headers);
   } catch (err) {
     const name = err.errorName ?? err.name ?? "Error";
-    respond(entry, socket, name === "FunctionNotFound" ? 404 : 500, ["content-type", TEXT], Buffer.from(`${name}: ${err.message}\n`));
+    respond(entry, socket, statusFor(name), ["content-type", TEXT], Buffer.from(`${name}: ${err.message}\n`));
   }
 }
 
@@ -158,7 +159,7 @@ function upgradeSink(entry, req, socket, head) {
     chunk(data) { chunks.push(data); ctl.ack(data.length); },
     end() { respond(entry, socket, status, outHeaders, Buffer.concat(chunks)); },
     fail(name, message) {
-      const st = name === "ActorMethodTimeoutError" || name === "ActorFetchTimeoutError" ? 504 : 500;
+      const st = statusFor(name);
       respond(entry, socket, st, ["content-type", TEXT], Buffer.from(`${name}: ${message}\n`));
     },
   };
