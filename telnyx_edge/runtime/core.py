@@ -24,6 +24,7 @@ from typing import Any
 from telnyx_edge.errors import RuntimeStartError
 from telnyx_edge.runtime import events, lifecycle
 from telnyx_edge.runtime.actor_index import ActorIndex
+from telnyx_edge.runtime.logstore import LogStore
 from telnyx_edge.runtime.alarms import AlarmScheduler
 from telnyx_edge.runtime.dataplane import ActorKey, DataPlane, Listener
 from telnyx_edge.runtime.migrate import migrate_legacy
@@ -55,6 +56,10 @@ class RuntimeCore:
         self._lock_fd: int | None = None
         self._guard: StateGuard | None = None
         self._opened = False
+        from telnyx_edge import settings
+
+        self.logs = LogStore(settings.get().home / "logs")
+        self._log_failed = False
 
     async def open(self) -> Registry:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -123,6 +128,16 @@ class RuntimeCore:
 
     def replaced(self, function: str, reason: str) -> None:
         self.registry.replaced(function, reason)
+
+    def log(self, records: list[list[Any]]) -> None:
+        """A batch of request lines, invocations and user output: stored, then reported."""
+        try:
+            self.logs.append(records)
+        except OSError as exc:
+            if not self._log_failed:  # said once: the runtime keeps serving without a log store
+                self._log_failed = True
+                self._report(events.Notice(f"cannot write the log store under {self.logs.root}: {exc.strerror or exc}"))
+        self._report(events.Logged(records))
 
     def _plane_exited(self, reason: str) -> None:
         # Workers that exit or hang are replaced inside the data plane; this is the process

@@ -47,6 +47,7 @@ class DataPlaneBackend(Protocol):
     def alarm_changed(self, actor: ActorKey, fire_ms: int | None) -> None: ...
     def actor_stats(self, rows: list[list[Any]]) -> None: ...
     def replaced(self, function: str, reason: str) -> None: ...
+    def log(self, records: list[list[Any]]) -> None: ...
 
 
 @functools.cache
@@ -265,7 +266,8 @@ class DataPlane:
         if ok:
             fut.set_result(payload)
         else:
-            name, message = payload if isinstance(payload, list) and len(payload) == 2 else ("Error", str(payload))
+            # [name, message] or [name, message, stack]: the stack is user code's, for JavaScript callers.
+            name, message = payload[:2] if isinstance(payload, list) and len(payload) >= 2 else ("Error", str(payload))
             fut.set_exception(CallError(str(name), str(message)))
 
     def _on_alarm_changed(self, type_: str, name: str, fire_ms: int | None) -> None:
@@ -277,6 +279,9 @@ class DataPlane:
     def _on_replaced(self, function_name: str, reason: str) -> None:
         self._backend.replaced(function_name, reason)
 
+    def _on_log(self, records: list[list[Any]]) -> None:
+        self._backend.log(records)
+
     def _on_lost(self, exc: Exception | None) -> None:
         self._lost.set()
 
@@ -287,5 +292,6 @@ _HANDLERS: dict[str, Callable[..., None]] = {
     "alarm_changed": DataPlane._on_alarm_changed,
     "actor_stats": DataPlane._on_actor_stats,
     "replaced": DataPlane._on_replaced,
+    "log": DataPlane._on_log,
 }
 """One handler per message of `wire.FROM_DATAPLANE`, its parameters named as the fields."""

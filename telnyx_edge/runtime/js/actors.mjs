@@ -18,6 +18,8 @@ import { ActorDatabase } from "./actordb.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor, Agent } from "./edge-runtime.mjs";
 import { AGENT_MEMBERS } from "./agent.mjs";
+import { inActor, observeTurn, reportError } from "./console.mjs";
+import { userStack } from "./stacks.mjs";
 
 const NOT_RPC = new Set(["fetch", "alarm", "webSocket", "constructor"]);
 export const fmtKey = (type, name) => `${type}(${JSON.stringify(name)})`;
@@ -67,10 +69,11 @@ export class Activation {
       broadcast: () => 0,
     };
     this.chain = [];
-    this.instance = new cls(ctx, this.host.envFor(this));
+    this.instance = inActor(this, () => new cls(ctx, this.host.envFor(this)));
   }
 
   enqueue(turn) {
+    observeTurn(this, turn); // the invocation record when it settles (console.mjs)
     this.queue.push(turn);
     if (!this.running) this.pump();
   }
@@ -184,7 +187,7 @@ export class Activation {
     const budget = turn.kind === "alarm" ? this.host.alarmTimeoutMs : this.host.methodTimeoutMs;
     try {
       value = await Promise.race([
-        fn.apply(this.instance, args),
+        inActor(this, () => fn.apply(this.instance, args)),
         new Promise((_, rej) => {
           timer = setTimeout(() => {
             timedOut = true;
@@ -202,8 +205,9 @@ export class Activation {
       this.chain = [];
       db.endTurn(false);
       if (timedOut) this.retire();
+      if (turn.kind !== "alarm") reportError(`${turn.method ?? turn.kind}() threw`, err, this);
       if (turn.kind === "alarm") {
-        logError(`alarm() of ${this.key} failed`, err);
+        reportError("alarm() threw", err, this);
         db.beginTurn();
         db.alarmFailed(alarmRow, this.host.alarmRetryDelayMs, this.host.alarmMaxRetries, Date.now());
         if (alarmRow.alarm_retries >= this.host.alarmMaxRetries) {
@@ -269,9 +273,9 @@ export class Activation {
   }
 }
 
+/** Report an error of (or around) user code: attributed, with its stack mapped (console.mjs). */
 export function logError(what, err) {
-  const detail = err?.userStack ?? err?.stack ?? String(err);
-  process.stderr.write(`[isolate] ${what}: ${detail}\n`);
+  reportError(what, err);
 }
 
 const RUNTIME_ERRORS = new Set(Object.values(E.ERRORS));
@@ -282,7 +286,9 @@ function toCallerError(err, act, turn) {
   if (err && RUNTIME_ERRORS.has(err.constructor)) return err;
   const message = err instanceof Error ? err.message : String(err);
   const out = new E.ActorMethodError(message);
-  if (err instanceof Error && err.stack) out.userStack = err.stack;
+  // The caller's err.stack: the frames of the method that threw, mapped to its .ts source, with
+  // the runtime's own frames dropped (stacks.mjs); it crosses Workers with the error (errorWire).
+  if (err instanceof Error) out.userStack = out.stack = userStack(err, out.name, message);
   return out;
 }
 

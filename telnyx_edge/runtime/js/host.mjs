@@ -13,6 +13,7 @@ import { Activation, findMethod, fmtKey, logError } from "./actors.mjs";
 import { TO_WORKER } from "./wire.mjs";
 import { slotOf } from "./placement.mjs";
 import { IncomingBodies, ResponseStreams } from "./streams.mjs";
+import { flush as flushLog, install as installConsole } from "./console.mjs";
 
 const STATS_INTERVAL_MS = 2000;
 const MAX_OPEN_ACTIVATIONS = 4096; // open databases per isolate; idle ones beyond this are closed
@@ -312,7 +313,9 @@ function pairs(flat) {
 }
 
 function errorWire(err) {
-  return [err?.name ?? "Error", err?.message ?? String(err)];
+  const wire = [err?.name ?? "Error", err?.message ?? String(err)];
+  if (typeof err?.userStack === "string") wire.push(err.userStack); // the thrower's frames, for the caller's err.stack
+  return wire;
 }
 
 /** One line: the error and where user code threw it (first stack frame outside node:). */
@@ -333,6 +336,9 @@ export async function boot(makeChannel, config) {
     if (loaded) dispatch(host, chan, msg);
     else early.push(msg);
   });
+  installConsole(config.function, (records) => chan.send(["log", records]));
+  // A Worker that exits (process.exit() in user code) still hands over what it printed.
+  process.on("exit", () => { flushLog(); chan.flush(); });
   process.on("uncaughtException", (err) => logError("uncaught exception", err));
   process.on("unhandledRejection", (err) => logError("unhandled rejection", err));
   host = new Host(chan, config);
@@ -371,7 +377,7 @@ const HANDLERS = {
   body_end: (host, chan, id, error) => host.bodies.end(id, error),
   ping: (host, chan, seq) => chan.send(["pong", seq]),
   // The main thread drained this Worker: report, close the databases, and say so (it then ends the thread).
-  stop: (host, chan) => { host.sweep(0, true); chan.send(["stopped"]); },
+  stop: (host, chan) => { host.sweep(0, true); flushLog(); chan.send(["stopped"]); },
 };
 
 function dispatch(host, chan, msg) {

@@ -9,6 +9,7 @@
 import http from "node:http";
 import { BadHost, requestAuthority, requestUrl } from "./authority.mjs";
 import { STREAM_DRAIN_MS } from "./group.mjs";
+import { logRequest } from "./requestlog.mjs";
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const HOP_BY_HOP = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
@@ -33,6 +34,7 @@ export class Ingress {
     this.streaming = new Set(); // responses whose body is being streamed
     this.closing = false;
     this.idleWaiters = [];
+    this.log = router.log ?? null; // the request log (requestlog.mjs)
   }
 
   listen(fd) {
@@ -59,7 +61,9 @@ export class Ingress {
     this.open++;
     res.sendDate = false;
     if (this.closing) res.shouldKeepAlive = false;
+    const started = performance.now();
     res.once("close", () => {
+      if (this.log !== null) logRequest(this.log, req, res, started);
       this.open--;
       this.streaming.delete(res);
       if (this.idleWaiters.length) for (const wake of this.idleWaiters.splice(0)) wake();
@@ -103,6 +107,7 @@ export class Ingress {
     try {
       const fn = this.router.functionForHost(authority.name);
       if (fn === null) throw this.router.noFunction(authority.name);
+      res.edgeFunction = fn;
       const group = this.router.groupNow(fn) ?? await this.router.groupOf(fn);
       const slot = group.fetchSlot();
       if (!slot.live) await this.router.slotUp(slot);
