@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from telnyx_edge import console
-from telnyx_edge.cli.params import host_value, path_value, port_value
+from telnyx_edge.cli.params import DEFAULT_INSPECT, host_value, inspect_value, path_value, port_value
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +32,10 @@ def dev(
         None, "--method-timeout-ms", min=100, max=86_400_000,
         help="Wall-clock budget of one actor call (default: TELNYX_EDGE_METHOD_TIMEOUT_MS, else 30000).",
     ),
+    inspect: Optional[str] = typer.Option(
+        None, "--inspect", is_flag=False, flag_value=DEFAULT_INSPECT, parser=inspect_value, metavar="[HOST:]PORT",
+        help="Open the Node inspector (Chrome DevTools, editors) on [HOST:]PORT, default 127.0.0.1:9229; it stays across reloads.",
+    ),
     workers: Optional[int] = typer.Option(
         None, "--workers", min=1, max=64,
         help="Worker threads per function (default: TELNYX_EDGE_WORKERS, else one per CPU); actors are spread over them by name.",
@@ -48,13 +52,15 @@ def dev(
     extra = tuple(p.expanduser() for p in with_projects)
     local_names = check_dev_paths(project, state, extra, env_file)
     listen_check(host)
+    if inspect is not None:
+        listen_check(inspect.rsplit(":", 1)[0].strip("[]"))
     ensure_bundler(project)
     options = DevOptions(
         project=project, host=host, port=port, state_dir=state, watch=not no_watch,
         with_projects=extra,
         limits=limits_from_env(method_timeout_ms or config.method_timeout_ms, workers or config.workers),
         alarm_retry_delay_s=config.alarm_retry_delay_s, packages_dir=ensure_with_spinner(),
-        env_file=env_file.expanduser().resolve() if env_file else None,
+        env_file=env_file.expanduser().resolve() if env_file else None, inspect=inspect,
     )
     run(options, _announce_account_owners(local_names, report))
 

@@ -21,7 +21,7 @@ def report(event: object) -> None:
 
         write_live(event.records, console.is_verbose())
     elif isinstance(event, events.InspectorOpen):
-        console.info(f"Debugger listening on {event.url}")
+        console.info(f"Inspector on {event.url}")
         console.info("💡 Open chrome://inspect in Chrome (Configure... the host:port if it is not 127.0.0.1:9229), or attach your editor; it stays on this port across reloads")
     elif isinstance(event, events.Ready):
         # The functions come first: whoever waits for "Ready on" has read them already.

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from telnyx_edge.cli.params import host_value, port_value
+from telnyx_edge.cli.params import DEFAULT_INSPECT, host_value, inspect_value, port_value
 
 
 def register(app: typer.Typer) -> None:
@@ -19,6 +19,10 @@ def serve(
     method_timeout_ms: Optional[int] = typer.Option(
         None, "--method-timeout-ms", min=100, max=86_400_000,
         help="Wall-clock budget of one actor call (default: TELNYX_EDGE_METHOD_TIMEOUT_MS, else 30000).",
+    ),
+    inspect: Optional[str] = typer.Option(
+        None, "--inspect", is_flag=False, flag_value=DEFAULT_INSPECT, parser=inspect_value, metavar="[HOST:]PORT",
+        help="Open the Node inspector (Chrome DevTools, editors) on [HOST:]PORT, default 127.0.0.1:9229; it stays across reloads.",
     ),
     workers: Optional[int] = typer.Option(
         None, "--workers", min=1, max=64,
@@ -33,8 +37,10 @@ def serve(
 
     config = settings.get()
     listen_check(host)
+    if inspect is not None:
+        listen_check(inspect.rsplit(":", 1)[0].strip("[]"))
     options = ServeOptions(
         home=config.home, host=host, port=port, limits=limits_from_env(method_timeout_ms or config.method_timeout_ms, workers or config.workers),
-        alarm_retry_delay_s=config.alarm_retry_delay_s, packages_dir=ensure_with_spinner(),
+        alarm_retry_delay_s=config.alarm_retry_delay_s, packages_dir=ensure_with_spinner(), inspect=inspect,
     )
     run(options, report)

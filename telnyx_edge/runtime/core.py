@@ -42,7 +42,9 @@ LOCK_FILE = "runtime.lock"
 class RuntimeCore:
     def __init__(
         self, state_dir: Path, limits: Limits, report: events.Reporter, *, packages_dir: Path,
+        inspect: str | None = None,
     ) -> None:
+        self._inspect = inspect  # "HOST:PORT" of the data plane's inspector (--inspect), else None
         self.state_dir = state_dir
         self.index = ActorIndex(state_dir)
         self.registry = Registry(state_dir, packages_dir, limits, report, self)
@@ -78,9 +80,10 @@ class RuntimeCore:
             raise
         self.scheduler.load(self.index.alarms())
         self._listener = Listener()
-        self._plane = DataPlane(self._listener, self.packages_dir, self, on_exit=self._plane_exited)
+        self._plane = DataPlane(self._listener, self.packages_dir, self, on_exit=self._plane_exited, inspect=self._inspect)
         try:
             await self._plane.start()
+            self._inspector_opened(self._plane.info.get("inspector"))
         except BaseException:
             self.index.close()
             self._listener.close()
@@ -139,6 +142,18 @@ class RuntimeCore:
                 self._report(events.Notice(f"cannot write the log store under {self.logs.root}: {exc.strerror or exc}"))
         self._report(events.Logged(records))
 
+    def _inspector_opened(self, url: Any) -> None:
+        """Report the inspector's URL; a restarted data plane reopens it on the same port
+        (port 0 picked one: it is kept), so a debugger re-attaches where it was."""
+        if not isinstance(url, str) or self._inspect is None:
+            return
+        from urllib.parse import urlsplit
+
+        port = urlsplit(url).port
+        if port:
+            self._inspect = f"{self._inspect.rsplit(':', 1)[0]}:{port}"
+        self._report(events.InspectorOpen(url))
+
     def _plane_exited(self, reason: str) -> None:
         # Workers that exit or hang are replaced inside the data plane; this is the process
         # itself (user code that kills it, a native crash). Its database locks went with it and
@@ -153,7 +168,7 @@ class RuntimeCore:
         assert self._listener is not None
         delay = 0.05
         while self._opened:
-            plane = DataPlane(self._listener, self.packages_dir, self, on_exit=self._plane_exited)
+            plane = DataPlane(self._listener, self.packages_dir, self, on_exit=self._plane_exited, inspect=self._inspect)
             try:
                 await plane.start()
                 self._plane = plane

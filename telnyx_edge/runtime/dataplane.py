@@ -118,7 +118,10 @@ class Listener:
 class DataPlane:
     def __init__(
         self, listener: Listener, packages_dir: Path, backend: DataPlaneBackend, on_exit: Callable[[str], None],
+        inspect: str | None = None,
     ) -> None:
+        self._inspect = inspect  # "HOST:PORT" for node's --inspect (dev/serve --inspect), else None
+        self.info: dict[str, Any] = {}  # the data plane's `ready` info: pid, inspector (its ws:// URL or None)
         self._listener = listener
         self._packages_dir = packages_dir
         self._backend = backend
@@ -141,6 +144,8 @@ class DataPlane:
         try:
             # TELNYX_EDGE_NODE_FLAGS: extra node flags, e.g. --inspect or --cpu-prof.
             flags = settings.get().node_flags
+            if self._inspect is not None:
+                flags = (f"--inspect={self._inspect}", *flags)
             env = dict(os.environ)  # the data plane inherits the runtime's environment
             env["TELNYX_EDGE_NODE_PACKAGES"] = str(self._packages_dir)
             # fsyncs of different actors' databases run in libuv's pool, in parallel.
@@ -159,7 +164,7 @@ class DataPlane:
         self._conn = conn
         self._ready = loop.create_future()
         self._waiter = asyncio.create_task(self._wait_exit())
-        await self._ready
+        self.info = await self._ready
 
     async def _wait_exit(self) -> None:
         assert self._proc is not None
