@@ -63,12 +63,17 @@ def _parser_errors() -> Any:
 
 def _hoist_verbose(argv: list[str]) -> list[str]:
     """`-v/--verbose` works on every command (spec 1.1: "Add -v to any command"), wherever it
-    is written: it is moved before the command, where the root takes it. Not after `--`."""
+    is written: it is moved before the command, where the root takes it. A bare `--inspect`
+    (dev, serve) means `--inspect=127.0.0.1:9229`, as for node; its value needs the `=`.
+    Nothing after `--` is touched."""
+    from telnyx_edge.cli.params import DEFAULT_INSPECT
+
     try:
         end = argv.index("--")
     except ValueError:
         end = len(argv)
-    head = argv[:end]
+    head = [f"--inspect={DEFAULT_INSPECT}" if a == "--inspect" else a for a in argv[:end]]
+    argv = [*head, *argv[end:]]
     flags = [a for a in head if a in ("-v", "--verbose")]
     if not flags or head[:1] == flags[:1] and len(flags) == 1:
         return argv

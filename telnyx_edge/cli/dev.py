@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from telnyx_edge import console
-from telnyx_edge.cli.params import DEFAULT_INSPECT, host_value, inspect_value, path_value, port_value
+from telnyx_edge.cli.params import host_value, inspect_value, path_value, port_value
 
 
 def register(app: typer.Typer) -> None:
@@ -33,8 +33,8 @@ def dev(
         help="Wall-clock budget of one actor call (default: TELNYX_EDGE_METHOD_TIMEOUT_MS, else 30000).",
     ),
     inspect: Optional[str] = typer.Option(
-        None, "--inspect", is_flag=False, flag_value=DEFAULT_INSPECT, parser=inspect_value, metavar="[HOST:]PORT",
-        help="Open the Node inspector (Chrome DevTools, editors) on [HOST:]PORT, default 127.0.0.1:9229; it stays across reloads.",
+        None, "--inspect", parser=inspect_value, metavar="[HOST:]PORT",
+        help="--inspect or --inspect=[HOST:]PORT: the Node inspector for Chrome DevTools or an editor (default 127.0.0.1:9229); same port across reloads.",
     ),
     workers: Optional[int] = typer.Option(
         None, "--workers", min=1, max=64,
