@@ -42,7 +42,7 @@ def dev(
     ),
 ) -> None:
     from telnyx_edge import settings
-    from telnyx_edge.cli.runtime_cmd import ensure_bundler, ensure_with_spinner, listen_check
+    from telnyx_edge.cli.runtime_cmd import ensure_bundler, ensure_with_spinner, inspect_check, listen_check
     from telnyx_edge.cli.runtime_output import report
     from telnyx_edge.devcheck import check_dev_paths
     from telnyx_edge.runtime.devserver import DevOptions, limits_from_env, run
@@ -52,8 +52,7 @@ def dev(
     extra = tuple(p.expanduser() for p in with_projects)
     local_names = check_dev_paths(project, state, extra, env_file)
     listen_check(host)
-    if inspect is not None:
-        listen_check(inspect.rsplit(":", 1)[0].strip("[]"))
+    inspect_check(inspect)
     ensure_bundler(project)
     options = DevOptions(
         project=project, host=host, port=port, state_dir=state, watch=not no_watch,

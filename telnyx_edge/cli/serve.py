@@ -30,15 +30,14 @@ def serve(
     ),
 ) -> None:
     from telnyx_edge import settings
-    from telnyx_edge.cli.runtime_cmd import ensure_with_spinner, listen_check
+    from telnyx_edge.cli.runtime_cmd import ensure_with_spinner, inspect_check, listen_check
     from telnyx_edge.cli.runtime_output import report
     from telnyx_edge.runtime.devserver import limits_from_env
     from telnyx_edge.runtime.edge import ServeOptions, run
 
     config = settings.get()
     listen_check(host)
-    if inspect is not None:
-        listen_check(inspect.rsplit(":", 1)[0].strip("[]"))
+    inspect_check(inspect)
     options = ServeOptions(
         home=config.home, host=host, port=port, limits=limits_from_env(method_timeout_ms or config.method_timeout_ms, workers or config.workers),
         alarm_retry_delay_s=config.alarm_retry_delay_s, packages_dir=ensure_with_spinner(), inspect=inspect,

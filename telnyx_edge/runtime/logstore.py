@@ -16,6 +16,7 @@ sees half a record it cannot skip. Names that are not safe file names are not st
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -35,9 +36,14 @@ RECORD_FIELDS: dict[str, tuple[str, ...]] = {
 """Field names of each record kind (the twin of js/logrecords.mjs), for --json output."""
 
 
+@functools.lru_cache(maxsize=1024)
 def safe_name(name: str) -> bool:
     """Whether `name` (a function or actor type) can name a log file: no separators, no leading dot."""
     return bool(_SAFE_NAME.match(name))
+
+
+# One encoder: json.dumps with options builds a new one per call, which was most of the cost.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def as_dict(record: list[Any]) -> dict[str, Any]:
@@ -71,21 +77,21 @@ class LogStore:
     def append(self, records: Iterable[list[Any]]) -> None:
         """File each record under its function and (invocations, actor output) its type.
         Raises OSError when the directory cannot be written (the runtime reports it once)."""
-        lines: dict[Source, list[str]] = {}
+        lines: dict[tuple[str, str], list[str]] = {}
         for record in records:
             if not valid(record):
                 continue
-            line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+            line = _encode(record)
             kind = record[0]
-            if kind in ("request", "console") and safe_name(str(record[2])):
-                lines.setdefault(Source("functions", str(record[2])), []).append(line)
-            if kind in ("call", "console") and record[3] and safe_name(str(record[3])):
-                lines.setdefault(Source("actors", str(record[3])), []).append(line)
-        for source, chunk in lines.items():
-            path = self.path(source)
+            if kind != "call" and safe_name(str(record[2])):
+                lines.setdefault(("functions", str(record[2])), []).append(line)
+            if kind != "request" and record[3] and safe_name(str(record[3])):
+                lines.setdefault(("actors", str(record[3])), []).append(line)
+        for (kind, name), chunk in lines.items():
+            path = self.path(Source(kind, name))
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "a", encoding="utf-8", errors="surrogatepass") as f:
-                f.write("".join(chunk))
+                f.write("\n".join(chunk) + "\n")
                 size = f.tell()
             if size > MAX_FILE_BYTES:
                 os.replace(path, path.with_name(path.name + ".1"))

@@ -18,7 +18,7 @@ import { ActorDatabase } from "./actordb.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor, Agent } from "./edge-runtime.mjs";
 import { AGENT_MEMBERS } from "./agent.mjs";
-import { inActor, observeTurn, reportError } from "./console.mjs";
+import { inActor, observeTurn, report, reportError } from "./console.mjs";
 import { userStack } from "./stacks.mjs";
 
 const NOT_RPC = new Set(["fetch", "alarm", "webSocket", "constructor"]);
@@ -211,7 +211,7 @@ export class Activation {
         db.beginTurn();
         db.alarmFailed(alarmRow, this.host.alarmRetryDelayMs, this.host.alarmMaxRetries, Date.now());
         if (alarmRow.alarm_retries >= this.host.alarmMaxRetries) {
-          process.stderr.write(`[isolate] alarm() of ${this.key} failed ${alarmRow.alarm_retries + 1} times; the alarm is deleted\n`);
+          report("error", `alarm() of ${this.key} failed ${alarmRow.alarm_retries + 1} times; the alarm is deleted`, this);
         }
         db.endTurn(true);
         const error = toCallerError(err, this, turn);
