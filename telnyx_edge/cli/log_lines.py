@@ -50,11 +50,43 @@ def live_line(record: list[Any], verbose: bool) -> tuple[str, bool] | None:
     return None
 
 
+LIVE_LINES_PER_S = 200
+"""Request and call lines printed per second at most; output and errors are always printed. Past
+it (a load test), a terminal only scrolls, and writing to it costs the runtime CPU (or stalls it,
+on a slow terminal): one line per second says how many were left out (`logs` has every one)."""
+
+
+class _Window:
+    second = 0
+    shown = 0
+    skipped = 0
+
+
+_window = _Window()
+
+
+def _summary(second: int, skipped: int) -> str:
+    return f"[{_clock(second * 1000)}] ... {skipped} more request/call lines in that second not shown (telnyx-edge logs NAME has them)"
+
+
 def write_live(records: list[list[Any]], verbose: bool, out: TextIO | None = None, err: TextIO | None = None) -> None:
     """Print a batch: each stream gets one write of whole lines, so nothing interleaves mid-line."""
     outs: list[str] = []
     errs: list[str] = []
+    w = _window
     for record in records:
+        if record[0] == "call" and not verbose:
+            continue
+        if record[0] != "console":
+            second = int(record[1] // 1000)
+            if second > w.second:
+                if w.skipped:
+                    outs.append(_summary(w.second, w.skipped))
+                w.second, w.shown, w.skipped = second, 0, 0
+            if w.shown >= LIVE_LINES_PER_S:
+                w.skipped += 1
+                continue
+            w.shown += 1
         line = live_line(record, verbose)
         if line is not None:
             (errs if line[1] else outs).append(printable(line[0]))

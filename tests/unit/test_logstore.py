@@ -106,3 +106,18 @@ def test_verbose_anywhere_and_inspect_values() -> None:
     for bad in ("", "x", "127.0.0.1:99999", "host:"):
         with pytest.raises(typer.BadParameter):
             inspect_value(bad)
+
+
+def test_live_request_lines_are_capped_per_second_but_output_never() -> None:
+    from telnyx_edge.cli import log_lines
+
+    out, err = io.StringIO(), io.StringIO()
+    second = NOW + 10_000_000  # a second no other test used
+    flood = [_request(second + i % 1000) for i in range(log_lines.LIVE_LINES_PER_S + 50)]
+    flood.append(["console", second + 5, "lab", "", "", "log", "still shown"])
+    log_lines.write_live(flood, False, out, err)
+    assert out.getvalue().count(" GET /a ") == log_lines.LIVE_LINES_PER_S
+    assert "still shown" in out.getvalue()
+    log_lines.write_live([_request(second + 1000)], False, out, err)  # the next second
+    assert "... 50 more request/call lines in that second not shown" in out.getvalue()
+    assert out.getvalue().rstrip().endswith(" lab GET /a 200 1.5ms")
