@@ -171,6 +171,7 @@ class RuntimeCore:
             plane = DataPlane(self._listener, self.packages_dir, self, on_exit=self._plane_exited, inspect=self._inspect)
             try:
                 await plane.start()
+                self._inspector_opened(plane.info.get("inspector"))
                 self._plane = plane
                 self.registry.attach(plane)
                 await self.registry.restore()

@@ -5,7 +5,9 @@ dev's output and in the caller's err.stack), `logs --tail`, and the inspector ac
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -121,6 +123,13 @@ def test_inspector_keeps_its_port_across_a_reload(copy_fixture: Any, edge_home: 
         server.wait_for(r"Reloaded in \d+ ms")
         second = _bundle_script(port)
         assert first != second  # the new revision's bundle, seen through the same port
+        # A data plane that dies is restarted with its inspector on the same port.
+        plane = subprocess.run(["pgrep", "-f", "-P", str(server.proc.pid), "dataplane.mjs"], capture_output=True, text=True, check=True)
+        os.kill(int(plane.stdout.split()[0]), signal.SIGKILL)
+        server.wait_for(r"Isolate replaced: the data plane was killed by SIGKILL; restarting it")
+        again = server.wait_for(r"^Inspector on (ws://\S+)$")
+        assert urlsplit(again.group(1)).port == port
+        assert re.search(r"/build/\d+/index\.js$", _bundle_script(port))
     finally:
         close(server)
 
