@@ -36,6 +36,7 @@ def dev(
         None, "--inspect", parser=inspect_value, metavar="[HOST:]PORT",
         help="--inspect or --inspect=[HOST:]PORT: the Node inspector for Chrome DevTools or an editor (default 127.0.0.1:9229); same port across reloads.",
     ),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No line per request (your code's output and errors are still printed)."),
     workers: Optional[int] = typer.Option(
         None, "--workers", min=1, max=64,
         help="Worker threads per function (default: TELNYX_EDGE_WORKERS, else one per CPU); actors are spread over them by name.",
@@ -48,6 +49,10 @@ def dev(
     from telnyx_edge.runtime.devserver import DevOptions, limits_from_env, run
 
     config = settings.get()
+    if quiet:
+        from telnyx_edge.cli.log_lines import set_quiet
+
+        set_quiet(True)
     project = (from_dir.expanduser() if from_dir else Path.cwd()).resolve()
     extra = tuple(p.expanduser() for p in with_projects)
     local_names = check_dev_paths(project, state, extra, env_file)

@@ -63,6 +63,13 @@ class _Window:
 
 
 _window = _Window()
+_quiet = False
+
+
+def set_quiet(flag: bool) -> None:
+    """`dev -q` / `serve -q`: no request or call lines; output and errors are still printed."""
+    global _quiet
+    _quiet = flag
 
 
 def _summary(second: int, skipped: int) -> str:
@@ -75,7 +82,7 @@ def write_live(records: list[list[Any]], verbose: bool, out: TextIO | None = Non
     errs: list[str] = []
     w = _window
     for record in records:
-        if record[0] == "call" and not verbose:
+        if (record[0] == "call" and not verbose) or (_quiet and record[0] != "console"):
             continue
         if record[0] != "console":
             second = int(record[1] // 1000)

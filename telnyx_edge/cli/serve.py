@@ -24,6 +24,7 @@ def serve(
         None, "--inspect", parser=inspect_value, metavar="[HOST:]PORT",
         help="--inspect or --inspect=[HOST:]PORT: the Node inspector for Chrome DevTools or an editor (default 127.0.0.1:9229); same port across reloads.",
     ),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No line per request (your code's output and errors are still printed)."),
     workers: Optional[int] = typer.Option(
         None, "--workers", min=1, max=64,
         help="Worker threads per function (default: TELNYX_EDGE_WORKERS, else one per CPU); actors are spread over them by name.",
@@ -36,6 +37,10 @@ def serve(
     from telnyx_edge.runtime.edge import ServeOptions, run
 
     config = settings.get()
+    if quiet:
+        from telnyx_edge.cli.log_lines import set_quiet
+
+        set_quiet(True)
     listen_check(host)
     inspect_check(inspect)
     options = ServeOptions(

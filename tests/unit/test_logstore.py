@@ -121,3 +121,12 @@ def test_live_request_lines_are_capped_per_second_but_output_never() -> None:
     log_lines.write_live([_request(second + 1000)], False, out, err)  # the next second
     assert "... 50 more request/call lines in that second not shown" in out.getvalue()
     assert out.getvalue().rstrip().endswith(" lab GET /a 200 1.5ms")
+
+
+def test_quiet_leaves_out_request_lines_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from telnyx_edge.cli import log_lines
+
+    monkeypatch.setattr(log_lines, "_quiet", True)
+    out, err = io.StringIO(), io.StringIO()
+    log_lines.write_live([_request(NOW), ["console", NOW, "lab", "", "", "log", "kept"]], True, out, err)
+    assert "GET" not in out.getvalue() and "kept" in out.getvalue()
