@@ -59,7 +59,7 @@ def test_request_lines_actor_output_and_mapped_errors(copy_fixture: Any, edge_ho
             assert client.get("/plain").text == "plain"
             expect(server, r"^\[[\d:.]+\] observe \[info\] plain request$")
             assert client.get("/crash").status_code == 500
-            expect(server, r"observe \[error\] fetch GET \S+/crash threw: TypeError: the fetch handler threw")
+            expect(server, r"observe \[error\] fetch GET /crash threw: TypeError: the fetch handler threw")
             expect(server, r"^\s+at Object\.fetch \(.*src/index\.ts:\d+:\d+\)$")
             expect(server, r"^\[[\d:.]+\] observe GET /crash 500 [\d.]+ms$")
     finally:
@@ -74,7 +74,7 @@ def test_request_lines_actor_output_and_mapped_errors(copy_fixture: Any, edge_ho
     ]
     actor = _cli("actors", "logs", "Counter", "--instance", "bob", "--json")
     records = json.loads(actor.stdout)["data"]
-    assert [r["kind"] for r in records] == ["console", "call"] or [r["kind"] for r in records] == ["call", "console"]
+    assert sorted(r["kind"] for r in records) == ["call", "console"]
     call = next(r for r in records if r["kind"] == "call")
     assert (call["name"], call["method"], call["outcome"]) == ("bob", "explode", "ActorMethodError")
     assert _cli("actors", "logs", "Counter", "--type", "invocations", "-n", "1").stdout.startswith("[")

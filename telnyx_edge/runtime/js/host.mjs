@@ -232,14 +232,14 @@ class Host {
       status = res.status;
       for (const [k, v] of res.headers) outHeaders.push(k, v);
     } catch (err) {
-      logError(`fetch ${method} ${url} threw`, err);
+      logError(`fetch ${method} ${pathOf(url)} threw`, err);
       status = err instanceof RequestTimeout ? 504 : 500;
       outHeaders = ["content-type", "text/plain; charset=utf-8"];
       outBody = Buffer.from(`${err?.name ?? "Error"}: ${err?.message ?? err}\n`);
       return this.chan.send(["fetch_done", id, status, outHeaders, outBody]);
     }
     this.streams.send(id, status, outHeaders, res).catch((err) => {
-      logError(`fetch ${method} ${url}: reading the response body failed`, err);
+      logError(`fetch ${method} ${pathOf(url)}: reading the response body failed`, err);
       this.chan.send(["fetch_done", id, 500, ["content-type", "text/plain; charset=utf-8"], Buffer.from(`${err?.name ?? "Error"}: ${err?.message ?? err}\n`)]);
     });
   }
@@ -310,6 +310,13 @@ function pairs(flat) {
   const out = [];
   for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
   return out;
+}
+
+/** The path of a request URL, without the query string (it may carry tokens; as the request log). */
+function pathOf(url) {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const q = url.indexOf("?");
+  return start < 0 ? "/" : url.slice(start, q < 0 ? undefined : q);
 }
 
 function errorWire(err) {
