@@ -13,6 +13,7 @@ import { dropRuntimeFrames, userStack } from "./stacks.mjs";
 
 const turns = new AsyncLocalStorage();
 let batch = null; // set by install(); null in the main thread and in unit tests (stderr then)
+let postNow = null; // sends output records at once (see install)
 let functionName = "";
 
 /** Run `fn` as part of a turn of `act` ({type, name}): console output inside is attributed to it. */
@@ -30,7 +31,7 @@ function recordCall(type, name, method, outcome, started) {
 /** A line of output from the runtime about user code (a method that threw), attributed like console output. */
 export function report(level, text, actor = turns.getStore()) {
   if (batch === null) return void process.stderr.write(`[isolate] ${text}\n`);
-  batch.push(["console", Date.now(), functionName, actor?.type ?? "", actor?.name ?? "", level, clip(text)]);
+  postNow([["console", Date.now(), functionName, actor?.type ?? "", actor?.name ?? "", level, clip(text)]]);
 }
 
 /** An error of user code as one report: what threw, then its stack mapped to the .ts sources. */
@@ -38,10 +39,13 @@ export function reportError(what, err, actor) {
   report("error", `${what}: ${userStack(err)}`, actor);
 }
 
-/** Replace the Worker's console methods; `post(records)` sends a batch to the main thread. */
-export function install(fn, post) {
+/** Replace the Worker's console methods. `post(records)` sends a batch of invocation records to
+ * the main thread (once per event-loop turn); `now(records)` sends output at once, so a line
+ * printed before a long synchronous stretch (or a loop that gets the Worker replaced) is seen. */
+export function install(fn, post, now) {
   functionName = fn;
   batch = new LogBatch(post, true);
+  postNow = now;
   dropRuntimeFrames();
   const emit = (level) => (...args) => report(level, formatWithOptions({ colors: false }, ...args));
   console.log = emit("log");

@@ -343,7 +343,9 @@ export async function boot(makeChannel, config) {
     if (loaded) dispatch(host, chan, msg);
     else early.push(msg);
   });
-  installConsole(config.function, (records) => chan.send(["log", records]));
+  // Output is posted at once, bypassing the channel's per-turn outbox (a batch of one message).
+  const now = chan.port ? (records) => chan.port.postMessage([["log", records]]) : (records) => chan.send(["log", records]);
+  installConsole(config.function, (records) => chan.send(["log", records]), now);
   // A Worker that exits (process.exit() in user code) still hands over what it printed.
   process.on("exit", () => { flushLog(); chan.flush(); });
   process.on("uncaughtException", (err) => logError("uncaught exception", err));
