@@ -62,15 +62,21 @@ def test_request_lines_actor_output_and_mapped_errors(copy_fixture: Any, edge_ho
             expect(server, r"observe \[error\] fetch GET /crash threw: TypeError: the fetch handler threw")
             expect(server, r"^\s+at Object\.fetch \(.*src/index\.ts:\d+:\d+\)$")
             expect(server, r"^\[[\d:.]+\] observe GET /crash 500 [\d.]+ms$")
+
+            # A constructor that throws: printed once per attempt, pointing at its line.
+            assert client.get("/broken/eve").status_code == 500
+            expect(server, r"observe Broken:eve \[error\] the constructor threw: RangeError: no way to build this one")
+            expect(server, r"^\s+at new Broken \(.*src/counter\.ts:\d+:\d+\)$")
     finally:
         close(server)
     # One request line per request, none lost.
-    assert len(re.findall(r"^\[[\d:.]+\] observe GET /", server.output, re.M)) == 5
+    assert len(re.findall(r"^\[[\d:.]+\] observe GET /", server.output, re.M)) == 6
 
     # What was recorded is readable afterwards (spec 1.8, 1.11 line formats).
     logs = _cli("logs", "observe", "--type", "invocations")
     assert re.findall(r"^\[\S+Z\] GET (\S+) (\d+) [\d.]+ms$", logs.stdout, re.M) == [
         ("/hello/alice", "200"), ("/explode/bob", "500"), ("/inner/carol", "200"), ("/plain", "200"), ("/crash", "500"),
+        ("/broken/eve", "500"),
     ]
     actor = _cli("actors", "logs", "Counter", "--instance", "bob", "--json")
     records = json.loads(actor.stdout)["data"]

@@ -123,6 +123,7 @@ export class Activation {
       // Torn down: the next call constructs a fresh instance; initialisation's writes vanish.
       this.db.endTurn(false);
       this.instance = null;
+      reportError("the constructor threw", err, this);
       turn.reject(err instanceof E.BlockConcurrencyTimeoutError ? err : new E.ActorMethodError(`constructing ${this.key} failed: ${err?.message ?? err}`));
       return false;
     } finally {
