@@ -45,6 +45,10 @@ def set_verbose(flag: bool) -> None:
     _verbose = flag
 
 
+def is_verbose() -> bool:
+    return _verbose
+
+
 def verbose(message: str) -> None:
     """Client-side detail shown only with -v/--verbose (to stderr, so stdout stays parseable)."""
     if _verbose:

@@ -18,6 +18,9 @@ def register(app: typer.Typer) -> None:
     group.command("list", help="The actor types on the account, with owner and referencing functions.")(list_types)
     group.command("inspect", help="One type: its owner, the functions that bind it, and its instance count.")(inspect)
     group.command("instances", help="Persisted instances of a type (names, keys, bytes, activity, alarm; never values).")(instances)
+    from telnyx_edge.cli.logs import actor_logs
+
+    group.command("logs", help="Invocations and output of a type's actors, recorded by dev and serve (oldest first).")(actor_logs)
     app.add_typer(group, name="actors")
 
 

@@ -18,7 +18,7 @@ from telnyx_edge.cli.group import CONTEXT, INTERNAL_ERROR_EXIT, EdgeGroup, new_g
 
 __all__ = ["app", "main", "CONTEXT", "INTERNAL_ERROR_EXIT", "EdgeGroup", "new_group", "report"]
 
-_COMMANDS = ["new_func", "functions", "status", "ship", "revisions", "types_cmd", "actors", "dev", "serve", "runtime_cmd", "secrets", "storage"]
+_COMMANDS = ["new_func", "functions", "status", "ship", "revisions", "types_cmd", "actors", "dev", "serve", "runtime_cmd", "secrets", "storage", "logs"]
 
 app = typer.Typer(
     cls=EdgeGroup,
@@ -61,6 +61,25 @@ def _parser_errors() -> Any:
     return exceptions
 
 
+def _hoist_verbose(argv: list[str]) -> list[str]:
+    """`-v/--verbose` works on every command (spec 1.1: "Add -v to any command"), wherever it
+    is written: it is moved before the command, where the root takes it. A bare `--inspect`
+    (dev, serve) means `--inspect=127.0.0.1:9229`, as for node; its value needs the `=`.
+    Nothing after `--` is touched."""
+    from telnyx_edge.cli.params import DEFAULT_INSPECT
+
+    try:
+        end = argv.index("--")
+    except ValueError:
+        end = len(argv)
+    head = [f"--inspect={DEFAULT_INSPECT}" if a == "--inspect" else a for a in argv[:end]]
+    argv = [*head, *argv[end:]]
+    flags = [a for a in head if a in ("-v", "--verbose")]
+    if not flags or head[:1] == flags[:1] and len(flags) == 1:
+        return argv
+    return ["-v", *[a for a in head if a not in ("-v", "--verbose")], *argv[end:]]
+
+
 def main() -> None:
     """The console script. The parser runs in non-standalone mode so that its usage errors
     reach `report_usage` (our `❌`/`💡` lines, exit 2) instead of click's `Error: ...`."""
@@ -68,7 +87,7 @@ def main() -> None:
 
     errors = _parser_errors()
     try:
-        code = app(prog_name="telnyx-edge", standalone_mode=False)
+        code = app(args=_hoist_verbose(sys.argv[1:]), prog_name="telnyx-edge", standalone_mode=False)
     except errors.NoArgsIsHelpError as exc:  # a bare group: its help, as before
         exc.show()
         code = exc.exit_code

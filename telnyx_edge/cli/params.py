@@ -44,3 +44,19 @@ def port_value(raw: str | int) -> int:
     if not text.isascii() or not text.isdigit() or int(text) > 65535:
         raise typer.BadParameter(f"{raw!r} is not a port number (0 to 65535; 0 picks a free one)")
     return int(text)
+
+
+DEFAULT_INSPECT = "127.0.0.1:9229"
+
+
+def inspect_value(raw: str) -> str:
+    """A `--inspect[=[HOST:]PORT]` value as "HOST:PORT" (host 127.0.0.1 unless given; port 0
+    picks a free one). Bare `--inspect` is DEFAULT_INSPECT."""
+    text = raw.strip()
+    host, _, port = text.rpartition(":") if ":" in text else ("127.0.0.1", "", text)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not port.isascii() or not port.isdigit() or int(port) > 65535:
+        raise typer.BadParameter(f"{raw!r} is not [HOST:]PORT (e.g. 9229 or 127.0.0.1:9229; 0 picks a free port)")
+    host_value(host)
+    return f"[{host}]:{int(port)}" if ":" in host else f"{host}:{int(port)}"

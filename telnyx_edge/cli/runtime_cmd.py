@@ -60,6 +60,18 @@ def listen_check(host: str) -> None:
         console.warning(exposure_warning(host))
 
 
+def inspect_check(inspect: str | None) -> None:
+    """Refuse an --inspect host this machine cannot listen on; warn about one beyond loopback,
+    where whoever reaches the port can run any code in the runtime."""
+    from telnyx_edge.hosts import check_listen_host
+
+    if inspect is None:
+        return
+    host = inspect.rsplit(":", 1)[0].strip("[]")
+    if not check_listen_host(host):
+        console.warning(f"--inspect {inspect} listens beyond this machine: anyone who can reach it can run any code in this runtime")
+
+
 def install() -> None:
     from telnyx_edge.runtime import packages
 

@@ -16,7 +16,14 @@ def report(event: object) -> None:
     """Turn a runtime event into its stable output line (tests wait on these)."""
     from telnyx_edge.runtime import events
 
-    if isinstance(event, events.Ready):
+    if isinstance(event, events.Logged):
+        from telnyx_edge.cli.log_lines import write_live
+
+        write_live(event.records, console.is_verbose())
+    elif isinstance(event, events.InspectorOpen):
+        console.info(f"Inspector on {event.url}")
+        console.info("💡 Open chrome://inspect in Chrome (Configure... the host:port if it is not 127.0.0.1:9229), or attach your editor; it stays on this port across reloads")
+    elif isinstance(event, events.Ready):
         # The functions come first: whoever waits for "Ready on" has read them already.
         width = max((len(name) for name, _ in event.functions), default=0)
         for name, url in event.functions:

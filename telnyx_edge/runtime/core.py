@@ -24,6 +24,7 @@ from typing import Any
 from telnyx_edge.errors import RuntimeStartError
 from telnyx_edge.runtime import events, lifecycle
 from telnyx_edge.runtime.actor_index import ActorIndex
+from telnyx_edge.runtime.logstore import LogStore
 from telnyx_edge.runtime.alarms import AlarmScheduler
 from telnyx_edge.runtime.dataplane import ActorKey, DataPlane, Listener
 from telnyx_edge.runtime.migrate import migrate_legacy
@@ -41,7 +42,9 @@ LOCK_FILE = "runtime.lock"
 class RuntimeCore:
     def __init__(
         self, state_dir: Path, limits: Limits, report: events.Reporter, *, packages_dir: Path,
+        inspect: str | None = None,
     ) -> None:
+        self._inspect = inspect  # "HOST:PORT" of the data plane's inspector (--inspect), else None
         self.state_dir = state_dir
         self.index = ActorIndex(state_dir)
         self.registry = Registry(state_dir, packages_dir, limits, report, self)
@@ -57,6 +60,10 @@ class RuntimeCore:
         self._lock_fd: int | None = None
         self._guard: StateGuard | None = None
         self._opened = False
+        from telnyx_edge import settings
+
+        self.logs = LogStore(settings.get().home / "logs")
+        self._log_failed = False
 
     async def open(self) -> Registry:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -75,9 +82,10 @@ class RuntimeCore:
             raise
         self.scheduler.load(self.index.alarms())
         self._listener = Listener()
-        self._plane = DataPlane(self._listener, self.packages_dir, self, on_exit=self._plane_exited)
+        self._plane = DataPlane(self._listener, self.packages_dir, self, on_exit=self._plane_exited, inspect=self._inspect)
         try:
             await self._plane.start()
+            self._inspector_opened(self._plane.info.get("inspector"))
         except BaseException:
             self.index.close()
             self._listener.close()
@@ -126,6 +134,28 @@ class RuntimeCore:
     def replaced(self, function: str, reason: str) -> None:
         self.registry.replaced(function, reason)
 
+    def log(self, records: list[list[Any]]) -> None:
+        """A batch of request lines, invocations and user output: stored, then reported."""
+        try:
+            self.logs.append(records)
+        except OSError as exc:
+            if not self._log_failed:  # said once: the runtime keeps serving without a log store
+                self._log_failed = True
+                self._report(events.Notice(f"cannot write the log store under {self.logs.root}: {exc.strerror or exc}"))
+        self._report(events.Logged(records))
+
+    def _inspector_opened(self, url: Any) -> None:
+        """Report the inspector's URL; a restarted data plane reopens it on the same port
+        (port 0 picked one: it is kept), so a debugger re-attaches where it was."""
+        if not isinstance(url, str) or self._inspect is None:
+            return
+        from urllib.parse import urlsplit
+
+        port = urlsplit(url).port
+        if port:
+            self._inspect = f"{self._inspect.rsplit(':', 1)[0]}:{port}"
+        self._report(events.InspectorOpen(url))
+
     def _plane_exited(self, reason: str) -> None:
         # Workers that exit or hang are replaced inside the data plane; this is the process
         # itself (user code that kills it, a native crash). Its database locks went with it and
@@ -140,9 +170,10 @@ class RuntimeCore:
         assert self._listener is not None
         delay = 0.05
         while self._opened:
-            plane = DataPlane(self._listener, self.packages_dir, self, on_exit=self._plane_exited)
+            plane = DataPlane(self._listener, self.packages_dir, self, on_exit=self._plane_exited, inspect=self._inspect)
             try:
                 await plane.start()
+                self._inspector_opened(plane.info.get("inspector"))
                 self._plane = plane
                 self.registry.attach(plane)
                 await self.registry.restore()

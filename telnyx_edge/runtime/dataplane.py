@@ -47,6 +47,7 @@ class DataPlaneBackend(Protocol):
     def alarm_changed(self, actor: ActorKey, fire_ms: int | None) -> None: ...
     def actor_stats(self, rows: list[list[Any]]) -> None: ...
     def replaced(self, function: str, reason: str) -> None: ...
+    def log(self, records: list[list[Any]]) -> None: ...
 
 
 @functools.cache
@@ -117,7 +118,10 @@ class Listener:
 class DataPlane:
     def __init__(
         self, listener: Listener, packages_dir: Path, backend: DataPlaneBackend, on_exit: Callable[[str], None],
+        inspect: str | None = None,
     ) -> None:
+        self._inspect = inspect  # "HOST:PORT" for node's --inspect (dev/serve --inspect), else None
+        self.info: dict[str, Any] = {}  # the data plane's `ready` info: pid, inspector (its ws:// URL or None)
         self._listener = listener
         self._packages_dir = packages_dir
         self._backend = backend
@@ -140,6 +144,8 @@ class DataPlane:
         try:
             # TELNYX_EDGE_NODE_FLAGS: extra node flags, e.g. --inspect or --cpu-prof.
             flags = settings.get().node_flags
+            if self._inspect is not None:
+                flags = (f"--inspect={self._inspect}", *flags)
             env = dict(os.environ)  # the data plane inherits the runtime's environment
             env["TELNYX_EDGE_NODE_PACKAGES"] = str(self._packages_dir)
             # fsyncs of different actors' databases run in libuv's pool, in parallel.
@@ -158,7 +164,7 @@ class DataPlane:
         self._conn = conn
         self._ready = loop.create_future()
         self._waiter = asyncio.create_task(self._wait_exit())
-        await self._ready
+        self.info = await self._ready
 
     async def _wait_exit(self) -> None:
         assert self._proc is not None
@@ -265,7 +271,8 @@ class DataPlane:
         if ok:
             fut.set_result(payload)
         else:
-            name, message = payload if isinstance(payload, list) and len(payload) == 2 else ("Error", str(payload))
+            # [name, message] or [name, message, stack]: the stack is user code's, for JavaScript callers.
+            name, message = payload[:2] if isinstance(payload, list) and len(payload) >= 2 else ("Error", str(payload))
             fut.set_exception(CallError(str(name), str(message)))
 
     def _on_alarm_changed(self, type_: str, name: str, fire_ms: int | None) -> None:
@@ -277,6 +284,9 @@ class DataPlane:
     def _on_replaced(self, function_name: str, reason: str) -> None:
         self._backend.replaced(function_name, reason)
 
+    def _on_log(self, records: list[list[Any]]) -> None:
+        self._backend.log(records)
+
     def _on_lost(self, exc: Exception | None) -> None:
         self._lost.set()
 
@@ -287,5 +297,6 @@ _HANDLERS: dict[str, Callable[..., None]] = {
     "alarm_changed": DataPlane._on_alarm_changed,
     "actor_stats": DataPlane._on_actor_stats,
     "replaced": DataPlane._on_replaced,
+    "log": DataPlane._on_log,
 }
 """One handler per message of `wire.FROM_DATAPLANE`, its parameters named as the fields."""

@@ -47,6 +47,7 @@ class DevOptions:
     home: Path | None = None  # the account that resolves remaining references (default: edge_home())
     packages_dir: Path | None = None  # the runtime's Node packages (default: installed on demand)
     env_file: Path | None = None  # dotenv values overriding secrets and [env_vars] for this run
+    inspect: str | None = None  # "HOST:PORT": open the Node inspector of the data plane there (--inspect)
 
 
 def load_project(project: Path) -> Manifest:
@@ -166,7 +167,7 @@ class DevServer:
             project.spec = spec
         self._core = RuntimeCore(
             self.state_dir, runtime_limits(self.options.limits, self.options.alarm_retry_delay_s), self.report,
-            packages_dir=await packages_for(self.options.packages_dir),
+            packages_dir=await packages_for(self.options.packages_dir), inspect=self.options.inspect,
         )
         registry = await self._core.open()
         for spec in specs:

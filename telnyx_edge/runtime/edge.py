@@ -42,6 +42,7 @@ class ServeOptions:
     alarm_retry_delay_s: float = 1.0
     poll_s: float = 0.25
     packages_dir: Path | None = None  # the runtime's Node packages (default: installed on demand)
+    inspect: str | None = None  # "HOST:PORT": open the Node inspector of the data plane there (--inspect)
 
 
 _resolved: dict[tuple[str, str], ResolvedBindings] = {}
@@ -121,7 +122,7 @@ class EdgeServer:
             )
         self._core = RuntimeCore(
             account_state_dir(home), runtime_limits(self.options.limits, self.options.alarm_retry_delay_s),
-            self.report, packages_dir=await packages_for(self.options.packages_dir),
+            self.report, packages_dir=await packages_for(self.options.packages_dir), inspect=self.options.inspect,
         )
         registry = await self._core.open()
         for _, spec in functions:

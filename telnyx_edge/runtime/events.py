@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,21 @@ class IndexRebuilding:
 
 
 @dataclass(frozen=True)
+class Logged:
+    """A batch of what the data plane recorded (js/logrecords.mjs), oldest first: request lines,
+    actor invocations, user output. Already kept in the log store (runtime/logstore.py)."""
+
+    records: list[list[Any]]
+
+
+@dataclass(frozen=True)
+class InspectorOpen:
+    """The Node inspector of the data plane listens at `url` (dev/serve --inspect)."""
+
+    url: str
+
+
+@dataclass(frozen=True)
 class Stopping:
     pass
 
@@ -97,5 +113,5 @@ class ForcedExit:
     """A second Ctrl-C/SIGTERM while stopping: the process exits at once."""
 
 
-Event = ForcedExit | Notice | Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | StateMigrated | IndexRebuilding | Stopping
+Event = Logged | InspectorOpen | ForcedExit | Notice | Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | StateMigrated | IndexRebuilding | Stopping
 Reporter = Callable[[Event], None]

@@ -30,6 +30,7 @@ FROM_DATAPLANE: dict[str, tuple[str, ...]] = {
     "alarm_changed": ("type", "name", "fire_ms"),  # sent once the change is durable
     "actor_stats": ("rows",),  # rows of STATS_ROW, for the instance index
     "replaced": ("function_name", "reason"),  # a Worker of the function exited or hung and was replaced
+    "log": ("records",),  # request lines, actor invocations, user output (js/logrecords.mjs), oldest first
 }
 
 STATS_ROW: tuple[str, ...] = (

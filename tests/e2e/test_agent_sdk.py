@@ -312,7 +312,7 @@ def test_a_failing_task_is_retried_then_parked(client: httpx.Client, server: Ser
     eventually(lambda: value(client, name, "tasks"), lambda t: t == [])
     line = f'[agent] LabAgent("failing"): task "fail" (id {task_id})'
     eventually(lambda: server.output, lambda out: f"{line} parked after 6 failed attempts" in out)
-    retries = [ln for ln in server.lines if ln.startswith(line) and "retrying in" in ln]
+    retries = [ln for ln in server.lines if line in ln and "retrying in" in ln]
     assert [ln.split("retrying in ")[1].split(" ms")[0] for ln in retries] == ["50", "100", "200", "400", "800"]
     assert "failed (attempt 1 of 6)" in retries[0]
     assert len(value(client, name, "runs")) == 6  # parked: never fires again

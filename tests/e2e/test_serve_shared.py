@@ -4,6 +4,7 @@ one account reach the same durable Account actor, under `serve` and under `dev -
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,6 +118,11 @@ def test_serve_shares_one_actor_between_owner_and_reference(served: ServerProces
     assert set(hosts) == {"account", "account-readonly"}
     with client(served, hosts["account"]) as own, client(served, hosts["account-readonly"]) as ref:
         walkthrough(own, ref)
+        # serve prints a line per request, naming the function that served it (issue 14).
+        for function in ("account", "account-readonly"):
+            line = rf"^\[[\d:.]+\] {function} (GET|POST) /accounts/\S+ 200 [\d.]+ms$"
+            if not re.search(line, served.output, re.M):
+                served.wait_for(line)
 
         # Concurrent debits through both functions on one name never overdraw.
         assert own.post("/accounts/dave/deposit", json={"amount": 50}).json()["balance"] == 50

@@ -19,6 +19,8 @@ import * as E from "./errors.mjs";
 import { StatefulActor, Agent } from "./edge-runtime.mjs";
 import { AGENT_MEMBERS } from "./agent.mjs";
 import { broadcast, closeActivationSockets, socketCount } from "./actor-sockets.mjs";
+import { inActor, observeTurn, report, reportError } from "./console.mjs";
+import { userStack } from "./stacks.mjs";
 
 const NOT_RPC = new Set(["fetch", "alarm", "webSocket", "constructor"]);
 export const fmtKey = (type, name) => `${type}(${JSON.stringify(name)})`;
@@ -68,10 +70,11 @@ export class Activation {
       broadcast: (data) => broadcast(this, data),
     };
     this.chain = [];
-    this.instance = new cls(ctx, this.host.envFor(this));
+    this.instance = inActor(this, () => new cls(ctx, this.host.envFor(this)));
   }
 
   enqueue(turn) {
+    observeTurn(this, turn); // the invocation record when it settles (console.mjs)
     this.queue.push(turn);
     if (!this.running) this.pump();
   }
@@ -121,6 +124,7 @@ export class Activation {
       // Torn down: the next call constructs a fresh instance; initialisation's writes vanish.
       this.db.endTurn(false);
       this.instance = null;
+      reportError("the constructor threw", err, this);
       turn.reject(err instanceof E.BlockConcurrencyTimeoutError ? err : new E.ActorMethodError(`constructing ${this.key} failed: ${err?.message ?? err}`));
       return false;
     } finally {
@@ -188,7 +192,7 @@ export class Activation {
     const budget = turn.kind === "alarm" ? this.host.alarmTimeoutMs : this.host.methodTimeoutMs;
     try {
       value = await Promise.race([
-        fn.apply(this.instance, args),
+        inActor(this, () => fn.apply(this.instance, args)),
         new Promise((_, rej) => {
           timer = setTimeout(() => {
             timedOut = true;
@@ -206,12 +210,13 @@ export class Activation {
       this.chain = [];
       db.endTurn(false);
       if (timedOut) this.retire();
+      if (turn.kind !== "alarm") reportError(`${turn.method ?? turn.kind}() threw`, err, this);
       if (turn.kind === "alarm") {
-        logError(`alarm() of ${this.key} failed`, err);
+        reportError("alarm() threw", err, this);
         db.beginTurn();
         db.alarmFailed(alarmRow, this.host.alarmRetryDelayMs, this.host.alarmMaxRetries, Date.now());
         if (alarmRow.alarm_retries >= this.host.alarmMaxRetries) {
-          process.stderr.write(`[isolate] alarm() of ${this.key} failed ${alarmRow.alarm_retries + 1} times; the alarm is deleted\n`);
+          report("error", `alarm() of ${this.key} failed ${alarmRow.alarm_retries + 1} times; the alarm is deleted`, this);
         }
         db.endTurn(true);
         const error = toCallerError(err, this, turn);
@@ -275,9 +280,9 @@ export class Activation {
   }
 }
 
+/** Report an error of (or around) user code: attributed, with its stack mapped (console.mjs). */
 export function logError(what, err) {
-  const detail = err?.userStack ?? err?.stack ?? String(err);
-  process.stderr.write(`[isolate] ${what}: ${detail}\n`);
+  reportError(what, err);
 }
 
 const RUNTIME_ERRORS = new Set(Object.values(E.ERRORS));
@@ -288,7 +293,9 @@ function toCallerError(err, act, turn) {
   if (err && RUNTIME_ERRORS.has(err.constructor)) return err;
   const message = err instanceof Error ? err.message : String(err);
   const out = new E.ActorMethodError(message);
-  if (err instanceof Error && err.stack) out.userStack = err.stack;
+  // The caller's err.stack: the frames of the method that threw, mapped to its .ts source, with
+  // the runtime's own frames dropped (stacks.mjs); it crosses Workers with the error (errorWire).
+  if (err instanceof Error) out.userStack = out.stack = userStack(err, out.name, message);
   return out;
 }
 

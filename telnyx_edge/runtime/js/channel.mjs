@@ -27,7 +27,7 @@ class Requests {
     if (!p) return;
     this.pending.delete(id);
     if (ok) p.resolve(payload);
-    else p.reject(Array.isArray(payload) ? E.revive(payload[0], payload[1]) : new Error(String(payload)));
+    else p.reject(Array.isArray(payload) ? E.revive(payload[0], payload[1], payload[2]) : new Error(String(payload)));
   }
 }
 

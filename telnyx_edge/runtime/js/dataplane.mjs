@@ -18,6 +18,8 @@ import { CallError, Group, asCallError, promiseSink } from "./group.mjs";
 import { Ingress } from "./ingress.mjs";
 import { TO_DATAPLANE } from "./wire.mjs";
 import { keepSpares } from "./spares.mjs";
+import { LogBatch } from "./logrecords.mjs";
+import inspector from "node:inspector";
 import { fileURLToPath } from "node:url";
 import { NAMES as N } from "./errors.mjs";
 
@@ -30,6 +32,7 @@ class Router {
     this.owners = new Map(); // actor type -> function name
     this.groups = new Map(); // group id -> Group
     this.requestTimeoutMs = 60_000;
+    this.log = new LogBatch((records) => chan.send(["log", records])); // logrecords.mjs
   }
 
   report(msg) { this.chan.send(msg); }
@@ -208,13 +211,15 @@ function main() {
   dp.ingress = new Ingress(dp.router);
   // Python ended the channel after unloading every group: exit once the last frames are out.
   socket.on("end", () => {
+    dp.router.log.flush();
     dp.chan.flush();
     socket.end(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
   });
   socket.on("error", () => process.exit(0));
   process.on("uncaughtException", (err) => process.stderr.write(`[data plane] uncaught exception: ${err?.stack ?? err}\n`));
-  dp.chan.send(["ready", { pid: process.pid }]);
+  // inspector: the ws:// URL of the inspector when node runs with --inspect (dev --inspect), else null.
+  dp.chan.send(["ready", { pid: process.pid, inspector: inspector.url() ?? null }]);
   keepSpares(1); // one per CPU: warm while Python bundles the first revision
 }
 

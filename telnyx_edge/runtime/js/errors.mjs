@@ -55,11 +55,19 @@ export function statusFor(name) {
   return 500;
 }
 
-/** Rebuild an error that crossed the wire as [name, message]. */
-export function revive(name, message) {
+/** Rebuild an error that crossed the wire as [name, message] or [name, message, stack]; the
+ * stack (the user's frames where it was thrown, stacks.mjs) becomes its `stack`. */
+export function revive(name, message, stack = undefined) {
   const cls = ERRORS[name];
-  if (cls) return new cls(message);
-  const err = new Error(message);
-  err.name = name;
+  let err;
+  if (cls) err = new cls(message);
+  else {
+    err = new Error(message);
+    err.name = name;
+  }
+  if (typeof stack === "string") {
+    err.stack = stack;
+    err.userStack = stack;
+  }
   return err;
 }

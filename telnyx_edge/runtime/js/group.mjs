@@ -21,11 +21,12 @@ export const STREAM_DRAIN_MS = 5000; // a reload or stop lets open response stre
 
 /** An error with the name callers branch on (ActorMethodTimeoutError, ...). */
 export class CallError extends Error {
-  constructor(name, message) {
+  constructor(name, message, userStack = undefined) {
     super(message);
     this.errorName = name;
+    this.userStack = userStack; // the user's frames where it was thrown (stacks.mjs), to pass on
   }
-  wire() { return [this.errorName, this.message]; }
+  wire() { return this.userStack ? [this.errorName, this.message, this.userStack] : [this.errorName, this.message]; }
 }
 
 /** A sink that settles a promise: for requests whose answer is one `result`. */
@@ -41,7 +42,8 @@ export function promiseSink() {
 }
 
 export function errorParts(payload) {
-  return Array.isArray(payload) && payload.length === 2 ? [String(payload[0]), String(payload[1])] : ["Error", String(payload)];
+  if (!Array.isArray(payload) || payload.length < 2) return ["Error", String(payload)];
+  return payload.length > 2 && typeof payload[2] === "string" ? [String(payload[0]), String(payload[1]), payload[2]] : [String(payload[0]), String(payload[1])];
 }
 
 export function asCallError(err) {
@@ -227,6 +229,7 @@ const FROM_WORKER_HANDLERS = {
   },
   alarm_changed: (slot, type, name, fire_ms) => slot.group.router.report(["alarm_changed", type, name, fire_ms]),
   actor_stats: (slot, rows) => slot.group.router.report(["actor_stats", rows]),
+  log: (slot, records) => slot.group.router.log?.pushAll(records),
   pong: (slot, seq) => { slot.probe.answered = Math.max(slot.probe.answered, seq); },
   stopped: (slot) => slot.worker.terminate(),
   ...WS_FROM_WORKER,

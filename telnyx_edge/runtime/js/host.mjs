@@ -14,6 +14,7 @@ import { TO_WORKER } from "./wire.mjs";
 import { slotOf } from "./placement.mjs";
 import { IncomingBodies, ResponseStreams } from "./streams.mjs";
 import { WS_TO_WORKER, forwardUpgrade, isUpgrade, onForwardedUpgrade, stopSockets } from "./actor-sockets.mjs";
+import { flush as flushLog, install as installConsole } from "./console.mjs";
 
 const STATS_INTERVAL_MS = 2000;
 const MAX_OPEN_ACTIVATIONS = 4096; // open databases per isolate; idle ones beyond this are closed
@@ -234,14 +235,14 @@ class Host {
       status = res.status;
       for (const [k, v] of res.headers) outHeaders.push(k, v);
     } catch (err) {
-      logError(`fetch ${method} ${url} threw`, err);
+      logError(`fetch ${method} ${pathOf(url)} threw`, err);
       status = err instanceof RequestTimeout ? 504 : 500;
       outHeaders = ["content-type", "text/plain; charset=utf-8"];
       outBody = Buffer.from(`${err?.name ?? "Error"}: ${err?.message ?? err}\n`);
       return this.chan.send(["fetch_done", id, status, outHeaders, outBody]);
     }
     this.streams.send(id, status, outHeaders, res).catch((err) => {
-      logError(`fetch ${method} ${url}: reading the response body failed`, err);
+      logError(`fetch ${method} ${pathOf(url)}: reading the response body failed`, err);
       this.chan.send(["fetch_done", id, 500, ["content-type", "text/plain; charset=utf-8"], Buffer.from(`${err?.name ?? "Error"}: ${err?.message ?? err}\n`)]);
     });
   }
@@ -314,8 +315,17 @@ function pairs(flat) {
   return out;
 }
 
+/** The path of a request URL, without the query string (it may carry tokens; as the request log). */
+function pathOf(url) {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const q = url.indexOf("?");
+  return start < 0 ? "/" : url.slice(start, q < 0 ? undefined : q);
+}
+
 function errorWire(err) {
-  return [err?.name ?? "Error", err?.message ?? String(err)];
+  const wire = [err?.name ?? "Error", err?.message ?? String(err)];
+  if (typeof err?.userStack === "string") wire.push(err.userStack); // the thrower's frames, for the caller's err.stack
+  return wire;
 }
 
 /** One line: the error and where user code threw it (first stack frame outside node:). */
@@ -336,6 +346,11 @@ export async function boot(makeChannel, config) {
     if (loaded) dispatch(host, chan, msg);
     else early.push(msg);
   });
+  // Output is posted at once, bypassing the channel's per-turn outbox (a batch of one message).
+  const now = chan.port ? (records) => chan.port.postMessage([["log", records]]) : (records) => chan.send(["log", records]);
+  installConsole(config.function, (records) => chan.send(["log", records]), now);
+  // A Worker that exits (process.exit() in user code) still hands over what it printed.
+  process.on("exit", () => { flushLog(); chan.flush(); });
   process.on("uncaughtException", (err) => logError("uncaught exception", err));
   process.on("unhandledRejection", (err) => logError("unhandled rejection", err));
   host = new Host(chan, config);
@@ -375,7 +390,7 @@ const HANDLERS = {
   ping: (host, chan, seq) => chan.send(["pong", seq]),
   // The main thread drained this Worker: report, close the databases, and say so (it then ends the thread).
   // Open WebSockets close first (1001) and their running turns finish.
-  stop: (host, chan) => { stopSockets(host).then(() => { host.sweep(0, true); chan.send(["stopped"]); }); },
+  stop: (host, chan) => { stopSockets(host).then(() => { host.sweep(0, true); flushLog(); chan.send(["stopped"]); }); },
   ...WS_TO_WORKER,
 };
 

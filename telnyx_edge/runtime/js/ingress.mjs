@@ -11,6 +11,7 @@ import { BadHost, requestAuthority, requestUrl } from "./authority.mjs";
 import { STREAM_DRAIN_MS } from "./group.mjs";
 import { onUpgrade } from "./websockets.mjs";
 import { statusFor } from "./errors.mjs";
+import { logRequest } from "./requestlog.mjs";
 
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const HOP_BY_HOP = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
@@ -30,6 +31,7 @@ export class Ingress {
     this.streaming = new Set(); // responses whose body is being streamed
     this.closing = false;
     this.idleWaiters = [];
+    this.log = router.log ?? null; // the request log (requestlog.mjs)
   }
 
   listen(fd) {
@@ -56,7 +58,9 @@ export class Ingress {
     this.open++;
     res.sendDate = false;
     if (this.closing) res.shouldKeepAlive = false;
+    const started = performance.now();
     res.once("close", () => {
+      if (this.log !== null) logRequest(this.log, req, res, started);
       this.open--;
       this.streaming.delete(res);
       if (this.idleWaiters.length) for (const wake of this.idleWaiters.splice(0)) wake();
@@ -100,6 +104,7 @@ export class Ingress {
     try {
       const fn = this.router.functionForHost(authority.name);
       if (fn === null) throw this.router.noFunction(authority.name);
+      res.edgeFunction = fn;
       const group = this.router.groupNow(fn) ?? await this.router.groupOf(fn);
       const q = req.url.indexOf("?");
       const route = q < 0 ? req.url : req.url.slice(0, q);

@@ -31,6 +31,7 @@ export const FROM_DATAPLANE = {
   alarm_changed: ["type", "name", "fire_ms"], // sent once the change is durable
   actor_stats: ["rows"], // rows of STATS_ROW, for the instance index
   replaced: ["function_name", "reason"], // a Worker of the function exited or hung and was replaced
+  log: ["records"], // request lines, actor invocations, user output: records of logrecords.mjs, oldest first
 };
 
 /** main thread -> Worker. */
@@ -68,6 +69,7 @@ export const FROM_WORKER = {
   fetchactor: ["id", "type", "name", "request", "chain"],
   alarm_changed: ["type", "name", "fire_ms"],
   actor_stats: ["rows"],
+  log: ["records"], // records of logrecords.mjs (invocations, user output), batched
   pong: ["seq"],
   stopped: [],
   ws_accept: ["socket"], // this Worker's activation took the socket (sent before the stub's 101 answer)

@@ -1,0 +1,104 @@
+"""`telnyx-edge logs NAME` and `telnyx-edge actors logs TYPE` (spec 1.8, 1.11): what `dev` and
+`serve` recorded on this machine (runtime/logstore.py), oldest line first; `--tail` streams."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, Callable, Optional
+
+import typer
+
+from telnyx_edge import console
+
+_TYPES = {"runtime": "console", "invocations": "invocations"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("logs", help="Read a function's request lines and output recorded by dev and serve (oldest first).")(logs)
+
+
+def logs(
+    name: str = typer.Argument(..., help="Function name."),
+    since: str = typer.Option("1h", "--since", help="How far back: 30s, 10m, 1h (at most 24h)."),
+    last: int = typer.Option(50, "-n", "--last", min=1, help="How many lines at most (at most 250)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON: {\"data\": [...]} (with --tail, one object per line)."),
+    kind: Optional[str] = typer.Option(None, "--type", help="runtime (output) or invocations (requests); default both."),
+    tail: bool = typer.Option(False, "--tail", help="Keep streaming new lines until Ctrl-C."),
+) -> None:
+    from telnyx_edge.cli.log_lines import function_line
+
+    _show("functions", name, since, last, as_json, kind, tail, None, function_line)
+
+
+def actor_logs(
+    type_: str = typer.Argument(..., metavar="TYPE", help="Actor type."),
+    instance: Optional[str] = typer.Option(None, "--instance", help="Only this actor (its name)."),
+    since: str = typer.Option("1h", "--since", help="How far back: 30s, 10m, 1h (at most 24h)."),
+    last: int = typer.Option(50, "-n", "--last", min=1, help="How many lines at most (at most 250)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON: {\"data\": [...]} (with --tail, one object per line)."),
+    kind: Optional[str] = typer.Option(None, "--type", help="runtime (output) or invocations (calls); default both."),
+    tail: bool = typer.Option(False, "--tail", help="Keep streaming new lines until Ctrl-C."),
+) -> None:
+    from telnyx_edge.cli.log_lines import actor_line
+
+    _show("actors", type_, since, last, as_json, kind, tail, instance, actor_line)
+
+
+def _show(
+    where: str, name: str, since: str, last: int, as_json: bool, kind: str | None, tail: bool,
+    instance: str | None, line_of: Callable[[list[Any]], tuple[str, bool]],
+) -> None:
+    from telnyx_edge import settings
+    from telnyx_edge.errors import UsageError
+    from telnyx_edge.runtime import logstore
+
+    what = "function" if where == "functions" else "actor type"
+    if not logstore.safe_name(name):
+        raise UsageError(f"{console.printable(repr(name))} is not a {what} name", hint="Pass the name as in telnyx.toml.")
+    since_s = logstore.parse_duration(since)
+    if since_s is None:
+        raise UsageError(f"--since {console.printable(repr(since))} is not a duration", hint="Use a number and s, m, h or d: 30s, 10m, 1h.")
+    if kind is not None and kind not in _TYPES:
+        raise UsageError(f"--type {console.printable(repr(kind))} is not runtime or invocations", hint="Pass --type runtime or --type invocations.")
+    since_s, last, notes = logstore.clamp(since_s, last)
+    for note in notes:
+        console.warning(note)
+    kinds = (
+        logstore.RUNTIME_KINDS if kind == "runtime" else logstore.INVOCATION_KINDS if kind == "invocations"
+        else logstore.RUNTIME_KINDS | logstore.INVOCATION_KINDS
+    )
+    store = logstore.LogStore(settings.get().home / "logs")
+    query = logstore.Query(logstore.Source(where, name), since_s, last, kinds, instance)
+    stream = logstore.follow(store, query) if tail else None
+    if stream is not None:
+        next(stream)  # positioned at the end before the last lines are read: nothing falls between
+    records = logstore.read_last(store, query, time.time() * 1000)
+    if as_json and not tail:
+        console.out.print_json(json.dumps({"data": [logstore.as_dict(r) for r in records]}))
+        return
+    _print(records, as_json, line_of)
+    if stream is None:
+        if not records:
+            console.err.print(f"No log lines for {what} {console.printable(name)} in the last {since}.", markup=False)
+        return
+    console.err.print(f"Streaming new lines of {what} {console.printable(name)} (Ctrl-C to stop)...", markup=False)
+    try:
+        for batch in stream:
+            _print(batch, as_json, line_of)
+    except KeyboardInterrupt:
+        pass
+
+
+def _print(records: list[list[Any]], as_json: bool, line_of: Callable[[list[Any]], tuple[str, bool]]) -> None:
+    from telnyx_edge.runtime import logstore
+
+    for record in records:
+        if as_json:
+            sys.stdout.write(json.dumps(logstore.as_dict(record), ensure_ascii=False) + "\n")
+        else:
+            text, warn = line_of(record)
+            (sys.stderr if warn else sys.stdout).write(text + "\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
