@@ -148,19 +148,21 @@ def expect(server: Any, pattern: str) -> None:
 
 
 def _bundle_script(port: int | None) -> str:
-    """Over the Chrome DevTools Protocol: attach to the isolate Worker (NodeWorker domain),
-    enable its debugger, and return the URL of the bundle it reports, after checking that the
-    bundle's source map points at src/counter.ts."""
+    """Over the Chrome DevTools Protocol: attach to the data plane's Workers (NodeWorker domain:
+    the isolate Workers, and spare ones that have loaded no bundle yet), enable their debuggers,
+    and return the URL of the bundle one reports, after checking that the bundle's source map
+    points at src/counter.ts."""
     target = httpx.get(f"http://127.0.0.1:{port}/json/list").json()[0]["webSocketDebuggerUrl"]
     with connect(target, open_timeout=10, max_size=None) as ws:
         ws.send(json.dumps({"id": 1, "method": "NodeWorker.enable", "params": {"waitForDebuggerOnStart": False}}))
-        session = None
+        next_id = 2
         while True:
             msg = json.loads(ws.recv(timeout=20))
-            if session is None and msg.get("method") == "NodeWorker.attachedToWorker":
+            if msg.get("method") == "NodeWorker.attachedToWorker":
                 session = msg["params"]["sessionId"]
                 inner = json.dumps({"id": 1, "method": "Debugger.enable"})
-                ws.send(json.dumps({"id": 2, "method": "NodeWorker.sendMessageToWorker", "params": {"sessionId": session, "message": inner}}))
+                ws.send(json.dumps({"id": next_id, "method": "NodeWorker.sendMessageToWorker", "params": {"sessionId": session, "message": inner}}))
+                next_id += 1
             elif msg.get("method") == "NodeWorker.receivedMessageFromWorker":
                 event = json.loads(msg["params"]["message"])
                 params = event.get("params", {})
