@@ -38,6 +38,8 @@ def report(event: object) -> None:
         console.info(f"Removed {event.function}: it is no longer deployed")
     elif isinstance(event, events.Reloaded):
         console.info(f"Reloaded {event.function + ' ' if event.function else ''}in {event.elapsed_ms:.0f} ms")
+    elif isinstance(event, events.FunctionFailed):
+        console.error(f"{event.function} is not served: {event.message}", event.hint)
     elif isinstance(event, events.ReloadFailed):
         console.error(f"Reload failed: {event.message}; the previous code keeps serving")
         for detail in event.details:

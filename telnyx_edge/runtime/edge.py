@@ -125,9 +125,18 @@ class EdgeServer:
             self.report, packages_dir=await packages_for(self.options.packages_dir), inspect=self.options.inspect,
         )
         registry = await self._core.open()
+        failed: list[EdgeError] = []
         for _, spec in functions:
-            await registry.add(spec)
-            self._serving[spec.name] = str(spec.bundle_path)
+            # One function whose revision cannot start must not keep the others from serving.
+            self._serving[spec.name] = str(spec.bundle_path)  # a failed revision is not retried until the next ship
+            try:
+                await registry.add(spec)
+            except EdgeError as exc:
+                failed.append(exc)
+                self.report(events.FunctionFailed(spec.name, exc.message, exc.hint))
+        if len(failed) == len(functions):
+            raise failed[0]
+        functions = [(r, spec) for r, spec in functions if spec.name in registry.served()]
         for _, spec in functions:
             unresolved = registry.unresolved(spec)
             if unresolved:

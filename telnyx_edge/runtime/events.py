@@ -46,6 +46,16 @@ class Reloaded:
 
 
 @dataclass(frozen=True)
+class FunctionFailed:
+    """`serve` could not start one function (its revision throws while loading, ...): the others
+    are served without it, and a new ship or a rollback of it is picked up as usual."""
+
+    function: str
+    message: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
 class ReloadFailed:
     message: str
     details: tuple[str, ...] = ()
@@ -113,5 +123,5 @@ class ForcedExit:
     """A second Ctrl-C/SIGTERM while stopping: the process exits at once."""
 
 
-Event = Logged | InspectorOpen | ForcedExit | Notice | Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | StateMigrated | IndexRebuilding | Stopping
+Event = Logged | FunctionFailed | InspectorOpen | ForcedExit | Notice | Ready | FunctionReloaded | FunctionRemoved | Reloaded | ReloadFailed | IsolateReplaced | Unavailable | Unresolved | StateMigrated | IndexRebuilding | Stopping
 Reporter = Callable[[Event], None]

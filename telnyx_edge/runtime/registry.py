@@ -114,18 +114,12 @@ class Registry:
     def unresolved(self, spec: FunctionSpec) -> tuple[str, ...]:
         return tuple(sorted({t for t in spec.bindings.values() if t not in self._owners}))
 
+    def served(self) -> set[str]:
+        """The names of the functions installed now."""
+        return set(self._specs)
+
     def owned_types(self) -> set[str]:
         return set(self._owners)
-
-    def function_for_host(self, host: str) -> str | None:
-        bare = host.rsplit(":", 1)[0].lower() if not host.endswith("]") else host.lower()
-        default = None
-        for spec in self._specs.values():
-            if bare in spec.hosts:
-                return spec.name
-            if spec.default or not spec.hosts:
-                default = spec.name
-        return default
 
     # -- revisions -------------------------------------------------------------------------
 
@@ -181,8 +175,14 @@ class Registry:
         self.plane.install(spec.name, group, spec.hosts, spec.default, spec.owned_types)
 
     async def add(self, spec: FunctionSpec) -> None:
+        old_owners = dict(self._owners)
         self._place(spec)
-        self._install(spec, await self._load(spec))
+        try:
+            group = await self._load(spec)
+        except BaseException:
+            self._owners = old_owners  # a function that did not start owns nothing
+            raise
+        self._install(spec, group)
 
     async def replace(self, spec: FunctionSpec) -> None:
         """Hot swap: load the new pool, hold new work, drain and unload the old pool, install.

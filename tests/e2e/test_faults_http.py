@@ -90,6 +90,18 @@ def test_dev_takes_path_and_query_from_the_request_line(dev: ServerProcess) -> N
     # HTTP/1.0 may leave Host out.
     status, body = raw_request(dev.url, "GET /p?q HTTP/1.0\r\n")
     assert status == 200 and json.loads(body)["url"] == "http://localhost/p?q"
+    # An absolute-form request target gives its path and query; the authority stays Host's.
+    status, body = raw_request(dev.url, "GET http://other.example/p/q?x=1 HTTP/1.1\r\nHost: a.example\r\n")
+    assert status == 200 and json.loads(body)["url"] == "http://a.example/p/q?x=1"
+
+
+def test_dev_refuses_a_websocket_handshake_without_connection_upgrade(dev: ServerProcess) -> None:
+    """Node hands only a proper handshake to the upgrade path; a half one must not reach user code."""
+    status, body = raw_request(
+        dev.url, "GET /ws HTTP/1.1\r\nHost: a.example\r\nUpgrade: websocket\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
+    )
+    assert status == 400 and body.count("\n") == 1 and "Connection: Upgrade" in body, body
 
 
 def test_serve_routes_on_the_validated_host_only(tmp_path: Path, edge_home: Path, node_modules: Path) -> None:
@@ -109,6 +121,8 @@ def test_serve_routes_on_the_validated_host_only(tmp_path: Path, edge_home: Path
         check_bad_hosts(server.url)
         status, body = get(server.url, f"{host.upper()}:1234")
         assert status == 200 and json.loads(body)["url"] == f"http://{host}:1234/accounts/x/balance?q=1"
+        # The fully qualified form (a trailing dot) names the same host.
+        assert get(server.url, f"{host}.")[0] == 200
         # A crafted Host neither reaches the function nor changes its path.
         for crafted in (f"{host}/admin", f"{host}?x=", f"x@{host}", f"{host} x"):
             assert get(server.url, crafted)[0] == 400, crafted

@@ -243,3 +243,29 @@ def test_serve_with_nothing_shipped_says_how_to_ship(tmp_path: Path) -> None:
         "💡 Ship one first: telnyx-edge new-func --actor --name=NAME, then telnyx-edge ship in its directory.\n",
     )
     assert not home.exists()  # looking did not create an account
+
+
+def test_one_function_that_cannot_start_does_not_keep_serve_from_serving_the_others(tmp_path: Path, edge_home: Path, node_modules: Path) -> None:
+    """A shipped revision that throws while loading: `serve` names it and serves the rest."""
+    from tests.e2e.dev_helpers import copy_project, serve_function, ship
+
+    good = copy_project("lab", tmp_path)
+    bad = copy_project("account", tmp_path)
+    ship(good, "good")
+    ship(bad, "broken")
+    account = open_account()
+    try:
+        record = next(f for f in account.functions() if f.name == "broken")
+    finally:
+        account.close()
+    bundle = next((edge_home / "revisions" / record.id).glob("*/index.js"))
+    bundle.chmod(0o644)
+    bundle.write_text(bundle.read_text() + '\nthrow new Error("tampered");\n')
+    server, client = serve_function("good")
+    try:
+        assert re.search(r"❌ broken is not served: the code threw while loading: Error: tampered", server.output), server.output
+        assert client.post("/rpc/served/incr", json={"args": []}).json() == {"ok": True, "value": 1}
+        assert "broken" not in hosts_of(server)
+    finally:
+        client.close()
+        assert server.stop() == 0

@@ -33,6 +33,12 @@ export function parseHost(raw) {
     rest = colon < 0 ? "" : raw.slice(colon);
     if (!REG_NAME.test(name)) throw new BadHost("the Host header must be host[:port] (letters, digits, '.', '-', '_', '~' in the name)");
     name = name.toLowerCase();
+    // A name whose last label is a number is an IPv4 address to URL parsers (WHATWG URL: 0x7f.1
+    // would become 127.0.0.1, 999.1.1.1 would not parse at all): only a plain dotted quad is one.
+    const labels = (name.endsWith(".") ? name.slice(0, -1) : name).split(".");
+    if (/^(0x[0-9a-f]*|[0-9]+)$/.test(labels.at(-1)) && !isDottedQuad(labels)) {
+      throw new BadHost("the Host header's IPv4 address must be four numbers from 0 to 255 (a.b.c.d)");
+    }
   }
   if (!rest) return { name, port: null };
   const digits = rest.slice(1);
@@ -40,6 +46,10 @@ export function parseHost(raw) {
     throw new BadHost("the Host header's port must be a number from 1 to 65535");
   }
   return { name, port: Number(digits) };
+}
+
+function isDottedQuad(labels) {
+  return labels.length === 4 && labels.every((l) => /^(0|[1-9][0-9]{0,2})$/.test(l) && Number(l) <= 255);
 }
 
 /** The one valid authority of a request from its raw header list; HTTP/1.0 may omit Host (then localhost). */
@@ -58,8 +68,15 @@ export function requestAuthority(rawHeaders, httpVersion) {
   return parseHost(host);
 }
 
-/** The URL user code sees: scheme and authority from Host, path and query from the request line. */
+/** The URL user code sees: scheme and authority from Host, path and query from the request line
+ * (of an absolute-form target, `GET http://x/p?q`, its path and query: RFC 9112 3.2.2). */
 export function requestUrl(authority, target) {
   const shown = authority.port === null ? authority.name : `${authority.name}:${authority.port}`;
+  if (!target.startsWith("/") && /^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+    const q = target.indexOf("?", target.indexOf("//") + 2);
+    const slash = target.indexOf("/", target.indexOf("//") + 2);
+    const end = q < 0 ? target.length : q;
+    target = (slash < 0 || slash > end ? "/" : target.slice(slash, end)) + (q < 0 ? "" : target.slice(q));
+  }
   return `http://${shown}${target.startsWith("/") ? target : "/" + target}`;
 }

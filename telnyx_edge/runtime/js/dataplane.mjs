@@ -39,7 +39,10 @@ class Router {
 
   // -- routing ------------------------------------------------------------------------------
 
+  /** The function serving host `name` (lower-case, from authority.mjs; a trailing dot, the fully
+   * qualified form, names the same host), else the fallback function, else null. */
   functionForHost(name) {
+    if (name.endsWith(".")) name = name.slice(0, -1);
     let fallback = null;
     for (const [fn, f] of this.functions) {
       if (f.hosts.has(name)) return fn;
@@ -155,7 +158,7 @@ const HANDLERS = {
     const r = dp.router;
     const f = r.functions.get(fn) ?? { group: null, hosts: new Set(), fallback: false, gate: null };
     f.group = r.groups.get(group) ?? null;
-    f.hosts = new Set(hosts);
+    f.hosts = new Set(hosts.map((h) => h.toLowerCase())); // host names are case-insensitive (RFC 9110 4.2.3)
     f.fallback = fallback;
     for (const [type, owner] of [...r.owners]) if (owner === fn && !ownedTypes.includes(type)) r.owners.delete(type);
     for (const type of ownedTypes) r.owners.set(type, fn);

@@ -73,6 +73,11 @@ export class Ingress {
       req.resume();
       return plain(res, 400, `400 Bad Request: ${err.message}\n`);
     }
+    if (isWebSocketUpgrade(req.headers)) {
+      // Node hands a proper handshake to `upgrade` (websockets.mjs); one here lacks `Connection: Upgrade`.
+      req.resume();
+      return plain(res, 400, "400 Bad Request: a WebSocket handshake needs the header Connection: Upgrade\n");
+    }
     const url = requestUrl(authority, req.url);
     const headers = [];
     const raw = req.rawHeaders;
@@ -121,6 +126,11 @@ export class Ingress {
 
 const EMPTY = Buffer.alloc(0);
 
+function isWebSocketUpgrade(headers) {
+  const upgrade = headers.upgrade;
+  return typeof upgrade === "string" && upgrade.toLowerCase().split(",").some((p) => p.trim() === "websocket");
+}
+
 function responseSink(ingress, res) {
   let ctl = null;
   let ended = false;
@@ -147,10 +157,13 @@ function responseSink(ingress, res) {
     chunk(data) {
       if (!res.destroyed) res.write(data, () => ctl.ack(data.length));
     },
-    end() {
-      // An error mid-body cannot change the status line that has gone: ending the body is all that is left.
+    end(error) {
+      // An error mid-body (the body threw, or a reload or stop cut the stream) cannot change the
+      // status line that has gone: abort the connection, so the client sees a truncated body
+      // rather than a complete-looking one.
       ended = true;
-      res.end();
+      if (error) res.destroy();
+      else res.end();
     },
     fail(name, message) {
       ended = true;
