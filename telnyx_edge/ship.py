@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from telnyx_edge import bundle, config
+from telnyx_edge import bundle, config, outdir as outputs
 from telnyx_edge.account import (
     BUILD_FAILED,
     OWNER,
@@ -171,10 +171,11 @@ def ship(
             f"telnyx.toml names the function '{manifest.display_name}', but func_id {record.id} is "
             f"'{record.name}' on the account; shipping to '{record.name}'"
         )
+    if outdir is not None:
+        outputs.check_placement(outdir, manifest.root, manifest.main)
     target = (outdir if outdir is not None else manifest.root / BUILD_DIR).resolve()
     # `rm -rf .telnyx` is folk wisdom for the real CLI: a stale bundle must never be shipped.
-    bundle.clean(target)
-    (target / MANIFEST_NAME).unlink(missing_ok=True)
+    outputs.prepare(target, own=outdir is None)
     try:
         built = bundle.build(manifest.root, manifest.main, target, timeout=_remaining(deadline, timeout))
     except BundleError:
@@ -213,10 +214,13 @@ def ship(
 
 
 def check_inputs(directory: Path, outdir: Path | None) -> None:
-    """What `ship` checks before it installs or writes anything: `--outdir`, then the manifest."""
+    """What `ship` checks before it installs or writes anything: `--outdir`, then the manifest,
+    then where `--outdir` lies against it (`outdir.check_placement`)."""
     if outdir is not None:
         check_outdir(outdir)
-    config.load_manifest(directory)
+    manifest = config.load_manifest(directory)
+    if outdir is not None and manifest.main is not None:
+        outputs.check_placement(outdir, manifest.root, manifest.main)
 
 
 def check_outdir(outdir: Path) -> None:

@@ -65,7 +65,7 @@ def test_owner_then_reference(owner: tuple[Path, str], readonly: tuple[Path, str
     assert f"   curl http://account-{func_id[:10]}.localhost:8788" in lines
     assert _revisions(func_id) == [revision.group(1)]
     stored = open_account().home / "revisions" / func_id / revision.group(1)
-    assert sorted(p.name for p in stored.iterdir()) == ["index.js", "index.js.map", "manifest.json", "meta.json"]
+    assert sorted(p.name for p in stored.iterdir()) == [".telnyx-ship-outputs.json", "index.js", "index.js.map", "manifest.json", "meta.json"]
     assert CLASS_RE.search((stored / "index.js").read_text())
 
     ref_project, ref_id = readonly
@@ -206,7 +206,7 @@ def test_dry_run_touches_no_account(copy_fixture, edge_home: Path, tmp_path: Pat
     done = run_cli("ship", "-f", str(project), "--dry-run", "--outdir", str(out))
     assert done.returncode == 0, done.stderr
     assert f"✓ Dry run: wrote index.js, index.js.map, meta.json and manifest.json to {out}" in done.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["index.js", "index.js.map", "manifest.json", "meta.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".telnyx-ship-outputs.json", "index.js", "index.js.map", "manifest.json", "meta.json"]
     assert not edge_home.exists()
 
 

@@ -1,0 +1,67 @@
+"""Fixes from a fresh user's pass over the CLI: each case runs the real program and checks the
+one-line `❌` error, the exit code, and that nothing of the user's was removed or written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.harness import run_cli
+
+pytestmark = pytest.mark.e2e
+
+TOML = 'name = "jsp"\nmain = "{main}"\ncompatibility_date = "2026-05-01"\n'
+INDEX = 'export default { async fetch() { return new Response("hi") } };\n'
+
+
+def _project(root: Path, main: str = "src/index.js") -> Path:
+    (root / main).parent.mkdir(parents=True, exist_ok=True)
+    (root / main).write_text(INDEX)
+    (root / "telnyx.toml").write_text(TOML.format(main=main))
+    return root
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _one_error(result: object, code: int, says: str) -> None:
+    stderr = result.stderr  # type: ignore[attr-defined]
+    assert result.returncode == code, stderr  # type: ignore[attr-defined]
+    assert "Internal error" not in stderr and "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("❌")]
+    assert len(errors) == 1 and says in errors[0], stderr
+
+
+# -- ship --outdir never removes or replaces the user's files ----------------------------------
+
+@pytest.mark.parametrize(("main", "outdir", "says"), [
+    ("src/index.js", "src", "holds main (src/index.js)"),
+    ("index.js", ".", "is the project directory"),
+    ("src/index.js", "..", "holds main"),
+    ("src/index.js", "dist", "already holds manifest.json, which ship did not write"),
+])
+def test_ship_outdir_refuses_the_users_files(tmp_path: Path, main: str, outdir: str, says: str) -> None:
+    project = _project(tmp_path / "p", main)
+    (project / "src").mkdir(exist_ok=True)
+    (project / "src" / "manifest.json").write_text('{"mine":1}\n')
+    (project / "dist").mkdir()
+    (project / "dist" / "manifest.json").write_text('{"mine":2}\n')
+    before = _tree(tmp_path)
+    result = run_cli("ship", "--dry-run", "--outdir", outdir, cwd=project, env={"TELNYX_EDGE_HOME": str(tmp_path / "home")})
+    _one_error(result, 2, says)
+    assert _tree(tmp_path) == before
+
+
+def test_ship_outdir_clears_only_what_it_wrote(tmp_path: Path) -> None:
+    project = _project(tmp_path / "p")
+    env = {"TELNYX_EDGE_HOME": str(tmp_path / "home")}
+    out = project / "dist"
+    first = run_cli("ship", "--dry-run", "--outdir", "dist", cwd=project, env=env)
+    assert first.returncode == 0, first.stderr
+    (out / "notes.txt").write_text("mine\n")
+    again = run_cli("ship", "--dry-run", "--outdir", "dist", cwd=project, env=env)
+    assert again.returncode == 0, again.stderr  # its own outputs are replaced
+    assert (out / "notes.txt").read_text() == "mine\n"
+    assert {"index.js", "index.js.map", "meta.json", "manifest.json", "notes.txt"} <= {p.name for p in out.iterdir()}
