@@ -65,3 +65,29 @@ def test_ship_outdir_clears_only_what_it_wrote(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr  # its own outputs are replaced
     assert (out / "notes.txt").read_text() == "mine\n"
     assert {"index.js", "index.js.map", "meta.json", "manifest.json", "notes.txt"} <= {p.name for p in out.iterdir()}
+
+
+# -- a --state dev cannot create, and a telnyx-env.d.ts that is not a regular file -------------
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize("state", ["/proc/x", "/root/../proc/self/fd"])
+def test_dev_state_that_cannot_be_created(tmp_path: Path, state: str) -> None:
+    project = _project(tmp_path / "p")
+    result = run_cli("dev", "--port", "0", "--state", state, cwd=project, env={"TELNYX_EDGE_HOME": str(tmp_path / "home")}, timeout=60)
+    _one_error(result, 11, "as the actor state directory")
+
+
+def test_types_refuses_a_directory_and_a_symlink(tmp_path: Path) -> None:
+    project = _project(tmp_path / "p")
+    env = {"TELNYX_EDGE_HOME": str(tmp_path / "home")}
+    (project / "telnyx-env.d.ts").mkdir()
+    _one_error(run_cli("types", cwd=project, env=env), 2, "is a directory or another non-file")
+    (project / "telnyx-env.d.ts").rmdir()
+    victim = tmp_path / "victim"
+    victim.write_text("keep me\n")
+    (project / "telnyx-env.d.ts").symlink_to(victim)
+    _one_error(run_cli("types", cwd=project, env=env), 2, "is a symbolic link")
+    assert victim.read_text() == "keep me\n"
+    (project / "telnyx-env.d.ts").unlink()
+    assert run_cli("types", cwd=project, env=env).returncode == 0
+    assert (project / "telnyx-env.d.ts").is_file() and not (project / "telnyx-env.d.ts").is_symlink()
