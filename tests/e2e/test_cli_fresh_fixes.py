@@ -91,3 +91,28 @@ def test_types_refuses_a_directory_and_a_symlink(tmp_path: Path) -> None:
     (project / "telnyx-env.d.ts").unlink()
     assert run_cli("types", cwd=project, env=env).returncode == 0
     assert (project / "telnyx-env.d.ts").is_file() and not (project / "telnyx-env.d.ts").is_symlink()
+
+
+# -- actors instances: user data escaped, and an unknown type said as such ---------------------
+
+def test_instances_of_an_unknown_type_is_an_error_with_its_name_escaped(tmp_path: Path) -> None:
+    env = {"TELNYX_EDGE_HOME": str(tmp_path / "home")}
+    result = run_cli("actors", "instances", "No\npe\x07", env=env)
+    _one_error(result, 7, "No actor type 'No\\x0ape\\x07' on this account, and no persisted instances of it")
+    assert "\n" not in result.stderr.split("❌", 1)[1].split("💡", 1)[0].rstrip("\n")
+    # Same as inspect says for it.
+    _one_error(run_cli("actors", "inspect", "No\npe", env=env), 7, "No actor type 'No\\x0ape' on this account")
+
+
+def test_instances_without_an_account_record_are_listed(tmp_path: Path) -> None:
+    from telnyx_edge.runtime.migrate import write_actor
+
+    env = {"TELNYX_EDGE_HOME": str(tmp_path / "home")}
+    write_actor(tmp_path / "home" / "state", "Gone", "a", [(b"k", b"v")])
+    listed = run_cli("actors", "instances", "Gone", env=env)
+    assert listed.returncode == 0 and listed.stdout.splitlines()[2].split()[0] == "a", listed.stderr
+    # A project's own [[actors]] type (dev runs it from source) is known before it has state.
+    project = _project(tmp_path / "p")
+    (project / "telnyx.toml").write_text(TOML.format(main="src/index.js") + '[[actors]]\nbinding = "C"\ntype = "Counter"\n')
+    empty = run_cli("actors", "instances", "Counter", "-f", str(project), env=env)
+    assert empty.returncode == 0 and empty.stdout == "No persisted instances of Counter.\n", empty.stderr
