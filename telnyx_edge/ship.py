@@ -87,6 +87,18 @@ def parse_duration(text: str) -> float:
     return total
 
 
+def parse_timeout(text: str) -> float:
+    """`--timeout` in seconds: a Go duration above zero. Zero (`0`, `0s`) is refused rather than
+    read as "no timeout": a ship that may never stop is not what the flag is for."""
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise UsageError(
+            f"--timeout {text.strip()} is zero: a ship needs a time limit above zero",
+            hint=f"Pass a positive Go duration such as 2m or 10m (the default is {DEFAULT_TIMEOUT}).",
+        )
+    return seconds
+
+
 def format_duration(seconds: float) -> str:
     """Seconds as Go prints a duration: `5m0s`, `1h30m0s`, `2.5s`, `500ms`, `1µs`."""
     if seconds == 0:
@@ -155,7 +167,9 @@ def ship(
     outdir: Path | None = None, timeout: float = 300.0,
 ) -> ShipResult:
     """Bundle the project in `directory` and (unless `dry_run`) deploy it as a new revision."""
-    deadline = time.monotonic() + (timeout if timeout > 0 else float("inf"))
+    if timeout <= 0:
+        raise UsageError(f"timeout {timeout!r} s is not above zero", hint="Pass a positive timeout in seconds.")
+    deadline = time.monotonic() + timeout
     if outdir is not None:
         check_outdir(outdir)
     manifest = config.load_manifest(directory)

@@ -116,3 +116,14 @@ def test_instances_without_an_account_record_are_listed(tmp_path: Path) -> None:
     (project / "telnyx.toml").write_text(TOML.format(main="src/index.js") + '[[actors]]\nbinding = "C"\ntype = "Counter"\n')
     empty = run_cli("actors", "instances", "Counter", "-f", str(project), env=env)
     assert empty.returncode == 0 and empty.stdout == "No persisted instances of Counter.\n", empty.stderr
+
+
+# -- ship -t 0 is refused, not "no timeout" ------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["0", "0s", "0m0s"])
+def test_ship_timeout_zero_is_refused(tmp_path: Path, value: str) -> None:
+    project = _project(tmp_path / "p")
+    before = _tree(tmp_path)
+    result = run_cli("ship", "--dry-run", "-t", value, cwd=project, env={"TELNYX_EDGE_HOME": str(tmp_path / "home")})
+    _one_error(result, 2, f"--timeout {value} is zero")
+    assert _tree(tmp_path) == before
