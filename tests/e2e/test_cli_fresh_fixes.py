@@ -3,6 +3,7 @@ one-line `❌` error, the exit code, and that nothing of the user's was removed 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,33 @@ def test_ship_timeout_zero_is_refused(tmp_path: Path, value: str) -> None:
     result = run_cli("ship", "--dry-run", "-t", value, cwd=project, env={"TELNYX_EDGE_HOME": str(tmp_path / "home")})
     _one_error(result, 2, f"--timeout {value} is zero")
     assert _tree(tmp_path) == before
+
+
+# -- messages that point the wrong way ------------------------------------------------------------
+
+def test_a_build_error_hint_reads_right_before_and_after_the_errors(tmp_path: Path) -> None:
+    from telnyx_edge import bundle
+    from telnyx_edge.errors import BundleError
+    from telnyx_edge.runtime.reload_check import failure_details
+
+    project = _project(tmp_path / "p")
+    (project / "src" / "index.js").write_text("export default { fetch( };\n")
+    shipped = run_cli("ship", "--dry-run", cwd=project, env={"TELNYX_EDGE_HOME": str(tmp_path / "home")})
+    _one_error(shipped, 8, "Build failed with 1 error")
+    lines = shipped.stderr.splitlines()
+    assert lines[1].startswith("💡 ") and "src/index.js:1:" in lines[2]  # ship: the hint, then the errors
+    with pytest.raises(BundleError) as caught:
+        bundle.build(project, "src/index.js", tmp_path / "out")
+    reload_lines = failure_details(caught.value)  # a failed reload: the errors, then the hint
+    assert "src/index.js:1:" in reload_lines[0] and reload_lines[-1] == caught.value.hint
+    for hint in (lines[1], reload_lines[-1]):
+        assert not re.search(r"\b(below|above)\b", hint), hint
+
+
+@pytest.mark.parametrize(("where", "says"), [("/dev/null", "--dir /dev/null is not a directory"), ("afile/sub", "afile is not a directory")])
+def test_new_func_dir_that_is_not_a_directory(tmp_path: Path, where: str, says: str) -> None:
+    (tmp_path / "afile").write_text("x\n")
+    env = {"TELNYX_EDGE_HOME": str(tmp_path / "home")}
+    result = run_cli("new-func", "--actor", "--name", "zz", "--dir", where, "--no-install", cwd=tmp_path, env=env)
+    _one_error(result, 2, says)
+    assert not (tmp_path / "home").exists()  # nothing registered
