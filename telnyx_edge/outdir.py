@@ -55,13 +55,14 @@ def written_by_ship(out: Path) -> set[str]:
 
 
 def prepare(out: Path, *, own: bool) -> None:
-    """Create `out`, claim the output names in its marker, and remove earlier outputs: every
-    output name when `own` (the toolchain's own build directory), else only those the marker
-    recorded (check_placement has refused any other)."""
+    """Create `out` and remove earlier outputs: every output name when `own` (the toolchain's
+    own build directory, which needs no marker), else only those the marker recorded
+    (check_placement has refused any other), after claiming every output name in it."""
     out.mkdir(parents=True, exist_ok=True)
     earlier = set(OUTPUTS) if own else written_by_ship(out)
-    # The claim is written first: a ship stopped half-way still owns what it may have written.
-    (out / MARKER).write_text(json.dumps({"written_by": "telnyx-edge ship", "files": list(OUTPUTS)}) + "\n", encoding="utf-8")
+    if not own:
+        # The claim is written first: a ship stopped half-way still owns what it may have written.
+        (out / MARKER).write_text(json.dumps({"written_by": "telnyx-edge ship", "files": list(OUTPUTS)}) + "\n", encoding="utf-8")
     for name in OUTPUTS:
         if name in earlier:
             (out / name).unlink(missing_ok=True)

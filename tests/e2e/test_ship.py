@@ -65,7 +65,7 @@ def test_owner_then_reference(owner: tuple[Path, str], readonly: tuple[Path, str
     assert f"   curl http://account-{func_id[:10]}.localhost:8788" in lines
     assert _revisions(func_id) == [revision.group(1)]
     stored = open_account().home / "revisions" / func_id / revision.group(1)
-    assert sorted(p.name for p in stored.iterdir()) == [".telnyx-ship-outputs.json", "index.js", "index.js.map", "manifest.json", "meta.json"]
+    assert sorted(p.name for p in stored.iterdir()) == ["index.js", "index.js.map", "manifest.json", "meta.json"]
     assert CLASS_RE.search((stored / "index.js").read_text())
 
     ref_project, ref_id = readonly
