@@ -94,3 +94,32 @@ def list_instances(state_dir: Path, type_: str, *, limit: int = 50) -> list[Inst
         Instance(r.name, r.keys, r.value_bytes, r.last_activity_ms, r.alarm_fire_ms, r.sql_tables, r.db_bytes)
         for r in rows
     ]
+
+
+def instances_of(
+    account: AccountBackend, state_dir: Path, type_: str, *, project: Path | None = None, limit: int = 50,
+) -> list[Instance]:
+    """`list_instances`, and an AccountError (exit 7, as `inspect_type`) when there are none
+    because `type_` is unknown: neither on the account, nor bound in `project`'s manifest (the
+    types `dev` runs from source), nor with any instance under `state_dir`. Instances of a type
+    the account does not know (state of a function since deleted, or of `dev`) are listed as
+    usual. The account is read only when no instance is found."""
+    found = list_instances(state_dir, type_, limit=limit)
+    if found or type_ in _project_types(project) or any(v.type == type_ for v in list_types(account)):
+        return found
+    raise AccountError(
+        f"No actor type '{type_}' on this account, and no persisted instances of it in {state_dir}",
+        hint="Check the name (the class name, case-sensitive); 'telnyx-edge actors list' shows the account's types.",
+    )
+
+
+def _project_types(project: Path | None) -> set[str]:
+    if project is None:
+        return set()
+    from telnyx_edge import config
+    from telnyx_edge.errors import EdgeError
+
+    try:
+        return {a.type for a in config.load_manifest(project, check_main=False).actors}
+    except EdgeError:  # no readable manifest: only the account and the state say what exists
+        return set()

@@ -103,7 +103,8 @@ def build(project: Path, main: str, outdir: Path, *, timeout: float = DEFAULT_TI
         raise BundleError(
             f"Build failed with {len(errors) or 1} error{'s' if len(errors) != 1 else ''}",
             details=errors or [result.stderr.strip()],
-            hint="Fix the errors listed below (file:line:column) and run the command again.",
+            # No "below"/"above": ship prints the hint before the errors, a failed reload after them.
+            hint="Fix each error at the file:line:column it names, then run the command again (dev reloads on save).",
         )
     metafile = json.loads(meta_path.read_text(encoding="utf-8"))
     output: dict[str, Any] = next(

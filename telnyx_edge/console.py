@@ -55,12 +55,18 @@ def verbose(message: str) -> None:
         err.print(f"[dim]{message}[/dim]", markup=True)
 
 
+# success, step, warning and error print one status line each: user data in them (a name, a
+# path, an argument) has every control character escaped, newlines and tabs too (`one_line`), so
+# it can neither drive the terminal nor forge a line of its own. `info` keeps newlines (JSON,
+# values); a command that puts user data in an info line passes it through `one_line`.
+
+
 def success(message: str) -> None:
-    out.print(f"✅ {message}", markup=False)
+    out.print(f"✅ {one_line(message)}", markup=False)
 
 
 def step(message: str) -> None:
-    out.print(f"✓ {message}", markup=False)
+    out.print(f"✓ {one_line(message)}", markup=False)
 
 
 def info(message: str) -> None:
@@ -68,13 +74,20 @@ def info(message: str) -> None:
 
 
 def warning(message: str) -> None:
-    err.print(f"⚠️  {message}", markup=False)
+    err.print(f"⚠️  {one_line(message)}", markup=False)
 
 
 def error(message: str, hint: str | None = None) -> None:
-    err.print(f"❌ {message}", markup=False)
+    err.print(f"❌ {one_line(message)}", markup=False)
     if hint:
-        err.print(f"💡 {hint}", markup=False)
+        err.print(f"💡 {one_line(hint)}", markup=False)
+
+
+def detail(text: str) -> None:
+    """Indented lines under an error (a problem, an esbuild message), escaped like it; a text
+    of several lines (a tool's raw output) stays several lines, each indented."""
+    for line in text.splitlines() or [""]:
+        err.print(f"   {one_line(line)}", markup=False)
 
 
 def table(columns: list[str], rows: list[list[str]]) -> None:

@@ -3,6 +3,7 @@ project) loads, `--state` is a directory of its own, `--env-file` is a readable 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from telnyx_edge.errors import UsageError
@@ -28,11 +29,18 @@ def check_dev_paths(project: Path, state: Path | None, with_projects: tuple[Path
 
 def _check_state(state: Path, project: Path, with_projects: tuple[Path, ...]) -> None:
     hint = "Use a directory of its own, e.g. --state .telnyx/dev/state (the default, which .gitignore covers)."
-    if state.exists() and not state.is_dir():
-        raise UsageError(f"--state {state} is a file, not a directory", hint=hint)
-    for parent in state.parents:
-        if parent.exists() and not parent.is_dir():
-            raise UsageError(f"--state {state}: {parent} is a file, not a directory", hint=hint)
+    for path in (state, *state.parents):
+        try:
+            exists, is_dir = path.exists(), path.is_dir()
+        except OSError as exc:  # e.g. a parent this user may not search
+            raise UsageError(f"--state {state}: cannot look at {path} ({exc.strerror or exc})", hint=hint) from None
+        if exists and not is_dir:
+            where = "" if path == state else f": {path}"
+            raise UsageError(f"--state {state}{where} is a file, not a directory", hint=hint)
+        if exists:  # the nearest directory that exists: the state directory is made in it
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise UsageError(f"--state {state}: {path} is not writable by this user", hint=hint)
+            break
     for root in (project, *(p.resolve() for p in with_projects)):
         if state == root or root.is_relative_to(state):
             raise UsageError(

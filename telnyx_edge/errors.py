@@ -89,7 +89,8 @@ class RuntimeStartError(EdgeError):
 
 
 class RuntimeStateError(EdgeError):
-    """The runtime's state directory was removed or replaced while it ran: it stopped."""
+    """The runtime's state directory cannot be created or written, or was removed or replaced
+    while the runtime ran (it stopped)."""
 
     exit_code = 11
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 
 from telnyx_edge import config
-from telnyx_edge.errors import InstallError, ScaffoldError, ToolNotFound
+from telnyx_edge.errors import InstallError, ScaffoldError, ToolNotFound, UsageError
 
 COMPATIBILITY_DATE = "2026-05-01"
 
@@ -115,6 +115,7 @@ def plan(
             hint="Use --actor for a Stateful Actor project, -l LANG for a classic function, or --from-dir DIR.",
         )
     parent = parent.expanduser().resolve()
+    _check_parent(parent)
     destination = parent / name
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         raise ScaffoldError(
@@ -124,6 +125,20 @@ def plan(
     if from_dir is not None and (destination == from_dir or destination.is_relative_to(from_dir)):
         raise ScaffoldError("The new project cannot be created inside the --from-dir source", hint="Use --dir to create it elsewhere.")
     return Plan(name=name, destination=destination, template=template, from_dir=from_dir)
+
+
+def _check_parent(parent: Path) -> None:
+    """`--dir` must be a directory, or a path where one can be created: the nearest part of it
+    that exists must be a directory (a file or a device such as /dev/null is refused)."""
+    for path in (parent, *parent.parents):
+        if path.is_dir():
+            return
+        if path.exists():
+            where = "" if path == parent else f": {path}"
+            raise UsageError(
+                f"--dir {parent}{where} is not a directory",
+                hint="Pass a directory to create the project in (it is created if missing).",
+            )
 
 
 def write(plan: Plan, func_id: str) -> Path:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from telnyx_edge import bundle, config
+from telnyx_edge import bundle, config, outdir as outputs
 from telnyx_edge.account import (
     BUILD_FAILED,
     OWNER,
@@ -85,6 +85,18 @@ def parse_duration(text: str) -> float:
             hint="Use a Go duration such as 2m, 300s, 5m0s or 1h30m.",
         )
     return total
+
+
+def parse_timeout(text: str) -> float:
+    """`--timeout` in seconds: a Go duration above zero. Zero (`0`, `0s`) is refused rather than
+    read as "no timeout": a ship that may never stop is not what the flag is for."""
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise UsageError(
+            f"--timeout {text.strip()} is zero: a ship needs a time limit above zero",
+            hint=f"Pass a positive Go duration such as 2m or 10m (the default is {DEFAULT_TIMEOUT}).",
+        )
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
@@ -155,7 +167,9 @@ def ship(
     outdir: Path | None = None, timeout: float = 300.0,
 ) -> ShipResult:
     """Bundle the project in `directory` and (unless `dry_run`) deploy it as a new revision."""
-    deadline = time.monotonic() + (timeout if timeout > 0 else float("inf"))
+    if timeout <= 0:
+        raise UsageError(f"timeout {timeout!r} s is not above zero", hint="Pass a positive timeout in seconds.")
+    deadline = time.monotonic() + timeout
     if outdir is not None:
         check_outdir(outdir)
     manifest = config.load_manifest(directory)
@@ -171,10 +185,11 @@ def ship(
             f"telnyx.toml names the function '{manifest.display_name}', but func_id {record.id} is "
             f"'{record.name}' on the account; shipping to '{record.name}'"
         )
+    if outdir is not None:
+        outputs.check_placement(outdir, manifest.root, manifest.main)
     target = (outdir if outdir is not None else manifest.root / BUILD_DIR).resolve()
     # `rm -rf .telnyx` is folk wisdom for the real CLI: a stale bundle must never be shipped.
-    bundle.clean(target)
-    (target / MANIFEST_NAME).unlink(missing_ok=True)
+    outputs.prepare(target, own=outdir is None)
     try:
         built = bundle.build(manifest.root, manifest.main, target, timeout=_remaining(deadline, timeout))
     except BundleError:
@@ -213,10 +228,13 @@ def ship(
 
 
 def check_inputs(directory: Path, outdir: Path | None) -> None:
-    """What `ship` checks before it installs or writes anything: `--outdir`, then the manifest."""
+    """What `ship` checks before it installs or writes anything: `--outdir`, then the manifest,
+    then where `--outdir` lies against it (`outdir.check_placement`)."""
     if outdir is not None:
         check_outdir(outdir)
-    config.load_manifest(directory)
+    manifest = config.load_manifest(directory)
+    if outdir is not None and manifest.main is not None:
+        outputs.check_placement(outdir, manifest.root, manifest.main)
 
 
 def check_outdir(outdir: Path) -> None:

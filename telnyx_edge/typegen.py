@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from telnyx_edge import config
+from telnyx_edge.errors import UsageError
 
 OUTPUT_NAME = "telnyx-env.d.ts"
 RUNTIME_DECLARATIONS = "edge-runtime.d.ts"  # written by new-func --actor
@@ -87,9 +89,34 @@ def write_types(directory: Path) -> TypesResult:
     manifest = config.load_manifest(directory, check_main=False)
     text, warnings = render(manifest, find_classes(manifest))
     path = manifest.root / OUTPUT_NAME
-    path.write_text(text, encoding="utf-8")
+    _write_regular(path, text)
     names = tuple(a.binding for a in manifest.actors) + tuple(p.binding for p in manifest.platform_bindings)
     return TypesResult(path, text, names, tuple(warnings))
+
+
+def _write_regular(path: Path, text: str) -> None:
+    """Write `path` only as a regular file of its own: a symlink there (which a plain write would
+    follow, overwriting its target) or a directory, FIFO or device is refused with UsageError.
+    The text goes to a temporary file renamed over `path`, so nothing is ever written through
+    a link that appears between the check and the write."""
+    hint = f"Remove or rename {path.name} (types writes a regular file of that name), then run types again."
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise UsageError(f"cannot look at {path}: {exc.strerror or exc}", hint=hint) from None
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        raise UsageError(f"{path} is a symbolic link: types will not write through it", hint=hint)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{path} is a directory or another non-file, not a declarations file", hint=hint)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}", hint="Check that the project directory is writable.") from None
 
 
 def find_classes(manifest: config.Manifest) -> dict[str, str]:

@@ -80,8 +80,9 @@ def inspect(
     if as_json:
         console.json_out({**json_shapes.actor_type(view), "instances": count})
         return
-    console.info(f"Type:       {view.type}")
-    console.info(f"Owner:      {f'{view.owner.name} ({view.owner.id})' if view.owner else '(no owner: references do not resolve)'}")
+    console.info(f"Type:       {console.one_line(view.type)}")
+    owner = console.one_line(f"{view.owner.name} ({view.owner.id})") if view.owner else "(no owner: references do not resolve)"
+    console.info(f"Owner:      {owner}")
     console.info(f"Instances:  {count}")
     rows = [[view.owner.name, "owner", "-"]] if view.owner else []
     rows += [[f.name, "reference", b] for f, b in view.referrers]
@@ -96,15 +97,17 @@ def instances(
     limit: int = typer.Option(50, "--limit", min=1, max=1000, help="At most this many, newest activity first."),
     as_json: bool = _JSON,
 ) -> None:
-    from telnyx_edge.actors import list_instances
+    from telnyx_edge.account import open_account
+    from telnyx_edge.actors import instances_of
     from telnyx_edge.cli import json_shapes
 
-    found = list_instances(_state_dir(state, project), type_, limit=limit)
+    source = project.expanduser().resolve() if project is not None and state is None else None
+    found = instances_of(open_account(), _state_dir(state, project), type_, project=source, limit=limit)
     if as_json:
         console.json_out([json_shapes.instance(i) for i in found])
         return
     if not found:
-        console.info(f"No persisted instances of {type_}.")
+        console.info(f"No persisted instances of {console.one_line(type_)}.")
         if state is None and project is None and (Path.cwd() / "telnyx.toml").is_file():
             console.info("💡 This read serve's state; for this project's dev state add -f . (or --state DIR).")
         return

@@ -61,13 +61,13 @@ def report(exc: EdgeError) -> None:
     if isinstance(exc, ConfigError) and exc.problems:
         console.error(exc.message)
         for problem in exc.problems:
-            console.err.print(f"   {problem}", markup=False)
+            console.detail(problem)
         if exc.hint:
-            console.err.print(f"💡 {exc.hint}", markup=False)
+            console.err.print(f"💡 {console.one_line(exc.hint)}", markup=False)
         return
     console.error(exc.message, exc.hint)
     for detail in getattr(exc, "details", []):
-        console.err.print(f"   {detail}", markup=False)
+        console.detail(detail)
 
 
 def report_usage(message: str, command_path: str | None) -> int:

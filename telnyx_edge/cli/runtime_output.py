@@ -43,7 +43,7 @@ def report(event: object) -> None:
     elif isinstance(event, events.ReloadFailed):
         console.error(f"Reload failed: {event.message}; the previous code keeps serving")
         for detail in event.details:
-            console.err.print(f"   {detail}", markup=False)
+            console.detail(detail)
     elif isinstance(event, events.IsolateReplaced):
         console.warning(f"Isolate replaced: {event.reason}")
     elif isinstance(event, events.Unavailable):

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 def ship(
     ctx: typer.Context,
     from_dir: Path = typer.Option(Path("."), "-f", "--from-dir", parser=path_value, help="Path to the function directory (relative, absolute, or ~/)."),
-    timeout: str = typer.Option("5m0s", "-t", "--timeout", help="Deployment timeout as a Go duration (2m, 300s)."),
+    timeout: str = typer.Option("5m0s", "-t", "--timeout", help="Deployment timeout as a Go duration above zero (2m, 300s)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Build and check only: write the outputs, touch no account."),
     outdir: Optional[Path] = typer.Option(None, "--outdir", parser=path_value, help="Where to write the bundle, map, metafile and manifest (default .telnyx/build)."),
 ) -> None:
@@ -43,10 +43,10 @@ def ship(
         return
     from telnyx_edge.account import open_account
     from telnyx_edge.cli.runtime_cmd import ensure_bundler
-    from telnyx_edge.ship import check_inputs, parse_duration
+    from telnyx_edge.ship import check_inputs, parse_timeout
     from telnyx_edge.ship import ship as run_ship
 
-    seconds = parse_duration(timeout)
+    seconds = parse_timeout(timeout)
     directory = from_dir.expanduser()
     check_inputs(directory, outdir.expanduser() if outdir else None)  # before the bundler's one-time install
     ensure_bundler(directory)

@@ -29,7 +29,7 @@ from telnyx_edge.runtime.alarms import AlarmScheduler
 from telnyx_edge.runtime.dataplane import ActorKey, DataPlane, Listener
 from telnyx_edge.runtime.migrate import migrate_legacy
 from telnyx_edge.runtime.registry import Limits, Registry
-from telnyx_edge.runtime.state_guard import StateGuard
+from telnyx_edge.runtime.state_guard import StateGuard, create_state_dir
 
 try:
     import fcntl
@@ -66,7 +66,7 @@ class RuntimeCore:
         self._log_failed = False
 
     async def open(self) -> Registry:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        create_state_dir(self.state_dir, LOCK_FILE)  # an OSError here is a RuntimeStateError
         self._take_lock()
         try:
             migrated = migrate_legacy(self.state_dir)

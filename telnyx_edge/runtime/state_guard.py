@@ -71,3 +71,17 @@ class StateGuard:
             except asyncio.CancelledError:
                 pass
             self._task = None
+
+
+def create_state_dir(state_dir: Path, lock_name: str) -> None:
+    """Create `state_dir` (and its parents) and its lock file `lock_name`; raise RuntimeStateError
+    naming the directory and the OS's reason when either cannot be made (a read-only or virtual
+    file system such as /proc, no permission, a file in the way), instead of a bare OSError."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(state_dir / lock_name, os.O_RDWR | os.O_CREAT, 0o644))
+    except OSError as exc:
+        raise RuntimeStateError(
+            f"cannot use {state_dir} as the actor state directory: {exc.strerror or exc}",
+            hint="Pass --state a writable directory of its own, e.g. --state .telnyx/dev/state (the default).",
+        ) from None

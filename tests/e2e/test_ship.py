@@ -206,7 +206,7 @@ def test_dry_run_touches_no_account(copy_fixture, edge_home: Path, tmp_path: Pat
     done = run_cli("ship", "-f", str(project), "--dry-run", "--outdir", str(out))
     assert done.returncode == 0, done.stderr
     assert f"✓ Dry run: wrote index.js, index.js.map, meta.json and manifest.json to {out}" in done.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["index.js", "index.js.map", "manifest.json", "meta.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".telnyx-ship-outputs.json", "index.js", "index.js.map", "manifest.json", "meta.json"]
     assert not edge_home.exists()
 
 

@@ -76,7 +76,7 @@ def test_outdir_gets_every_output(copy_fixture, tmp_path: Path) -> None:
     project = copy_fixture("ship-owner")
     out = tmp_path / "out"
     result = ship(project, None, dry_run=True, outdir=out)
-    assert sorted(p.name for p in out.iterdir()) == ["index.js", "index.js.map", "manifest.json", "meta.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".telnyx-ship-outputs.json", "index.js", "index.js.map", "manifest.json", "meta.json"]
     assert result.outdir == out.resolve()
     assert not (project / ".telnyx").exists()
 

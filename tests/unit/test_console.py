@@ -19,3 +19,18 @@ def test_a_table_cell_stays_one_cell_on_one_line_in_its_real_order() -> None:
     assert one_line("evil\u202egnp.exe") == "evil\\u202egnp.exe"
     assert one_line("x\u2028y\u200bz") == "x\\u2028y\\u200bz"
     assert one_line("zoë 🚀 ok") == "zoë 🚀 ok"
+
+
+def test_status_lines_escape_newlines_and_details_stay_indented(capsys) -> None:  # type: ignore[no-untyped-def]
+    from telnyx_edge import console
+
+    console.success("made 'a\nb'")
+    console.step("wrote x\ry")
+    console.warning("odd\nname")
+    console.error("No actor type 'x\n❌ forged'", hint="try\nagain")
+    console.detail("first\nsecond\x1b")
+    captured = capsys.readouterr()
+    assert captured.out == "✅ made 'a\\x0ab'\n✓ wrote x\\x0dy\n"
+    assert captured.err.splitlines() == [
+        "⚠️  odd\\x0aname", "❌ No actor type 'x\\x0a❌ forged'", "💡 try\\x0aagain", "   first", "   second\\x1b",
+    ]
