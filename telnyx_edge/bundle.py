@@ -165,12 +165,6 @@ def _package_name(spec: str) -> str:
     return "/".join(parts[:2]) if spec.startswith("@") and len(parts) > 1 else parts[0]
 
 
-def clean(outdir: Path) -> None:
-    """Remove the outputs of an earlier build from `outdir` (other files stay)."""
-    for name in (BUNDLE_NAME, MAP_NAME, META_NAME):
-        (outdir / name).unlink(missing_ok=True)
-
-
 def gzip_size(path: Path) -> int:
     """Size of the file gzip-compressed (what a transfer of the bundle costs)."""
     return len(gzip.compress(path.read_bytes(), compresslevel=9))

@@ -17,7 +17,8 @@ class Requests {
     this.pending = new Map();
   }
 
-  request(op, args) {
+  /** A new request id and the promise its reply settles. */
+  open() {
     const id = this.nextId++;
     return [id, new Promise((resolve, reject) => { this.pending.set(id, { resolve, reject }); })];
   }
@@ -57,7 +58,7 @@ export class SocketChannel extends Requests {
   }
 
   request(op, ...args) {
-    const [id, promise] = super.request(op, args);
+    const [id, promise] = this.open();
     this.send([op, id, ...args]);
     return promise;
   }
@@ -131,7 +132,7 @@ export class PortChannel extends Requests {
   flush() { this.outbox.flush(); }
 
   request(op, ...args) {
-    const [id, promise] = super.request(op, args);
+    const [id, promise] = this.open();
     this.send([op, id, ...args]);
     return promise;
   }
