@@ -15,7 +15,7 @@ from telnyx_edge.errors import UsageError
 _HINT = "Use 127.0.0.1 (this machine only), or an address of one of its interfaces (0.0.0.0 for all of them)."
 
 
-def check_listen_host(host: str) -> bool:
+def check_listen_host(host: str, flag: str = "--host") -> bool:
     """Whether `host` is a loopback address; raises UsageError when this machine cannot
     listen on it (it does not resolve, or is not one of its addresses). Probes with port 0,
     so a busy port is not confused with a bad host."""
@@ -24,14 +24,14 @@ def check_listen_host(host: str) -> bool:
         infos = socket.getaddrinfo(host, 0, family, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as exc:
         reason = exc.strerror if isinstance(exc, socket.gaierror) else "not a valid host name"
-        raise UsageError(f"--host {host!r} is not an address or a known host name ({reason})", hint=_HINT) from exc
+        raise UsageError(f"{flag} {host!r} is not an address or a known host name ({reason})", hint=_HINT) from exc
     address = str(infos[0][4][0])
     probe = socket.socket(family, socket.SOCK_STREAM)
     try:
         probe.bind((host, 0))
     except OSError as exc:
         raise UsageError(
-            f"--host {host!r} is not an address of this machine ({exc.strerror or exc})", hint=_HINT,
+            f"{flag} {host!r} is not an address of this machine ({exc.strerror or exc})", hint=_HINT,
         ) from exc
     finally:
         probe.close()

@@ -5,12 +5,21 @@ is escaped before it reaches a terminal (console.printable)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from typing import Any, TextIO
 
 from telnyx_edge.console import printable
 
 _TO_STDERR = {"warn", "error"}
+_LINE_START = re.compile(r"\n(?![ \t])")
+
+
+def _continued(text: str) -> str:
+    """User text over several lines: every line after the first is indented (lines already
+    indented, like a stack's frames, keep theirs), so output can never start a line at column 0
+    and pass for a request or error line of the runtime."""
+    return _LINE_START.sub("\n    ", str(text))
 
 
 def _clock(ts_ms: float) -> str:
@@ -46,7 +55,7 @@ def live_line(record: list[Any], verbose: bool) -> tuple[str, bool] | None:
     if kind == "console":
         _, ts, fn, type_, name, level, text = record
         who = f"{fn} {actor_label(type_, name)}" if type_ else str(fn)
-        return f"[{_clock(ts)}] {who} [{level}] {text}", level in _TO_STDERR
+        return f"[{_clock(ts)}] {who} [{level}] {_continued(text)}", level in _TO_STDERR
     return None
 
 
@@ -124,4 +133,4 @@ def actor_line(record: list[Any]) -> tuple[str, bool]:
 def _runtime_line(record: list[Any], with_actor: bool, instance: bool = False) -> tuple[str, bool]:
     _, ts, _fn, type_, name, level, text = record
     who = f"{actor_label(type_, name)}: " if with_actor and type_ else f"{name}: " if instance and name else ""
-    return printable(f"[{iso(ts)}] [{level}] {who}{text}"), level == "warn"
+    return printable(f"[{iso(ts)}] [{level}] {who}{_continued(text)}"), level in _TO_STDERR

@@ -68,7 +68,7 @@ def inspect_check(inspect: str | None) -> None:
     if inspect is None:
         return
     host = inspect.rsplit(":", 1)[0].strip("[]")
-    if not check_listen_host(host):
+    if not check_listen_host(host, "--inspect"):
         console.warning(f"--inspect {inspect} listens beyond this machine: anyone who can reach it can run any code in this runtime")
 
 

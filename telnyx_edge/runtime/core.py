@@ -147,7 +147,13 @@ class RuntimeCore:
     def _inspector_opened(self, url: Any) -> None:
         """Report the inspector's URL; a restarted data plane reopens it on the same port
         (port 0 picked one: it is kept), so a debugger re-attaches where it was."""
-        if not isinstance(url, str) or self._inspect is None:
+        if self._inspect is None:
+            return
+        if not isinstance(url, str):
+            # Node could not open it (the port is in use, most likely) and runs on without it.
+            self._report(events.Notice(
+                f"the inspector could not listen on {self._inspect} (is the port in use?); running without a debugger",
+            ))
             return
         from urllib.parse import urlsplit
 

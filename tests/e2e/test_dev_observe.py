@@ -187,3 +187,28 @@ def _readline_within(stream: Any, seconds: float) -> str:
     reader.join(seconds)
     assert out, f"no line within {seconds} s"
     return out[0].rstrip("\n")
+
+
+def test_an_inspector_port_in_use_is_said_before_ready(copy_fixture: Any, edge_home: Path) -> None:
+    """Node runs on without its inspector when the port is taken; the runtime must say so."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        server = start_dev(copy_fixture("observe"), f"--inspect=127.0.0.1:{port}", "--workers", "1")
+        try:
+            assert f"the inspector could not listen on 127.0.0.1:{port} (is the port in use?)" in server.output, server.output
+            assert "Inspector on" not in server.output
+        finally:
+            close(server)
+
+
+def test_a_bad_inspect_host_names_the_inspect_flag(copy_fixture: Any, edge_home: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "telnyx_edge", "dev", "--inspect=nosuchhost.invalid:19232"],
+        env=child_env(), capture_output=True, text=True, timeout=60, cwd=copy_fixture("observe"),
+    )
+    assert result.returncode == 2
+    assert "--inspect 'nosuchhost.invalid' is not an address or a known host name" in result.stderr, result.stderr

@@ -92,7 +92,7 @@ def test_lines_escape_user_data() -> None:
     out, err = io.StringIO(), io.StringIO()
     write_live([_request(NOW), ["call", NOW, "lab", "C", "n", "m", "ok", 1], ["console", NOW, "lab", "C", "n", "error", "x\ny"]], False, out, err)
     assert out.getvalue().count("\n") == 1 and " lab GET /a 200 1.5ms" in out.getvalue()
-    assert err.getvalue().endswith(" lab C:n [error] x\ny\n")
+    assert err.getvalue().endswith(" lab C:n [error] x\n    y\n")  # the second line cannot pass for a runtime line
 
 
 def test_verbose_anywhere_and_inspect_values() -> None:
@@ -130,3 +130,18 @@ def test_quiet_leaves_out_request_lines_only(monkeypatch: pytest.MonkeyPatch) ->
     out, err = io.StringIO(), io.StringIO()
     log_lines.write_live([_request(NOW), ["console", NOW, "lab", "", "", "log", "kept"]], True, out, err)
     assert "GET" not in out.getvalue() and "kept" in out.getvalue()
+
+
+def test_user_output_over_several_lines_cannot_pass_for_a_runtime_line() -> None:
+    """A newline in console output or an error message indents what follows: no line of user text
+    starts at column 0, where the runtime's request and error lines start."""
+    from telnyx_edge.cli.log_lines import function_line, live_line
+
+    forged = "ok\n[04:00:00.000] lab GET /admin 200 1ms\n[04:00:00.001] lab [error] fake\n    at f (src/a.ts:1:1)"
+    line = live_line(["console", 0, "lab", "", "", "log", forged], verbose=False)
+    assert line is not None
+    rest = line[0].split("\n")[1:]
+    assert rest and all(l.startswith("    ") for l in rest), line
+    assert "\n    at f (src/a.ts:1:1)" in line[0]  # frames keep their own indentation
+    logged, to_stderr = function_line(["console", 0, "lab", "", "", "error", forged])
+    assert all(l.startswith("    ") for l in logged.split("\n")[1:]) and to_stderr

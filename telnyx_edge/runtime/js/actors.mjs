@@ -175,6 +175,7 @@ export class Activation {
         db.endTurn(true);
         this.turn = null;
         this.chain = [];
+        turn.outcome = null; // nothing was due: no invocation to record
         turn.resolve(db.alarmRow()?.alarm_fire_ms ?? null);
         return;
       }
@@ -219,8 +220,11 @@ export class Activation {
           report("error", `alarm() of ${this.key} failed ${alarmRow.alarm_retries + 1} times; the alarm is deleted`, this);
         }
         db.endTurn(true);
-        const error = toCallerError(err, this, turn);
-        return this.release(turn, null, state, () => { throw error; });
+        // Delivered: the retry (or the deletion) is recorded in the actor's database and reported
+        // as the next fire time, so the scheduler must not also count it as a failed delivery
+        // and redeliver on a backoff of its own (that ran a phantom alarm turn after the delete).
+        turn.outcome = toCallerError(err, this, turn).name;
+        return this.release(turn, null, state, () => db.alarmRow()?.alarm_fire_ms ?? null);
       }
       turn.reject(toCallerError(err, this, turn));
       return;

@@ -103,6 +103,11 @@ export function observeTurn(act, turn) {
   const started = performance.now();
   const { resolve, reject } = turn;
   const method = turn.method ?? turn.kind;
-  turn.resolve = (value) => { recordCall(act.type, act.name, method, "ok", started); resolve(value); };
+  // turn.outcome: set by the turn when it settles as delivered but not "ok" (an alarm() that threw,
+  // whose retry is booked), or null when nothing ran (no alarm was due).
+  turn.resolve = (value) => {
+    if (turn.outcome !== null) recordCall(act.type, act.name, method, turn.outcome ?? "ok", started);
+    resolve(value);
+  };
   turn.reject = (err) => { recordCall(act.type, act.name, method, err?.name ?? "Error", started); reject(err); };
 }
