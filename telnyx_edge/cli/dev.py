@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from telnyx_edge import console
-from telnyx_edge.cli.params import host_value, inspect_value, path_value, port_value
+from telnyx_edge.cli.params import host_value, path_value, port_value
+from telnyx_edge.cli.runtime_cmd import inspect_option, method_timeout_option, quiet_option, workers_option
 
 
 def register(app: typer.Typer) -> None:
@@ -28,41 +29,27 @@ def dev(
     env_file: Optional[Path] = typer.Option(
         None, "--env-file", parser=path_value, help="A dotenv file whose values override secrets and [env_vars] for this run only.",
     ),
-    method_timeout_ms: Optional[int] = typer.Option(
-        None, "--method-timeout-ms", min=100, max=86_400_000,
-        help="Wall-clock budget of one actor call (default: TELNYX_EDGE_METHOD_TIMEOUT_MS, else 30000).",
-    ),
-    inspect: Optional[str] = typer.Option(
-        None, "--inspect", parser=inspect_value, metavar="[HOST:]PORT",
-        help="--inspect or --inspect=[HOST:]PORT: the Node inspector for Chrome DevTools or an editor (default 127.0.0.1:9229); same port across reloads.",
-    ),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No line per request (your code's output and errors are still printed)."),
-    workers: Optional[int] = typer.Option(
-        None, "--workers", min=1, max=64,
-        help="Worker threads per function (default: TELNYX_EDGE_WORKERS, else one per CPU); actors are spread over them by name.",
-    ),
+    method_timeout_ms: Optional[int] = method_timeout_option(),
+    inspect: Optional[str] = inspect_option(),
+    quiet: bool = quiet_option(),
+    workers: Optional[int] = workers_option(),
 ) -> None:
     from telnyx_edge import settings
-    from telnyx_edge.cli.runtime_cmd import ensure_bundler, ensure_with_spinner, inspect_check, listen_check
+    from telnyx_edge.cli.runtime_cmd import ensure_bundler, ensure_with_spinner, start_checks
     from telnyx_edge.cli.runtime_output import report
     from telnyx_edge.devcheck import check_dev_paths
     from telnyx_edge.runtime.devserver import DevOptions, limits_from_env, run
 
     config = settings.get()
-    if quiet:
-        from telnyx_edge.cli.log_lines import set_quiet
-
-        set_quiet(True)
     project = (from_dir.expanduser() if from_dir else Path.cwd()).resolve()
     extra = tuple(p.expanduser() for p in with_projects)
     local_names = check_dev_paths(project, state, extra, env_file)
-    listen_check(host)
-    inspect_check(inspect)
+    start_checks(host, inspect, quiet)
     ensure_bundler(project)
     options = DevOptions(
         project=project, host=host, port=port, state_dir=state, watch=not no_watch,
         with_projects=extra,
-        limits=limits_from_env(method_timeout_ms or config.method_timeout_ms, workers or config.workers),
+        limits=limits_from_env(method_timeout_ms, workers),
         alarm_retry_delay_s=config.alarm_retry_delay_s, packages_dir=ensure_with_spinner(),
         env_file=env_file.expanduser().resolve() if env_file else None, inspect=inspect,
     )

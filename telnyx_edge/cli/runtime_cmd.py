@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from telnyx_edge import console
-from telnyx_edge.cli.params import path_value
+from telnyx_edge.cli.params import inspect_value, path_value
 
 
 def register(app: typer.Typer) -> None:
@@ -58,6 +59,45 @@ def listen_check(host: str) -> None:
 
     if not check_listen_host(host):
         console.warning(exposure_warning(host))
+
+
+# The options `dev` and `serve` share, one definition each.
+
+
+def method_timeout_option() -> Any:
+    return typer.Option(
+        None, "--method-timeout-ms", min=100, max=86_400_000,
+        help="Wall-clock budget of one actor call (default: TELNYX_EDGE_METHOD_TIMEOUT_MS, else 30000).",
+    )
+
+
+def inspect_option() -> Any:
+    return typer.Option(
+        None, "--inspect", parser=inspect_value, metavar="[HOST:]PORT",
+        help="--inspect or --inspect=[HOST:]PORT: the Node inspector for Chrome DevTools or an editor (default 127.0.0.1:9229); same port across reloads.",
+    )
+
+
+def quiet_option() -> Any:
+    return typer.Option(False, "-q", "--quiet", help="No line per request (your code's output and errors are still printed).")
+
+
+def workers_option() -> Any:
+    return typer.Option(
+        None, "--workers", min=1, max=64,
+        help="Worker threads per function (default: TELNYX_EDGE_WORKERS, else one per CPU); actors are spread over them by name.",
+    )
+
+
+def start_checks(host: str, inspect: str | None, quiet: bool) -> None:
+    """What `dev` and `serve` check and set before starting: the listen address, the inspector
+    address, and whether request lines are printed."""
+    if quiet:
+        from telnyx_edge.cli.log_lines import set_quiet
+
+        set_quiet(True)
+    listen_check(host)
+    inspect_check(inspect)
 
 
 def inspect_check(inspect: str | None) -> None:
