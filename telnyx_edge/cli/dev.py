@@ -10,7 +10,9 @@ import typer
 
 from telnyx_edge import console
 from telnyx_edge.cli.params import host_value, path_value, port_value
-from telnyx_edge.cli.runtime_cmd import inspect_option, method_timeout_option, quiet_option, workers_option
+from telnyx_edge.cli.runtime_cmd import (
+    explorer_port_option, inspect_option, method_timeout_option, no_explorer_option, quiet_option, workers_option,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -33,6 +35,8 @@ def dev(
     inspect: Optional[str] = inspect_option(),
     quiet: bool = quiet_option(),
     workers: Optional[int] = workers_option(),
+    explorer_port: int = explorer_port_option(),
+    no_explorer: bool = no_explorer_option(),
 ) -> None:
     from telnyx_edge import settings
     from telnyx_edge.cli.runtime_cmd import ensure_bundler, ensure_with_spinner, start_checks
@@ -52,6 +56,7 @@ def dev(
         limits=limits_from_env(method_timeout_ms, workers),
         alarm_retry_delay_s=config.alarm_retry_delay_s, packages_dir=ensure_with_spinner(),
         env_file=env_file.expanduser().resolve() if env_file else None, inspect=inspect,
+        explorer_port=None if no_explorer else explorer_port,
     )
     run(options, _announce_account_owners(local_names, report))
 

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from telnyx_edge import console
-from telnyx_edge.cli.params import inspect_value, path_value
+from telnyx_edge.cli.params import inspect_value, path_value, port_value
 
 
 def register(app: typer.Typer) -> None:
@@ -87,6 +87,17 @@ def workers_option() -> Any:
         None, "--workers", min=1, max=64,
         help="Worker threads per function (default: TELNYX_EDGE_WORKERS, else one per CPU); actors are spread over them by name.",
     )
+
+
+def explorer_port_option() -> Any:
+    return typer.Option(
+        0, "--explorer-port", parser=port_value, metavar="PORT",
+        help="Port of the explorer page on 127.0.0.1 (default 0: a free one; its URL is printed under Ready on).",
+    )
+
+
+def no_explorer_option() -> Any:
+    return typer.Option(False, "--no-explorer", help="Do not serve the explorer page and API.")
 
 
 def start_checks(host: str, inspect: str | None, quiet: bool) -> None:

@@ -29,6 +29,8 @@ def report(event: object) -> None:
         for name, url in event.functions:
             console.info(f"  {name.ljust(width)}  {url}")
         console.info(f"Ready on {event.url}")
+        if event.explorer:
+            console.info(f"Explorer on {event.explorer}")
     elif isinstance(event, events.FunctionReloaded):
         verb = "Added" if event.added else "Reloaded"
         console.info(f"{verb} {event.function} (revision {event.revision}) in {event.elapsed_ms:.0f} ms: {event.url}")

@@ -7,7 +7,10 @@ runtime did not stop cleanly), and starts the data plane (one Node process) with
 front of it, so functions can be added; `serve()` then starts alarms and binds the front door,
 which the data plane serves.
 
-`stop()`, each step run even if an earlier one failed: 1. stop accepting HTTP and finish
+`open_explorer()` (after `serve()`) starts the explorer page and API on its own loopback port
+(telnyx_edge/explorer); it is the first thing `stop()` closes.
+
+`stop()`, each step run even if an earlier one failed: 0. close the explorer; 1. stop accepting HTTP and finish
 in-flight requests; 2. stop the alarm scheduler; 3. drain and unload every function's Workers
 (their last batches are durable, their databases closed), then end the data plane; 4. mark the
 index clean and release the lock.
@@ -60,6 +63,7 @@ class RuntimeCore:
         self._lock_fd: int | None = None
         self._guard: StateGuard | None = None
         self._opened = False
+        self._explorer: Any = None  # explorer.server.ExplorerServer once open_explorer() ran
         from telnyx_edge import settings
 
         self.logs = LogStore(settings.get().home / "logs")
@@ -207,6 +211,17 @@ class RuntimeCore:
         shown = host if ":" not in host else f"[{host}]"
         return f"http://{shown}:{self._listener.port}"
 
+    async def open_explorer(self, port: int, account_home: Path | None = None) -> str:
+        """Start the explorer on 127.0.0.1:`port` (0: a free one); returns its URL.
+        `account_home`: on `serve`, the account whose functions' revisions it shows."""
+        from telnyx_edge import settings
+        from telnyx_edge.explorer.server import ExplorerServer
+
+        explorer = ExplorerServer(self, settings.get().home, account_home=account_home)
+        url = await explorer.start(port)
+        self._explorer = explorer
+        return url
+
     @property
     def port(self) -> int:
         assert self._listener is not None
@@ -214,6 +229,8 @@ class RuntimeCore:
 
     async def stop(self) -> None:
         steps: list[Callable[[], Any]] = []
+        if self._explorer is not None:
+            steps.append(self._explorer.stop)
         if self._guard is not None:
             steps.append(self._guard.stop)
         for task in list(self._restarts):

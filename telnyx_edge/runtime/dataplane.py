@@ -246,6 +246,11 @@ class DataPlane:
         fire: int | None = await self._request("alarm", type_, name, failures)
         return fire
 
+    async def explore(self, type_: str, name: str, action: str, args: Mapping[str, Any]) -> Any:
+        """The explorer (telnyx_edge/explorer): a read (`read_*`, from the actor's file) or an
+        action, run as a turn of the actor. Raises CallError (its name says why)."""
+        return await self._request("explore", type_, name, action, dict(args))
+
     async def listen(self, family: int) -> None:
         await self._request("listen", family)
 

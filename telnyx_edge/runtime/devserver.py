@@ -48,6 +48,7 @@ class DevOptions:
     packages_dir: Path | None = None  # the runtime's Node packages (default: installed on demand)
     env_file: Path | None = None  # dotenv values overriding secrets and [env_vars] for this run
     inspect: str | None = None  # "HOST:PORT": open the Node inspector of the data plane there (--inspect)
+    explorer_port: int | None = 0  # the explorer on 127.0.0.1 (0: a free port; None: --no-explorer)
 
 
 def load_project(project: Path) -> Manifest:
@@ -175,13 +176,14 @@ class DevServer:
         specs += await self._resolve_from_account(specs)
         self.url = await self._core.serve(self.options.host, self.options.port)
         port = self._core.port
+        explorer = "" if self.options.explorer_port is None else await self._core.open_explorer(self.options.explorer_port)
         listed = tuple((s.name, f"http://{s.hosts[0]}:{port}") for s in specs) if len(specs) > 1 else ()
         if self.options.watch:
             # Watching before Ready: an edit saved right after the line is not missed.
             source = watcher.SourceWatcher([p.root for p in self.projects], ignore_paths=[self.state_dir])
             await source.start()
             self._watch_task = asyncio.create_task(self._watch(source))
-        self.report(events.Ready(self.url, listed))
+        self.report(events.Ready(self.url, listed, explorer))
         return self.url
 
     async def _resolve_from_account(self, local: list[FunctionSpec]) -> list[FunctionSpec]:

@@ -43,6 +43,7 @@ class ServeOptions:
     poll_s: float = 0.25
     packages_dir: Path | None = None  # the runtime's Node packages (default: installed on demand)
     inspect: str | None = None  # "HOST:PORT": open the Node inspector of the data plane there (--inspect)
+    explorer_port: int | None = 0  # the explorer on 127.0.0.1 (0: a free port; None: --no-explorer)
 
 
 _resolved: dict[tuple[str, str], ResolvedBindings] = {}
@@ -143,7 +144,8 @@ class EdgeServer:
                 self.report(events.Unresolved(spec.name, unresolved))
         self.url = await self._core.serve(self.options.host, self.options.port)
         port = self._core.port
-        self.report(events.Ready(self.url, tuple((r.name, r.url(port)) for r, _ in functions)))
+        explorer = "" if self.options.explorer_port is None else await self._core.open_explorer(self.options.explorer_port, self.options.home)
+        self.report(events.Ready(self.url, tuple((r.name, r.url(port)) for r, _ in functions), explorer))
         self._poll_task = asyncio.create_task(self._poll())
         return self.url
 

@@ -12,6 +12,7 @@ from typing import Any
 class Ready:
     url: str
     functions: tuple[tuple[str, str], ...] = ()  # (function name, its URL) when several are served
+    explorer: str = ""  # the explorer's URL ("" when --no-explorer)
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,14 @@ class Registry:
         """The names of the functions installed now."""
         return set(self._specs)
 
+    def specs(self) -> list[FunctionSpec]:
+        """The functions installed now, as they run (for the explorer)."""
+        return list(self._specs.values())
+
+    def owner_of(self, type_: str) -> str | None:
+        """The function that hosts `type_`'s activations, if one runs."""
+        return self._owners.get(type_)
+
     def owned_types(self) -> set[str]:
         return set(self._owners)
 

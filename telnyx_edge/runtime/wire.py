@@ -21,6 +21,7 @@ TO_DATAPLANE: dict[str, tuple[str, ...]] = {
     "alarm": ("id", "type", "name", "failures"),  # -> result: the alarm's next fire time or None
     "listen": ("id", "family"),  # start accepting on the inherited socket of that family -> result
     "close": ("id",),  # stop accepting, finish what is in flight -> result
+    "explore": ("id", "type", "name", "action", "args"),  # the explorer: a read (read_*) or an action run as a turn -> result
     "reply": ("id", "ok", "payload"),
 }
 

@@ -22,6 +22,7 @@ import { LogBatch } from "./logrecords.mjs";
 import inspector from "node:inspector";
 import { fileURLToPath } from "node:url";
 import { NAMES as N } from "./errors.mjs";
+import { explore } from "./explorer-route.mjs";
 
 const AF_INET6 = 10; // Linux's value, as Python's socket.AF_INET6 sends it
 
@@ -189,6 +190,7 @@ const HANDLERS = {
     answer(dp, id, g ? g.unload() : Promise.resolve());
   },
   alarm: (dp, id, type, name, failures) => answer(dp, id, dp.router.alarm(type, name, failures)),
+  explore: (dp, id, type, name, action, args) => answer(dp, id, explore(dp.router, type, name, action, args)),
   listen: (dp, id, family) => answer(dp, id, dp.ingress.listen(family === AF_INET6 ? dp.listenFds[1] : dp.listenFds[0])),
   close: (dp, id) => answer(dp, id, dp.ingress.close()),
   reply: (dp, id, ok, payload) => dp.chan.reply(id, ok, payload),

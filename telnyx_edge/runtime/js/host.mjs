@@ -15,6 +15,7 @@ import { slotOf } from "./placement.mjs";
 import { IncomingBodies, ResponseStreams } from "./streams.mjs";
 import { WS_TO_WORKER, forwardUpgrade, isUpgrade, onForwardedUpgrade, stopSockets } from "./actor-sockets.mjs";
 import { flush as flushLog, install as installConsole } from "./console.mjs";
+import { onExplore } from "./explorer-turns.mjs";
 
 const STATS_INTERVAL_MS = 2000;
 const MAX_OPEN_ACTIVATIONS = 4096; // open databases per isolate; idle ones beyond this are closed
@@ -382,6 +383,7 @@ const HANDLERS = {
   fetch: (host, chan, id, method, url, headers, body) => host.onFetch(id, method, url, headers, body),
   call: (host, chan, id, type, name, method, args, chain) => host.onCall(id, type, name, method, args, chain),
   alarm: (host, chan, id, type, name, failures) => host.onAlarm(id, type, name, failures),
+  explore: (host, chan, id, type, name, action, args) => onExplore(host, id, type, name, action, args),
   fetchactor: (host, chan, id, type, name, request, chain) => host.onFetchActor(id, type, name, request, chain),
   fetch_ack: (host, chan, id, bytes) => host.streams.ack(id, bytes),
   fetch_cancel: (host, chan, id) => host.streams.cancel(id),

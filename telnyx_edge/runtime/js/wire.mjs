@@ -21,6 +21,7 @@ export const TO_DATAPLANE = {
   alarm: ["id", "type", "name", "failures"], // -> result: the alarm's next fire time or null
   listen: ["id", "family"], // start accepting on the inherited socket of that address family (bound by Python) -> result
   close: ["id"], // stop accepting, finish what is in flight -> result
+  explore: ["id", "type", "name", "action", "args"], // the explorer: a read (read_*) or an action run as a turn -> result
   reply: ["id", "ok", "payload"],
 };
 
@@ -39,6 +40,7 @@ export const TO_WORKER = {
   fetch: ["id", "method", "url", "headers", "body"],
   call: ["id", "type", "name", "method", "args", "chain"],
   alarm: ["id", "type", "name", "failures"],
+  explore: ["id", "type", "name", "action", "args"], // an explorer action, run as a turn (explorer-turns.mjs)
   fetchactor: ["id", "type", "name", "request", "chain"],
   reply: ["id", "ok", "payload"],
   fetch_ack: ["id", "bytes"],

@@ -1,0 +1,182 @@
+"""The explorer's JSON API (docs/explorer.md, "API"), answered from the runtime's own parts.
+
+Reads: functions and actor types from the registry (and, on `serve`, each function's serving
+revision from the account); instances from the instance index; one instance from its database
+file (decoded by the data plane: values are V8-serialized, only Node reads them); recent calls
+from the log store. Actions go to the data plane as `explore` messages and run as turns of
+the actor. Errors are `ExplorerError`s with an HTTP status; the server turns them into a
+one-line JSON error.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from telnyx_edge.errors import CallError
+from telnyx_edge.runtime.logstore import Source, safe_name
+
+if TYPE_CHECKING:
+    from telnyx_edge.runtime.core import RuntimeCore
+
+TYPE_RE = re.compile(r"^[A-Za-z_$][\w$]{0,127}$")
+MAX_NAME = 2048
+RECENT_CALLS = 25
+ACTIONS = frozenset({"put", "delete", "sql", "alarm_set", "alarm_delete", "alarm_fire", "evict"})
+
+# CallError names from the data plane -> HTTP status.
+_STATUS = {
+    "NotFound": 404, "ActorTypeNotFoundError": 404, "FunctionNotFound": 404,
+    "BadRequest": 400, "CodecError": 400, "ReadOnly": 400, "SqlError": 400, "TypeError": 400, "RangeError": 400,
+    "ActorMethodTimeoutError": 504, "ActorIsolateCrashedError": 503,
+}
+
+
+@dataclass
+class ExplorerError(Exception):
+    status: int
+    error: str
+    message: str
+
+
+def check_type(type_: Any) -> str:
+    if not isinstance(type_, str) or not TYPE_RE.match(type_):
+        raise ExplorerError(400, "BadRequest", f"actor type {type_!r} is not a class name (letters, digits, _ and $)")
+    return type_
+
+
+def check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME:
+        raise ExplorerError(400, "BadRequest", f"actor name must be a non-empty string of at most {MAX_NAME} characters")
+    return name
+
+
+def from_call_error(exc: CallError) -> ExplorerError:
+    return ExplorerError(_STATUS.get(exc.name, 500), exc.name, exc.message)
+
+
+class ExplorerApi:
+    def __init__(self, core: RuntimeCore, account_home: Path | None = None) -> None:
+        self._core = core
+        self._account_home = account_home  # serve: functions' revisions come from this account
+
+    # -- overview ------------------------------------------------------------------------------
+
+    def overview(self) -> dict[str, Any]:
+        registry = self._core.registry
+        specs = sorted(registry.specs(), key=lambda s: s.name)
+        revisions = self._revisions([s.name for s in specs])
+        functions = [
+            {
+                "name": s.name, "hosts": list(s.hosts), "owned_types": list(s.owned_types),
+                "bindings": dict(s.bindings), "revision": revisions.get(s.name),
+            }
+            for s in specs
+        ]
+        types: dict[str, dict[str, Any]] = {}
+        for s in specs:
+            for binding, type_ in sorted(s.bindings.items()):
+                entry = types.setdefault(type_, {"type": type_, "owner": registry.owner_of(type_), "references": []})
+                if type_ not in s.owned_types:
+                    entry["references"].append({"function": s.name, "binding": binding})
+            for type_ in s.owned_types:
+                types.setdefault(type_, {"type": type_, "owner": s.name, "references": []})
+        return {
+            "state_dir": str(self._core.state_dir), "mode": "serve" if self._account_home else "dev",
+            "functions": functions, "types": [types[t] for t in sorted(types)],
+        }
+
+    def _revisions(self, names: list[str]) -> dict[str, str]:
+        if self._account_home is None:
+            return {}
+        from telnyx_edge.account import open_account
+
+        account = open_account()
+        try:
+            found = {n: account.find(n) for n in names}
+            return {n: r.serving_revision for n, r in found.items() if r is not None and r.serving_revision}
+        finally:
+            account.close()
+
+    # -- instances -----------------------------------------------------------------------------
+
+    def instances(self, type_: str, query: str, limit: int) -> dict[str, Any]:
+        from telnyx_edge.runtime.actor_index import list_instances
+
+        check_type(type_)
+        rows = list_instances(self._core.state_dir, type_)
+        needle = query.casefold()
+        matched = [r for r in rows if needle in r.name.casefold()] if needle else rows
+        return {
+            "type": type_, "total": len(rows), "matched": len(matched),
+            "instances": [
+                {
+                    "name": r.name, "keys": r.keys, "value_bytes": r.value_bytes, "sql_tables": r.sql_tables,
+                    "db_bytes": r.db_bytes, "last_activity_ms": r.last_activity_ms,
+                    "alarm_ms": self._core.scheduler.fire_time((type_, r.name)) or r.alarm_fire_ms,
+                }
+                for r in matched[:limit]
+            ],
+        }
+
+    # -- one instance --------------------------------------------------------------------------
+
+    async def read(self, type_: str, name: str, what: str, args: dict[str, Any]) -> Any:
+        try:
+            return await self._core.registry.plane.explore(
+                check_type(type_), check_name(name), f"read_{what}", {**args, "state_dir": str(self._core.state_dir)},
+            )
+        except CallError as exc:
+            raise from_call_error(exc) from None
+
+    async def actor(self, type_: str, name: str) -> dict[str, Any]:
+        try:
+            view: dict[str, Any] = await self.read(type_, name, "instance", {})
+        except ExplorerError as exc:
+            if exc.status != 404:
+                raise
+            view = {"kv": [], "kv_truncated": False, "tables": [], "alarm": None, "missing": True}
+        view.update(type=type_, name=name, calls=self.recent_calls(type_, name))
+        return view
+
+    def recent_calls(self, type_: str, name: str) -> list[dict[str, Any]]:
+        """The last invocations of the actor (newest first) from the log store."""
+        if not safe_name(type_):
+            return []
+        last: deque[list[Any]] = deque(maxlen=RECENT_CALLS)
+        for record in self._core.logs.read(Source("actors", type_)):
+            if record[0] == "call" and record[4] == name:
+                last.append(record)
+        return [
+            {"ts_ms": r[1], "function": r[2], "method": r[5], "outcome": r[6], "duration_ms": r[7]}
+            for r in reversed(last)
+        ]
+
+    # -- actions -------------------------------------------------------------------------------
+
+    async def action(self, type_: str, name: str, body: dict[str, Any]) -> Any:
+        check_type(type_)
+        check_name(name)
+        action = body.get("action")
+        if action not in ACTIONS:
+            raise ExplorerError(400, "BadRequest", f"unknown action {action!r}; one of {', '.join(sorted(ACTIONS))}")
+        args = {k: v for k, v in body.items() if k not in ("action", "type", "name")}
+        plane = self._core.registry.plane
+        try:
+            if action == "alarm_fire":
+                return await self._fire(type_, name)
+            return await plane.explore(type_, name, str(action), args)
+        except CallError as exc:
+            raise from_call_error(exc) from None
+
+    async def _fire(self, type_: str, name: str) -> dict[str, Any]:
+        """Fire now: arm the alarm for now (a turn), then deliver it as the scheduler would."""
+        plane = self._core.registry.plane
+        await plane.explore(type_, name, "alarm_set", {"time": int(time.time() * 1000)})
+        fire = await self._core.registry.deliver_alarm((type_, name), 0)
+        self._core.scheduler.set((type_, name), fire)
+        return {"ok": True, "next_fire_ms": fire}
