@@ -151,6 +151,7 @@ function evict(host, type, name, answer) {
           return void setTimeout(wait, 5);
         }
         host.activations.delete(key);
+        host.reportStats([act]); // the instance index sees its last figures
         try { act.db?.close(); } catch (err) { return answer(false, errorWire(err)); }
         answer(true, { ok: true, evicted: true });
       };
