@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
     from telnyx_edge.cli.logs import actor_logs
 
     group.command("logs", help="Invocations and output of a type's actors, recorded by dev and serve (oldest first).")(actor_logs)
+    from telnyx_edge.cli.actor_state import register as register_state
+
+    register_state(group)
     app.add_typer(group, name="actors")
 
 
