@@ -131,3 +131,14 @@ class CallError(Exception):
         super().__init__(f"{name}: {message}")
         self.name = name
         self.message = message
+
+
+class ExplorerError(Exception):
+    """A request the explorer's API refuses (telnyx_edge/explorer): answered with `status` and a
+    one-line JSON error `{"error": error, "message": message}`; the CLI never shows it as such."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(f"{error}: {message}")
+        self.status = status
+        self.error = error
+        self.message = message

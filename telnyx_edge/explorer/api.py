@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from telnyx_edge.errors import CallError
+from telnyx_edge.errors import CallError, ExplorerError
 from telnyx_edge.runtime.logstore import Source, safe_name
 
 if TYPE_CHECKING:
@@ -34,13 +33,6 @@ _STATUS = {
     "BadRequest": 400, "CodecError": 400, "ReadOnly": 400, "SqlError": 400, "TypeError": 400, "RangeError": 400,
     "ActorMethodTimeoutError": 504, "ActorIsolateCrashedError": 503,
 }
-
-
-@dataclass
-class ExplorerError(Exception):
-    status: int
-    error: str
-    message: str
 
 
 def check_type(type_: Any) -> str:

@@ -94,18 +94,13 @@ def read_actor(target: Target, type_: str, name: str, packages_dir: Path | None)
 
 
 def _read_files(state_dir: Path, type_: str, name: str, packages_dir: Path | None) -> dict[str, Any]:
-    import os
-
     from telnyx_edge.runtime.dataplane import node_binary
     from telnyx_edge.runtime.jsmodule import JS_DIR
 
-    env = dict(os.environ)
+    args = [node_binary(), str(JS_DIR / "explorer-cli.mjs"), str(state_dir), type_, name]
     if packages_dir is not None:
-        env["TELNYX_EDGE_NODE_PACKAGES"] = str(packages_dir)
-    done = subprocess.run(
-        [node_binary(), str(JS_DIR / "explorer-cli.mjs"), str(state_dir), type_, name],
-        capture_output=True, text=True, env=env, timeout=60,
-    )
+        args.append(str(packages_dir))
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60)
     try:
         data = json.loads(done.stdout)
     except ValueError:

@@ -22,7 +22,8 @@ from aiohttp import web
 
 from telnyx_edge import __version__
 from telnyx_edge.explorer import runtime_file
-from telnyx_edge.explorer.api import ExplorerApi, ExplorerError
+from telnyx_edge.errors import ExplorerError
+from telnyx_edge.explorer.api import ExplorerApi
 
 if TYPE_CHECKING:
     from telnyx_edge.runtime.core import RuntimeCore

@@ -12,6 +12,7 @@ import { decodeValue } from "./codec.mjs";
 import { requirePackage } from "./packages.mjs";
 import { toTyped, typeName } from "./explorer-values.mjs";
 import { CallError } from "./group.mjs";
+import { NAMES as N } from "./errors.mjs";
 
 const MAX_KEYS = 1000;
 const MAX_ROWS = 500;
@@ -107,7 +108,7 @@ function query(db, args) {
   try {
     stmt = db.prepare(args.sql);
   } catch (err) {
-    throw new CallError("SqlError", err.message);
+    throw new CallError(N.SqlError, err.message);
   }
   if (!stmt.reader || !stmt.readonly) {
     throw new CallError("ReadOnly", "the query box only reads (SELECT, read-only PRAGMA); run writes as an action (POST /api/actor/action {\"action\": \"sql\"})");
@@ -118,7 +119,7 @@ function query(db, args) {
     const rows = stmt.raw().all(...params).slice(0, MAX_ROWS + 1);
     return { columns: stmt.columns().map((c) => c.name), rows: rows.slice(0, MAX_ROWS).map((r) => r.map(cell)), truncated: rows.length > MAX_ROWS };
   } catch (err) {
-    throw new CallError("SqlError", err.message);
+    throw new CallError(N.SqlError, err.message);
   }
 }
 
@@ -132,6 +133,6 @@ export function explorerRead(type, name, what, args) {
     return withDb(args.state_dir, type, name, (db) => read(db, args));
   } catch (err) {
     if (err instanceof CallError) throw err;
-    throw new CallError(err?.name === "ActorStorageError" ? "BadRequest" : "StorageError", err?.message ?? String(err));
+    throw new CallError(err?.name === N.ActorStorageError ? "BadRequest" : "StorageError", err?.message ?? String(err));
   }
 }
