@@ -1,0 +1,279 @@
+"""The explorer of a running `dev` (docs/explorer.md): its JSON API, its Host/Origin guard, its
+actions as turns of the actor (compare-and-set under concurrent debits), and the CLI over it.
+
+One dev server for the module (each test uses its own actor names), on the explorer-lab fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.dev_helpers import close, copy_project, start_dev
+from tests.harness import ServerProcess, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, node_modules: Path) -> Iterator[tuple[ServerProcess, str, Path, dict[str, str]]]:
+    root = tmp_path_factory.mktemp("explorer")
+    env = {"TELNYX_EDGE_HOME": str(root / "home")}
+    project = copy_project("explorer-lab", root)
+    server = start_dev(project, env=env)
+    try:
+        explorer = server.wait_for(r"^Explorer on (http://127\.0\.0\.1:\d+)$", timeout=10).group(1)
+        yield server, explorer, project, env
+    finally:
+        close(server)
+
+
+def _open(server: ServerProcess, name: str, amount: int) -> None:
+    r = httpx.post(f"{server.url}/wallets/{name}/open", json={"amount": amount}, timeout=30)
+    assert r.status_code == 200, r.text
+
+
+def _state(server: ServerProcess, name: str) -> dict[str, Any]:
+    r = httpx.get(f"{server.url}/wallets/{name}/state", timeout=30)
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def _actor(explorer: str, name: str) -> dict[str, Any]:
+    r = httpx.get(f"{explorer}/api/actor", params={"type": "Wallet", "name": name}, timeout=30)
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def _kv(view: dict[str, Any]) -> dict[str, Any]:
+    return {p["key"]: (p["type"], p["value"]) for p in view["kv"]}
+
+
+def _act(explorer: str, name: str, **body: Any) -> httpx.Response:
+    return httpx.post(f"{explorer}/api/actor/action", json={"type": "Wallet", "name": name, **body}, timeout=30)
+
+
+def test_explorer_line_follows_ready_and_file_is_written(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    server, explorer, project, env = lab
+    ready = next(i for i, line in enumerate(server.lines) if line.startswith("Ready on "))
+    assert server.lines[ready + 1] == f"Explorer on {explorer}"
+    files = list((Path(env["TELNYX_EDGE_HOME"]) / "run").glob("explorer-*.json"))
+    assert len(files) == 1 and json.loads(files[0].read_text())["url"] == explorer
+    health = httpx.get(f"{explorer}/api/health").json()
+    assert health["state_dir"] == str((project / ".telnyx" / "dev" / "state").resolve())
+
+
+def test_values_are_decoded_with_their_types(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    server, explorer, _, _ = lab
+    _open(server, "typed", 100)
+    kv = _kv(_actor(explorer, "typed"))
+    assert kv["balance"] == ("number", 100)
+    assert kv["opened"] == ("Date", {"type": "Date", "value": "2026-01-02T03:04:05.000Z"})
+    assert kv["tags"] == ("Map", {"type": "Map", "entries": [["tier", "gold"], ["region", "eu"]]})
+    # Typed values round-trip through an edit: BigInt, Set of bytes, nested Map of Dates.
+    value = {"type": "Map", "entries": [["when", {"type": "Date", "value": "2030-05-06T07:08:09.000Z"}],
+                                         ["ids", {"type": "Set", "values": [{"type": "bytes", "base64": "AAE="}]}],
+                                         ["n", {"type": "BigInt", "value": "123456789012345678901"}]]}
+    assert _act(explorer, "typed", action="put", key="nested", value=value).json() == {"ok": True}
+    assert _kv(_actor(explorer, "typed"))["nested"] == ("Map", value)
+    overview = httpx.get(f"{explorer}/api/overview").json()
+    assert overview["types"] == [{"type": "Wallet", "owner": "explorer-lab", "references": []}]
+
+
+def test_a_bad_value_is_refused_with_the_codec_error_and_nothing_changes(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    server, explorer, _, _ = lab
+    _open(server, "bad", 10)
+    before = _actor(explorer, "bad")["kv"]
+    r = _act(explorer, "bad", action="put", key="balance", value={"type": "Date", "value": "not a time"})
+    assert r.status_code == 400
+    assert r.json()["error"] == "CodecError" and "a Date needs" in r.json()["message"]
+    r = _act(explorer, "bad", action="put", key="balance", value={"type": "Frob"})
+    assert r.status_code == 400 and "unknown type" in r.json()["message"]
+    r = _act(explorer, "bad", action="put", key="__telnyx_x", value=1)
+    assert r.status_code == 400 and "reserved" in r.json()["message"]
+    assert _actor(explorer, "bad")["kv"] == before
+    assert _state(server, "bad")["balance"] == 10
+
+
+def test_edit_is_a_turn_and_compare_and_set_refuses_a_stale_edit(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    server, explorer, _, _ = lab
+    _open(server, "cas", 100)
+    assert _act(explorer, "cas", action="put", key="balance", value=250, expect=100).json() == {"ok": True}
+    assert _state(server, "cas")["balance"] == 250  # the next HTTP call sees it
+    stale = _act(explorer, "cas", action="put", key="balance", value=999, expect=100).json()
+    assert stale == {"ok": False, "conflict": True, "current": {"type": "number", "value": 250}, "absent": False}
+    assert _state(server, "cas")["balance"] == 250
+    assert _act(explorer, "cas", action="delete", key="balance", expect=1).json()["conflict"] is True
+    assert _act(explorer, "cas", action="delete", key="balance", expect=250).json() == {"ok": True, "existed": True}
+    assert _state(server, "cas")["balance"] == 0
+
+
+def test_alarm_sql_and_evict_actions(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    server, explorer, _, _ = lab
+    _open(server, "acts", 5)
+    alarm = _actor(explorer, "acts")["alarm"]
+    assert alarm is not None and alarm["retries"] == 0
+    assert _act(explorer, "acts", action="alarm_set", time="2099-01-01T00:00:00Z").json()["alarm_ms"] == 4070908800000
+    assert _actor(explorer, "acts")["alarm"]["fire_ms"] == 4070908800000
+    assert _act(explorer, "acts", action="alarm_delete").json() == {"ok": True}
+    assert _actor(explorer, "acts")["alarm"] is None
+    assert _act(explorer, "acts", action="alarm_fire").json()["ok"] is True
+    assert _state(server, "acts")["alarms"] == 1  # alarm() ran before the action answered
+    methods = [c["method"] for c in _actor(explorer, "acts")["calls"]]
+    assert "alarm" in methods and "explorer.alarm_set" in methods
+    # SQL: a write runs as a turn; the query box refuses writes; tables page.
+    wrote = _act(explorer, "acts", action="sql", sql="INSERT INTO ledger (amount, note) VALUES (?, ?)", params=[7, "seven"]).json()
+    assert wrote["ok"] is True and wrote["rows_written"] == 1
+    q = httpx.post(f"{explorer}/api/actor/query", json={"type": "Wallet", "name": "acts", "sql": "DELETE FROM ledger"})
+    assert q.status_code == 400 and q.json()["error"] == "ReadOnly"
+    q = httpx.post(f"{explorer}/api/actor/query", json={"type": "Wallet", "name": "acts", "sql": "SELECT amount, note FROM ledger ORDER BY id"})
+    assert q.json()["rows"] == [[5, "opening balance"], [7, "seven"]]
+    page = httpx.get(f"{explorer}/api/actor/table", params={"type": "Wallet", "name": "acts", "table": "ledger", "offset": 1, "limit": 1}).json()
+    assert page["total"] == 2 and page["rows"] == [[2, 7, "seven"]]
+    assert _act(explorer, "acts", action="evict").json() == {"ok": True, "evicted": True}
+    assert _state(server, "acts")["balance"] == 5  # a fresh activation reads the same state
+
+
+def test_forged_host_and_origin_are_refused_and_change_nothing(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    server, explorer, _, _ = lab
+    _open(server, "guard", 40)
+    body = {"type": "Wallet", "name": "guard", "action": "put", "key": "balance", "value": 1_000_000}
+    forged_origin = httpx.post(f"{explorer}/api/actor/action", json=body, headers={"Origin": "http://evil.example"})
+    assert forged_origin.status_code == 403 and forged_origin.json()["error"] == "Forbidden"
+    port = explorer.rsplit(":", 1)[1]
+    # DNS rebinding: another name resolving to 127.0.0.1 (the Host says so).
+    forged_host = httpx.post(f"{explorer}/api/actor/action", json=body, headers={"Host": f"evil.example:{port}"})
+    assert forged_host.status_code == 403
+    assert httpx.get(f"{explorer}/api/actor", params={"type": "Wallet", "name": "guard"}, headers={"Origin": "null"}).status_code == 403
+    # A cross-site HTML form can only send form encodings: refused before anything runs.
+    form = httpx.post(f"{explorer}/api/actor/action", content=json.dumps(body), headers={"Content-Type": "text/plain"})
+    assert form.status_code == 415
+    assert _state(server, "guard")["balance"] == 40
+    # Its own origin is fine.
+    own = httpx.get(f"{explorer}/api/overview", headers={"Origin": explorer})
+    assert own.status_code == 200
+
+
+def test_concurrent_debits_and_compare_and_set_edits_lose_nothing(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """100 debits over HTTP while the explorer adds to the same balance with compare-and-set
+    retries: the final balance accounts exactly for every acknowledged debit and edit, and
+    no debit ever overdraws."""
+    server, explorer, _, _ = lab
+    _open(server, "race", 100)
+    debits: list[dict[str, Any]] = []
+    edits = 0
+    conflicts = 0
+    lock = threading.Lock()
+
+    def debit_worker(count: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            for _ in range(count):
+                r = client.post("/wallets/race/debit", json={"amount": 2})
+                assert r.status_code == 200, r.text
+                with lock:
+                    debits.append(r.json())
+
+    def edit_worker() -> None:
+        nonlocal edits, conflicts
+        with httpx.Client(base_url=explorer, timeout=60) as client:
+            while edits < 20:
+                seen = dict((p["key"], p["value"]) for p in client.get("/api/actor", params={"type": "Wallet", "name": "race"}).json()["kv"])
+                out = client.post("/api/actor/action", json={
+                    "type": "Wallet", "name": "race", "action": "put", "key": "balance",
+                    "value": seen["balance"] + 3, "expect": seen["balance"],
+                }).json()
+                if out.get("conflict"):
+                    conflicts += 1
+                else:
+                    assert out == {"ok": True}
+                    edits += 1
+
+    threads = [threading.Thread(target=debit_worker, args=(25,)) for _ in range(4)] + [threading.Thread(target=edit_worker)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(debits) == 100 and edits == 20
+    ok = [d for d in debits if d["ok"]]
+    assert all(d["balance"] >= 0 for d in debits)
+    final = _state(server, "race")["balance"]
+    assert final == 100 + 3 * edits - 2 * len(ok)
+    assert final >= 0
+
+
+def _cli(env: dict[str, str], *args: str) -> Any:
+    return run_cli("actors", *args, env=env)
+
+
+def test_cli_storage_and_alarm_through_the_running_runtime(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    server, explorer, project, env = lab
+    _open(server, "cli", 30)
+    at = ("-f", str(project))
+    listed = _cli(env, "storage", "list", "Wallet", "cli", *at)
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"^tags\s+Map\s+Map\(2\) \{\"tier\" => \"gold\", \"region\" => \"eu\"\}$", listed.stdout, re.M)
+    got = _cli(env, "storage", "get", "Wallet", "cli", "opened", "--json", *at)
+    assert json.loads(got.stdout) == {"key": "opened", "type": "Date", "value": {"type": "Date", "value": "2026-01-02T03:04:05.000Z"}}
+    put = _cli(env, "storage", "put", "Wallet", "cli", "balance", "45", "--expect", "30", *at)
+    assert put.returncode == 0, put.stderr
+    assert _state(server, "cli")["balance"] == 45
+    stale = _cli(env, "storage", "put", "Wallet", "cli", "balance", "1", "--expect", "30", *at)
+    assert stale.returncode == 2 and "changed meanwhile" in stale.stderr
+    bad = _cli(env, "storage", "put", "Wallet", "cli", "balance", "{nope", *at)
+    assert bad.returncode == 2 and "VALUE is not JSON" in bad.stderr and len(bad.stderr.strip().splitlines()) <= 2
+    codec = _cli(env, "storage", "put", "Wallet", "cli", "when", '{"type":"Date","value":"x"}', *at)
+    assert codec.returncode == 2 and "CodecError" in codec.stderr
+    assert _cli(env, "storage", "delete", "Wallet", "cli", "tags", *at).returncode == 0
+    assert "tags" not in _kv(_actor(explorer, "cli"))
+    # A name with a terminal escape is shown escaped, never raw.
+    evil = "x\x1b[2Jy"
+    assert _cli(env, "storage", "put", "Wallet", evil, "_k", '"v\\u001b[31m"', *at).returncode == 0
+    shown = _cli(env, "storage", "list", "Wallet", evil, *at)
+    assert shown.returncode == 0 and "\x1b" not in shown.stdout and "_k" in shown.stdout
+    unknown = _cli(env, "storage", "list", "No-Such", "cli", *at)
+    assert unknown.returncode == 2 and "not a class name" in unknown.stderr
+    # Alarms.
+    assert _cli(env, "alarm", "set", "Wallet", "cli", "2099-01-01T00:00:00Z", *at).returncode == 0
+    alarm = json.loads(_cli(env, "alarm", "get", "Wallet", "cli", "--json", *at).stdout)
+    assert alarm["fire_ms"] == 4070908800000 and alarm["retries"] == 0
+    fired = _cli(env, "alarm", "fire", "Wallet", "cli", *at)
+    assert fired.returncode == 0, fired.stderr
+    assert _state(server, "cli")["alarms"] == 1
+    assert _cli(env, "alarm", "delete", "Wallet", "cli", *at).returncode == 0
+    assert "No alarm set." in _cli(env, "alarm", "get", "Wallet", "cli", *at).stdout
+
+
+def test_cli_without_a_runtime_reads_files_and_refuses_writes(tmp_path: Path, node_modules: Path) -> None:
+    env = {"TELNYX_EDGE_HOME": str(tmp_path / "home")}
+    project = copy_project("explorer-lab", tmp_path)
+    server = start_dev(project, env=env)
+    try:
+        _open(server, "offline", 12)
+    finally:
+        close(server)
+    assert not list((tmp_path / "home" / "run").glob("explorer-*.json"))  # removed on stop
+    # A stale runtime file (a killed runtime) must not mislead.
+    from telnyx_edge.explorer import runtime_file
+
+    stale = runtime_file.file_for(tmp_path / "home", project / ".telnyx" / "dev" / "state")
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text(json.dumps({"url": "http://127.0.0.1:9", "pid": 999999, "state_dir": str((project / ".telnyx" / "dev" / "state").resolve())}))
+    at = ("-f", str(project))
+    got = _cli(env, "storage", "get", "Wallet", "offline", "balance", "--json", *at)
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout) == {"key": "balance", "type": "number", "value": 12}
+    assert json.loads(_cli(env, "alarm", "get", "Wallet", "offline", "--json", *at).stdout)["retries"] == 0
+    write = _cli(env, "storage", "put", "Wallet", "offline", "balance", "1", *at)
+    assert write.returncode == 10
+    assert "no runtime is running" in write.stderr and "telnyx-edge dev" in write.stderr
+    missing = _cli(env, "storage", "list", "Wallet", "nobody", *at)
+    assert missing.returncode == 7 and "has no stored state" in missing.stderr
