@@ -30,7 +30,7 @@ function when(ms) {
   const d = new Date(ms);
   const delta = Math.round((ms - Date.now()) / 1000);
   const rel = Math.abs(delta) < 90 ? `${Math.abs(delta)} s` : Math.abs(delta) < 5400 ? `${Math.round(Math.abs(delta) / 60)} min` : `${Math.round(Math.abs(delta) / 3600)} h`;
-  return `${d.toISOString().replace("T", " ").slice(0, 19)}Z (${delta >= 0 ? "in " + rel : rel + " ago"})`;
+  return `${d.toISOString().replace("T", " ").slice(0, 19)}Z (${delta === 0 ? "now" : delta > 0 ? "in " + rel : rel + " ago"})`;
 }
 
 /** A typed JSON value (docs/explorer.md, "Values") as one readable line. */
