@@ -56,6 +56,7 @@ class ExplorerServer:
         self._file: Path | None = None
         self.port = 0
         self.url = ""
+        self.file_error: str | None = None  # the runtime file could not be written
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -74,9 +75,9 @@ class ExplorerServer:
         app.router.add_get("/api/actor/table", self._table)
         app.router.add_post("/api/actor/query", self._query)
         app.router.add_post("/api/actor/action", self._action)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", port, shutdown_timeout=1.0)
+        site = web.TCPSite(runner, "127.0.0.1", port)
         try:
             await site.start()
         except OSError as exc:
@@ -88,7 +89,10 @@ class ExplorerServer:
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         self.url = f"http://127.0.0.1:{self.port}"
-        self._file = runtime_file.write(self._home, self._core.state_dir, self.url)
+        try:
+            self._file = runtime_file.write(self._home, self._core.state_dir, self.url)
+        except OSError as exc:  # the page works; only the CLI will not find this runtime
+            self.file_error = f"cannot write {runtime_file.run_dir(self._home)} ({exc.strerror or exc}): `actors storage` and `actors alarm` will not find this runtime"
         return self.url
 
     async def stop(self) -> None:

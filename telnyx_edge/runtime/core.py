@@ -220,6 +220,8 @@ class RuntimeCore:
         explorer = ExplorerServer(self, settings.get().home, account_home=account_home)
         url = await explorer.start(port)
         self._explorer = explorer
+        if explorer.file_error is not None:
+            self._report(events.Notice(explorer.file_error))
         return url
 
     @property

@@ -277,3 +277,44 @@ def test_cli_without_a_runtime_reads_files_and_refuses_writes(tmp_path: Path, no
     assert "no runtime is running" in write.stderr and "telnyx-edge dev" in write.stderr
     missing = _cli(env, "storage", "list", "Wallet", "nobody", *at)
     assert missing.returncode == 7 and "has no stored state" in missing.stderr
+
+
+def test_no_explorer_and_an_explorer_port_in_use(tmp_path: Path, node_modules: Path) -> None:
+    import socket
+
+    env = {"TELNYX_EDGE_HOME": str(tmp_path / "home")}
+    project = copy_project("explorer-lab", tmp_path)
+    server = start_dev(project, "--no-explorer", "--no-watch", env=env)
+    try:
+        assert not any(line.startswith("Explorer on") for line in server.lines)
+    finally:
+        close(server)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        failed = run_cli("dev", "--port", "0", "--no-watch", "--explorer-port", str(port), cwd=project, env=env, timeout=60)
+    assert failed.returncode == 10, failed.stdout + failed.stderr
+    assert f"the explorer cannot listen on 127.0.0.1:{port}" in failed.stderr and "--explorer-port" in failed.stderr
+
+
+def test_serve_shows_revisions(tmp_path: Path, node_modules: Path, edge_home: Path) -> None:
+    from tests.e2e.dev_helpers import serve_function, ship
+
+    project = copy_project("explorer-lab", tmp_path)
+    ship(project, "wallets")
+    server, client = serve_function("wallets", env={"TELNYX_EDGE_HOME": str(edge_home)})
+    try:
+        explorer = server.wait_for(r"^Explorer on (http://127\.0\.0\.1:\d+)$", timeout=10).group(1)
+        assert client.post("/wallets/s1/open", json={"amount": 3}).status_code == 200
+        overview = httpx.get(f"{explorer}/api/overview").json()
+        assert overview["mode"] == "serve"
+        [function] = overview["functions"]
+        assert function["name"] == "wallets" and function["revision"]
+        assert _kv(_actor(explorer, "s1"))["balance"] == ("number", 3)
+        # The CLI's default state is the account's, which serve runs on.
+        got = run_cli("actors", "storage", "get", "Wallet", "s1", "balance", "--json", env={"TELNYX_EDGE_HOME": str(edge_home)})
+        assert json.loads(got.stdout)["value"] == 3, got.stderr
+    finally:
+        client.close()
+        close(server)
