@@ -318,3 +318,24 @@ def test_serve_shows_revisions(tmp_path: Path, node_modules: Path, edge_home: Pa
     finally:
         client.close()
         close(server)
+
+
+def test_an_action_waits_for_the_running_turn(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """Promise 2: an explorer edit is a turn. Sent while a call sits between its read and its
+    write, it runs after that call (final 1000) or before it (1010), never inside it (which
+    would lose the edit: 110)."""
+    server, explorer, _, _ = lab
+    _open(server, "turns", 100)
+    result: dict[str, Any] = {}
+
+    def slow() -> None:
+        result["slow"] = httpx.post(f"{server.url}/wallets/turns/slow-add", json={"amount": 10, "ms": 600}, timeout=30).json()
+
+    caller = threading.Thread(target=slow)
+    caller.start()
+    edit = _act(explorer, "turns", action="put", key="balance", value=1000)
+    caller.join(timeout=30)
+    assert edit.json() == {"ok": True}
+    final = _state(server, "turns")["balance"]
+    # (1000, 110): the call ran first, then the edit; (1010, 1010): the edit, then the call.
+    assert (final, result["slow"]["balance"]) in ((1000, 110), (1010, 1010)), (final, result)
