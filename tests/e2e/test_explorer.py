@@ -115,6 +115,14 @@ def test_edit_is_a_turn_and_compare_and_set_refuses_a_stale_edit(lab: tuple[Serv
     assert _act(explorer, "cas", action="delete", key="balance", expect=1).json()["conflict"] is True
     assert _act(explorer, "cas", action="delete", key="balance", expect=250).json() == {"ok": True, "existed": True}
     assert _state(server, "cas")["balance"] == 0
+    # expect_absent: add only if missing; a stored null is a value, not an absence.
+    assert _act(explorer, "cas", action="put", key="memo", value=None, expect_absent=True).json() == {"ok": True}
+    again = _act(explorer, "cas", action="put", key="memo", value=1, expect_absent=True).json()
+    assert again == {"ok": False, "conflict": True, "current": {"type": "null", "value": None}, "absent": False}
+    gone = _act(explorer, "cas", action="put", key="nothing", value=1, expect=5).json()
+    assert gone == {"ok": False, "conflict": True, "current": None, "absent": True}
+    bad_expect = _act(explorer, "cas", action="put", key="memo", value=1, expect={"type": "Date", "value": "?"})
+    assert bad_expect.status_code == 400 and bad_expect.json()["error"] == "CodecError"
 
 
 def test_alarm_sql_and_evict_actions(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:

@@ -47,17 +47,29 @@ function decodeInput(json, what) {
   return value;
 }
 
-/** Compare-and-set: null when the key holds what `args` expects (or nothing is expected). */
-async function conflict(storage, key, args) {
-  if (args.expect === undefined && !args.expect_absent) return null;
+/** The compare-and-set condition of `args`, decoded before the turn: null (none), or
+ * { absent: true }, or { value }. */
+function expectation(args) {
+  if (args.expect_absent) return { absent: true };
+  if (args.expect === undefined) return null;
+  return { value: decodeInput(args.expect, "expect") };
+}
+
+const MATCHES = Symbol("matches");
+const ABSENT = Symbol("absent");
+
+/** Inside the turn: MATCHES when the key holds what is expected, else its current value (ABSENT). */
+async function conflict(storage, key, expected) {
+  if (expected === null) return MATCHES;
   const current = await storage.get(key);
-  if (args.expect_absent) return current === undefined ? null : current;
-  const expected = decodeInput(args.expect, "expect");
-  return current !== undefined && sameValue(current, expected) ? null : current;
+  if (expected.absent) return current === undefined ? MATCHES : current;
+  if (current === undefined) return ABSENT;
+  return sameValue(current, expected.value) ? MATCHES : current;
 }
 
 function conflictAnswer(current) {
-  return { ok: false, conflict: true, current: current === undefined ? null : { type: typeName(current), value: toTyped(current) }, absent: current === undefined };
+  const absent = current === ABSENT;
+  return { ok: false, conflict: true, current: absent ? null : { type: typeName(current), value: toTyped(current) }, absent };
 }
 
 /** Build the turn body for `action`: checks and decodes first (throws on bad input). */
@@ -66,18 +78,20 @@ function prepare(action, args) {
     case "put": {
       checkKey(args.key);
       const value = decodeInput(args.value, `the value for key "${args.key}"`);
+      const expected = expectation(args);
       return async (storage) => {
-        const current = await conflict(storage, args.key, args);
-        if (current !== null) return conflictAnswer(current);
+        const current = await conflict(storage, args.key, expected);
+        if (current !== MATCHES) return conflictAnswer(current);
         await storage.put(args.key, value);
         return { ok: true };
       };
     }
     case "delete": {
       checkKey(args.key);
+      const expected = expectation(args);
       return async (storage) => {
-        const current = await conflict(storage, args.key, args);
-        if (current !== null) return conflictAnswer(current);
+        const current = await conflict(storage, args.key, expected);
+        if (current !== MATCHES) return conflictAnswer(current);
         return { ok: true, existed: await storage.delete(args.key) };
       };
     }
@@ -101,8 +115,6 @@ function prepare(action, args) {
     }
     case "alarm_delete":
       return async (storage) => { await storage.deleteAlarm(); return { ok: true }; };
-    case "touch": // activates the actor (evict uses it to let queued turns finish first)
-      return () => ({ ok: true });
     default:
       throw new ExplorerInputError(`unknown action ${JSON.stringify(action)}; one of put, delete, sql, alarm_set, alarm_delete, evict`);
   }
