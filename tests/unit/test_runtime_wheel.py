@@ -19,7 +19,9 @@ JS_FILES = [
     "edge-runtime.d.ts", "bindings/telnyx.mjs",
     "dataplane.mjs", "ingress.mjs", "authority.mjs", "group.mjs", "placement.mjs", "channel.mjs", "worker.mjs",
     "streams.mjs", "spares.mjs",
+    "explorer-read.mjs", "explorer-route.mjs", "explorer-turns.mjs", "explorer-values.mjs", "explorer-cli.mjs",
 ]
+EXPLORER_PAGE = ["index.html", "app.js", "app.css"]
 
 
 @pytest.mark.slow
@@ -33,3 +35,4 @@ def test_wheel_ships_the_runtime_js(tmp_path: Path) -> None:
     missing = [f for f in JS_FILES if f"telnyx_edge/runtime/js/{f}" not in names]
     assert missing == []
     assert "telnyx_edge/runtime/node/package.json" in names
+    assert [f for f in EXPLORER_PAGE if f"telnyx_edge/explorer/static/{f}" not in names] == []
