@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections import deque
 from pathlib import Path
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from telnyx_edge.errors import CallError, ExplorerError
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 TYPE_RE = re.compile(r"^[A-Za-z_$][\w$]{0,127}$")
 MAX_NAME = 2048
 RECENT_CALLS = 25
+TAIL_BYTES = 256 * 1024
 ACTIONS = frozenset({"put", "delete", "sql", "alarm_set", "alarm_delete", "alarm_fire", "evict"})
 
 # CallError names from the data plane -> HTTP status.
@@ -136,11 +137,12 @@ class ExplorerApi:
         return view
 
     def recent_calls(self, type_: str, name: str) -> list[dict[str, Any]]:
-        """The last invocations of the actor (newest first) from the log store."""
+        """The last invocations of the actor (newest first) from the log store: only the end of
+        the type's file is read (the page asks every second; the event loop must not stall)."""
         if not safe_name(type_):
             return []
         last: deque[list[Any]] = deque(maxlen=RECENT_CALLS)
-        for record in self._core.logs.read(Source("actors", type_)):
+        for record in _tail_records(self._core.logs.path(Source("actors", type_)), TAIL_BYTES):
             if record[0] == "call" and record[4] == name:
                 last.append(record)
         return [
@@ -172,3 +174,29 @@ class ExplorerApi:
         fire = await self._core.registry.deliver_alarm((type_, name), 0)
         self._core.scheduler.set((type_, name), fire)
         return {"ok": True, "next_fire_ms": fire}
+
+
+def _tail_records(path: Path, size: int) -> list[list[Any]]:
+    """The whole records in the last `size` bytes of a log file, oldest first."""
+    import json
+
+    from telnyx_edge.runtime.logstore import valid
+
+    try:
+        with open(path, "rb") as f:
+            end = f.seek(0, 2)
+            f.seek(max(0, end - size))
+            data = f.read()
+    except OSError:
+        return []
+    if end > size:
+        data = data[data.find(b"\n") + 1:]  # the first line may be cut
+    out = []
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if valid(record):
+            out.append(record)
+    return out
