@@ -9,6 +9,7 @@
 //   result, head (then chunks and one end), or fail.
 
 import { slotOf } from "./placement.mjs";
+import { Affinity } from "./affinity.mjs";
 import { refillSoon, takeWorker } from "./spares.mjs";
 import { Outbox, onBatch } from "./channel.mjs";
 import { WS_FROM_WORKER, sockets } from "./websockets.mjs";
@@ -16,7 +17,6 @@ import { NAMES as N } from "./errors.mjs";
 
 const PROBE_MS = 25; // how often a Worker with work in flight is asked for a pong
 const STALL_MS = 20; // a probe unanswered this long: send new fetches to another slot
-const AFFINITY_ROUTES = 10_000; // learned routes kept per revision (forgotten all at once beyond)
 export const STREAM_DRAIN_MS = 5000; // a reload or stop lets open response streams run this long
 
 /** An error with the name callers branch on (ActorMethodTimeoutError, ...). */
@@ -248,7 +248,7 @@ export class Group {
     this.size = Math.max(1, config.workers | 0);
     this.slots = Array.from({ length: this.size }, (_, i) => new Slot(this, i));
     this.rr = 0;
-    this.routes = new Map(); // request path -> the slot whose actor its handler called (affinity)
+    this.affinity = new Affinity(); // request path -> the slot whose actor its handler calls
     this.owned = new Set(config.owned_types);
     this.stopping = false;
     this.quietWaiters = [];
@@ -282,9 +282,8 @@ export class Group {
 
   slotFor(name) { return this.slots[this.size === 1 ? 0 : slotOf(name, this.size)]; }
 
-  /** A slot for a fetch handler of `route` (the request's path): the one whose actor this
-   * route's handler called last time (so the call stays on its Worker: no hop through the main
-   * thread), unless it is busier than the least busy slot by more than one; else the live slot
+  /** A slot for a fetch handler of `route` (the request's path): the one hosting the actor this
+   * route's handler is expected to call (affinity.mjs: so the call stays on its Worker), unless it is busier than the least busy slot by more than one; else the live slot
    * with the least work running in it (ties in round-robin order). Slots that look stuck on a
    * long synchronous stretch are passed over, so a CPU-bound actor does not hold up requests
    * that do not need it. */
@@ -298,7 +297,7 @@ export class Group {
       if (best === null || slot.active < best.active) best = slot;
     }
     if (best === null) best = this.slots[this.rr];
-    const learned = this.routes.get(route);
+    const learned = route === undefined ? undefined : this.affinity.slotFor(route);
     if (learned !== undefined) {
       const slot = this.slots[learned];
       if (slot !== best && slot.live && !slot.stalled(now) && slot.active <= best.active + 1) best = slot;
@@ -307,14 +306,11 @@ export class Group {
     return best;
   }
 
-  /** A Worker's handler called actor (type, name) through the main thread. If that Worker is
-   * running one request only, the call is that request's: remember its route's target slot. */
+  /** A Worker's handler called actor (type, name) through the main thread: teach the affinity
+   * which slot that actor and (when it can tell) that request's path belong to. */
   learn(slot, type, name) {
-    if (this.size === 1 || slot.pending.size !== 1 || !this.owned.has(type)) return;
-    const sink = slot.pending.values().next().value;
-    if (sink.route === undefined) return;
-    if (this.routes.size >= AFFINITY_ROUTES) this.routes.clear();
-    this.routes.set(sink.route, this.slotFor(name).index);
+    if (this.size === 1 || !this.owned.has(type)) return;
+    this.affinity.learn(slot.pending.values(), slot.pending.size, name, this.slotFor(name).index);
   }
 
   get inFlight() {
