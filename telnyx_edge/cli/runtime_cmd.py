@@ -111,6 +111,18 @@ def start_checks(host: str, inspect: str | None, quiet: bool) -> None:
     inspect_check(inspect)
 
 
+def verbosity_check(quiet: bool) -> None:
+    """Refuse -q/--quiet with -v/--verbose: fewer lines and more lines at once."""
+    from telnyx_edge.cli.group import verbose_flag
+    from telnyx_edge.errors import UsageError
+
+    if quiet and verbose_flag():
+        raise UsageError(
+            "-v/--verbose and -q/--quiet cannot be used together",
+            hint="Pass -v for a line per actor call too, or -q for no line per request, not both.",
+        )
+
+
 def inspect_check(inspect: str | None) -> None:
     """Refuse an --inspect host this machine cannot listen on; warn about one beyond loopback,
     where whoever reaches the port can run any code in the runtime."""

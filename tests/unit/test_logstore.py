@@ -101,6 +101,14 @@ def test_verbose_anywhere_and_inspect_values() -> None:
     assert _hoist_verbose(["dev", "--", "-v"]) == ["dev", "--", "-v"]
     assert _hoist_verbose(["dev", "--inspect", "-v"]) == ["-v", "dev", "--inspect=127.0.0.1:9229"]
     assert _hoist_verbose(["serve", "--inspect=9230"]) == ["serve", "--inspect=9230"]
+
+
+def test_quiet_before_the_command_goes_to_the_command() -> None:
+    assert _hoist_verbose(["-q", "dev", "--port", "0"]) == ["dev", "-q", "--port", "0"]
+    assert _hoist_verbose(["--debug", "--quiet", "serve"]) == ["--debug", "serve", "--quiet"]
+    assert _hoist_verbose(["-q", "-v", "dev"]) == ["-v", "dev", "-q"]
+    assert _hoist_verbose(["dev", "-q"]) == ["dev", "-q"]
+    assert _hoist_verbose(["-q"]) == ["-q"]
     assert inspect_value("9230") == "127.0.0.1:9230"
     assert inspect_value("0.0.0.0:0") == "0.0.0.0:0"
     for bad in ("", "x", "127.0.0.1:99999", "host:"):

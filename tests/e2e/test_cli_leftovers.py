@@ -1,0 +1,45 @@
+"""Fixes from a second fresh user's pass: -v with -q, -q before the command, `--inspect PORT`,
+a huge `--since`, `logs` of an unknown name, node's inspector banner, and thrown non-Errors.
+Each runs the real program (and, where it matters, a real `dev`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.dev_helpers import close, start_dev
+from tests.harness import run_cli, start_server
+
+pytestmark = pytest.mark.e2e
+
+
+def _one_error(result: Any, code: int, says: str) -> None:
+    stderr = result.stderr
+    assert result.returncode == code, stderr
+    assert "Internal error" not in stderr and "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("❌")]
+    assert len(errors) == 1 and says in errors[0], stderr
+
+
+# -- -v and -q ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ("dev", "-v", "-q"), ("-v", "serve", "--quiet"), ("-q", "dev", "--verbose"), ("serve", "-q", "-v"),
+])
+def test_verbose_and_quiet_together_are_refused(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = run_cli(*args, cwd=tmp_path, env={"TELNYX_EDGE_HOME": str(tmp_path / "home")})
+    _one_error(result, 2, "-v/--verbose and -q/--quiet cannot be used together")
+    assert not (tmp_path / "home").exists()
+
+
+def test_quiet_before_the_command_is_taken_by_dev(copy_fixture: Any, edge_home: Path) -> None:
+    server = start_server(["-q", "dev", "--port", "0", "--no-watch", "--workers", "1"], cwd=copy_fixture("observe"))
+    try:
+        assert httpx.get(f"{server.url}/hello/dave").status_code == 200
+        server.wait_for(r"Counter:dave \[log\] hello world #1")
+    finally:
+        close(server)
+    assert "GET /hello/dave" not in server.output, server.output
