@@ -67,7 +67,8 @@ def _hoist_verbose(argv: list[str]) -> list[str]:
     is written: it is moved before the command, where the root takes it. `-q/--quiet` (dev,
     serve) written before the command is moved after it, where the command takes it. A bare
     `--inspect` (dev, serve) means `--inspect=127.0.0.1:9229`, as for node; its value is
-    `--inspect=PORT`. Nothing after `--` is touched."""
+    `--inspect=PORT` or `--inspect PORT` (a following option is not taken as its value).
+    Nothing after `--` is touched."""
     try:
         end = argv.index("--")
     except ValueError:
@@ -81,7 +82,9 @@ def _hoist_verbose(argv: list[str]) -> list[str]:
 
 
 def _join_inspect(head: list[str]) -> list[str]:
-    """A bare `--inspect` as `--inspect=DEFAULT_INSPECT`."""
+    """`--inspect PORT` as `--inspect=PORT`; a bare `--inspect` (last, or before an option) as
+    `--inspect=DEFAULT_INSPECT`. dev and serve take no positional argument, so a word after
+    `--inspect` can only be its value (checked by params.inspect_value)."""
     from telnyx_edge.cli.params import DEFAULT_INSPECT
 
     out: list[str] = []
@@ -89,6 +92,9 @@ def _join_inspect(head: list[str]) -> list[str]:
     while i < len(head):
         if head[i] != "--inspect":
             out.append(head[i])
+        elif i + 1 < len(head) and not head[i + 1].startswith("-"):
+            out.append(f"--inspect={head[i + 1]}")
+            i += 1
         else:
             out.append(f"--inspect={DEFAULT_INSPECT}")
         i += 1

@@ -74,7 +74,7 @@ def method_timeout_option() -> Any:
 def inspect_option() -> Any:
     return typer.Option(
         None, "--inspect", parser=inspect_value, metavar="[HOST:]PORT",
-        help="--inspect or --inspect=[HOST:]PORT: the Node inspector for Chrome DevTools or an editor (default 127.0.0.1:9229); same port across reloads.",
+        help="--inspect, --inspect=[HOST:]PORT or --inspect [HOST:]PORT: the Node inspector for Chrome DevTools or an editor (default 127.0.0.1:9229); same port across reloads.",
     )
 
 

@@ -43,3 +43,11 @@ def test_quiet_before_the_command_is_taken_by_dev(copy_fixture: Any, edge_home: 
     finally:
         close(server)
     assert "GET /hello/dave" not in server.output, server.output
+
+
+# -- --inspect PORT ----------------------------------------------------------------------------
+
+def test_a_bad_inspect_value_after_a_space_is_named(tmp_path: Path) -> None:
+    result = run_cli("dev", "--inspect", "nine", "--port", "0", cwd=tmp_path, env={"TELNYX_EDGE_HOME": str(tmp_path / "home")})
+    _one_error(result, 2, "'nine' is not [HOST:]PORT")
+    assert "--inspect" in result.stderr

@@ -103,6 +103,14 @@ def test_verbose_anywhere_and_inspect_values() -> None:
     assert _hoist_verbose(["serve", "--inspect=9230"]) == ["serve", "--inspect=9230"]
 
 
+def test_inspect_takes_its_value_after_a_space_or_an_equals_sign() -> None:
+    assert _hoist_verbose(["dev", "--inspect", "9230"]) == ["dev", "--inspect=9230"]
+    assert _hoist_verbose(["serve", "--inspect", "0.0.0.0:0", "-q"]) == ["serve", "--inspect=0.0.0.0:0", "-q"]
+    assert _hoist_verbose(["dev", "--inspect", "--port", "0"]) == ["dev", "--inspect=127.0.0.1:9229", "--port", "0"]
+    assert _hoist_verbose(["dev", "--inspect"]) == ["dev", "--inspect=127.0.0.1:9229"]
+    assert _hoist_verbose(["dev", "--inspect", "--", "9230"]) == ["dev", "--inspect=127.0.0.1:9229", "--", "9230"]
+
+
 def test_quiet_before_the_command_goes_to_the_command() -> None:
     assert _hoist_verbose(["-q", "dev", "--port", "0"]) == ["dev", "-q", "--port", "0"]
     assert _hoist_verbose(["--debug", "--quiet", "serve"]) == ["--debug", "serve", "--quiet"]
