@@ -62,7 +62,9 @@ def _show(
         raise UsageError(f"--since {console.printable(repr(since))} is not a duration", hint="Use a number and s, m, h or d: 30s, 10m, 1h.")
     if kind is not None and kind not in _TYPES:
         raise UsageError(f"--type {console.printable(repr(kind))} is not runtime or invocations", hint="Pass --type runtime or --type invocations.")
+    asked_s = since_s
     since_s, last, notes = logstore.clamp(since_s, last)
+    window = since if since_s == asked_s else f"{since_s // 3600}h"
     for note in notes:
         console.warning(note)
     kinds = (
@@ -81,7 +83,7 @@ def _show(
     _print(records, as_json, line_of)
     if stream is None:
         if not records:
-            console.err.print(f"No log lines for {what} {console.printable(name)} in the last {since}.", markup=False)
+            console.err.print(f"No log lines for {what} {console.printable(name)} in the last {window}.", markup=False)
         return
     console.err.print(f"Streaming new lines of {what} {console.printable(name)} (Ctrl-C to stop)...", markup=False)
     try:

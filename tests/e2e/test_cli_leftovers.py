@@ -51,3 +51,44 @@ def test_a_bad_inspect_value_after_a_space_is_named(tmp_path: Path) -> None:
     result = run_cli("dev", "--inspect", "nine", "--port", "0", cwd=tmp_path, env={"TELNYX_EDGE_HOME": str(tmp_path / "home")})
     _one_error(result, 2, "'nine' is not [HOST:]PORT")
     assert "--inspect" in result.stderr
+
+
+# -- logs: a huge --since ---------------------------------------------------------------------
+
+def _logged_home(tmp_path: Path) -> dict[str, str]:
+    """A home with one function's and one type's log file: a request and a call two hours old."""
+    import json
+    import time
+
+    home = tmp_path / "home"
+    ts = (time.time() - 2 * 3600) * 1000
+    for kind, name, record in (
+        ("functions", "shop", ["request", ts, "shop", "GET", "/old", 200, 3.0]),
+        ("actors", "Cart", ["call", ts, "shop", "Cart", "alice", "add", "ok", 2.0]),
+    ):
+        (home / "logs" / kind).mkdir(parents=True, exist_ok=True)
+        (home / "logs" / kind / f"{name}.jsonl").write_text(json.dumps(record) + "\n")
+    return {"TELNYX_EDGE_HOME": str(home)}
+
+
+@pytest.mark.parametrize("since", ["100000d", "99999999999999999999d", "9999999999999999999999999999999999999999s"])
+def test_a_huge_since_is_clamped_not_refused(tmp_path: Path, since: str) -> None:
+    env = _logged_home(tmp_path)
+    result = run_cli("logs", "shop", "--since", since, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "GET /old 200" in result.stdout
+    assert result.stderr == "⚠️  --since is at most 24h: showing the last 24h\n"
+    actors = run_cli("actors", "logs", "Cart", "--since", since, env=env)
+    assert actors.returncode == 0 and "] alice add ok 2.0ms" in actors.stdout, actors.stderr
+
+
+def test_a_huge_since_with_nothing_in_the_window_names_the_clamped_window(tmp_path: Path) -> None:
+    env = _logged_home(tmp_path)
+    result = run_cli("logs", "shop", "--since", "100000d", "--type", "runtime", env=env)
+    assert result.returncode == 0 and result.stdout == ""
+    assert "No log lines for function shop in the last 24h." in result.stderr
+
+
+@pytest.mark.parametrize("since", ["1e9d", "10", "-5m", "5x", "99999999999999999999"])
+def test_a_since_that_is_not_a_duration_is_refused(tmp_path: Path, since: str) -> None:
+    _one_error(run_cli("logs", "shop", "--since", since, env=_logged_home(tmp_path)), 2, "is not a duration")

@@ -52,6 +52,11 @@ def test_since_and_last(tmp_path: Path) -> None:
     assert logstore.clamp(3 * 86400, 1000) == (86400, 250, ["--since is at most 24h: showing the last 24h", "-n/--last is at most 250: showing 250 lines"])
     assert logstore.parse_duration("10m") == 600 and logstore.parse_duration("1h") == 3600
     assert logstore.parse_duration("10") is None and logstore.parse_duration("-1m") is None
+    # A huge count is a duration, clamped to the limit rather than refused (spec 1.8)
+    assert logstore.parse_duration("100000d") == 100000 * 86400
+    huge = logstore.parse_duration("9" * 40 + "d")
+    assert huge is not None and logstore.clamp(huge, 50)[0] == 86400
+    assert logstore.parse_duration("1e9d") is None and logstore.parse_duration("١٢d") is None
 
 
 def test_a_file_past_its_bound_rotates_and_both_halves_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
