@@ -109,6 +109,15 @@ class LogStore:
             except FileNotFoundError:
                 continue
 
+    def names(self, kind: str) -> list[str]:
+        """The names with a log file of `kind` ("functions" | "actors"), sorted."""
+        try:
+            files = [p.name for p in (self.root / kind).iterdir()]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        stems = {n.removesuffix(".1").removesuffix(".jsonl") for n in files if n.endswith((".jsonl", ".jsonl.1"))}
+        return sorted(n for n in stems if safe_name(n))
+
     def follow(self, source: Source) -> Follower:
         """A reader positioned at the current end of `source`'s file, for `--tail`."""
         return Follower(self.path(source))

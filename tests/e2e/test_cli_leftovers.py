@@ -92,3 +92,25 @@ def test_a_huge_since_with_nothing_in_the_window_names_the_clamped_window(tmp_pa
 @pytest.mark.parametrize("since", ["1e9d", "10", "-5m", "5x", "99999999999999999999"])
 def test_a_since_that_is_not_a_duration_is_refused(tmp_path: Path, since: str) -> None:
     _one_error(run_cli("logs", "shop", "--since", since, env=_logged_home(tmp_path)), 2, "is not a duration")
+
+
+# -- logs: unknown names ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("logs", "shpo"), "No logs of function 'shpo' on this machine, and the account has no function of that name; functions with logs: shop"),
+    (("actors", "logs", "cart"), "No logs of actor type 'cart' on this machine, and the account has no actor type of that name; actor types with logs: Cart"),
+])
+def test_logs_of_an_unknown_name_are_refused_naming_the_known_ones(tmp_path: Path, args: tuple[str, ...], says: str) -> None:
+    env = _logged_home(tmp_path)
+    _one_error(run_cli(*args, env=env), 7, says)
+    assert not (tmp_path / "home" / "account.db").exists()  # nothing written
+
+
+def test_logs_of_a_function_on_the_account_that_never_ran_is_not_an_error(tmp_path: Path) -> None:
+    env = {"TELNYX_EDGE_HOME": str(tmp_path / "home")}
+    assert run_cli("new-func", "--actor", "--name=quiet", "--no-install", cwd=tmp_path, env=env).returncode == 0
+    result = run_cli("logs", "quiet", env=env)
+    assert (result.returncode, result.stdout) == (0, ""), result.stderr
+    assert "No log lines for function quiet in the last 1h." in result.stderr
+    none = run_cli("logs", "nope", env=env)
+    _one_error(none, 7, "no function has logs on this machine yet")

@@ -70,6 +70,16 @@ def test_a_file_past_its_bound_rotates_and_both_halves_are_read(tmp_path: Path, 
     got = logstore.read_last(store, Query(Source("functions", "lab"), last=250), NOW)
     assert 2 <= len(got) < 20
     assert [r[4] for r in got] == [f"/{i}" for i in range(20)][-len(got):]  # the newest, in order
+    assert store.names("functions") == ["lab"]  # one name, whether its file rotated or not
+
+
+def test_names_are_those_with_a_log_file(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    assert store.names("functions") == [] and store.names("actors") == []
+    (tmp_path / "functions").mkdir()
+    for name in ("b.jsonl", "a.jsonl.1", "a.jsonl", "notes.txt", ".hidden.jsonl"):
+        (tmp_path / "functions" / name).write_text("")
+    assert store.names("functions") == ["a", "b"]
 
 
 def test_follower_sees_appends_and_a_rotation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
