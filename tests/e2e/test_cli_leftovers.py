@@ -114,3 +114,42 @@ def test_logs_of_a_function_on_the_account_that_never_ran_is_not_an_error(tmp_pa
     assert "No log lines for function quiet in the last 1h." in result.stderr
     none = run_cli("logs", "nope", env=env)
     _one_error(none, 7, "no function has logs on this machine yet")
+
+
+# -- a thrown non-Error ------------------------------------------------------------------------
+
+THROWN = {
+    "string": 'non-Error value thrown: "boom"',
+    "object": "non-Error value thrown: { code: 1 }",
+    "number": "non-Error value thrown: 42",
+    "nothing": "non-Error value thrown: undefined",
+}
+
+
+def test_a_thrown_non_error_says_what_was_thrown(copy_fixture: Any, edge_home: Path) -> None:
+    import re
+
+    server = start_dev(copy_fixture("throwers"), "--no-watch", "--workers", "1", "--no-explorer")
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            for method, message in THROWN.items():
+                seen = client.get(f"/{method}").json()
+                assert seen == {
+                    "isError": True, "name": "ActorMethodError", "message": message,
+                    "stack": f"ActorMethodError: {message}", "text": f"ActorMethodError: {message}",
+                    "userStack": f"ActorMethodError: {message}",
+                }, (method, seen)
+                server.wait_for(rf"Thrower:t \[error\] {method}\(\) threw: Error: {re.escape(message)}$")
+            # An Error keeps its message and its frame.
+            real = client.get("/error").json()
+            assert real["message"] == "a real one" and re.search(r"at Thrower\.error \(.*src/index\.ts:\d+:\d+\)", real["userStack"])
+            # The fetch handler's own throw: the 500's body and the line say what was thrown too.
+            fetched = client.get("/fetch")
+            assert (fetched.status_code, fetched.text) == (500, 'Error: non-Error value thrown: "fetch boom"\n')
+            server.wait_for(r'throwers \[error\] fetch GET /fetch threw: Error: non-Error value thrown: "fetch boom"$')
+    finally:
+        close(server)
+    stored = run_cli("actors", "logs", "Thrower", "--type", "runtime")
+    assert stored.returncode == 0, stored.stderr
+    for method, message in THROWN.items():
+        assert f"[error] t: {method}() threw: Error: {message}" in stored.stdout + stored.stderr, stored
