@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from telnyx_edge import __version__, console
-from telnyx_edge.cli.group import CONTEXT, INTERNAL_ERROR_EXIT, EdgeGroup, new_group, report, set_debug
+from telnyx_edge.cli.group import CONTEXT, INTERNAL_ERROR_EXIT, EdgeGroup, new_group, report, set_debug, set_verbose_flag
 
 __all__ = ["app", "main", "CONTEXT", "INTERNAL_ERROR_EXIT", "EdgeGroup", "new_group", "report"]
 
@@ -45,6 +45,7 @@ def root(
 ) -> None:
     """Scaffold, ship and run Telnyx Edge functions and Stateful Actors locally."""
     set_debug(debug)
+    set_verbose_flag(verbose)
     console.set_verbose(verbose or debug)
 
 
@@ -63,21 +64,54 @@ def _parser_errors() -> Any:
 
 def _hoist_verbose(argv: list[str]) -> list[str]:
     """`-v/--verbose` works on every command (spec 1.1: "Add -v to any command"), wherever it
-    is written: it is moved before the command, where the root takes it. A bare `--inspect`
-    (dev, serve) means `--inspect=127.0.0.1:9229`, as for node; its value needs the `=`.
+    is written: it is moved before the command, where the root takes it. `-q/--quiet` (dev,
+    serve) written before the command is moved after it, where the command takes it. A bare
+    `--inspect` (dev, serve) means `--inspect=127.0.0.1:9229`, as for node; its value is
+    `--inspect=PORT` or `--inspect PORT` (a following option is not taken as its value).
     Nothing after `--` is touched."""
-    from telnyx_edge.cli.params import DEFAULT_INSPECT
-
     try:
         end = argv.index("--")
     except ValueError:
         end = len(argv)
-    head = [f"--inspect={DEFAULT_INSPECT}" if a == "--inspect" else a for a in argv[:end]]
+    head = _hoist_quiet(_join_inspect(argv[:end]))
     argv = [*head, *argv[end:]]
     flags = [a for a in head if a in ("-v", "--verbose")]
     if not flags or head[:1] == flags[:1] and len(flags) == 1:
         return argv
     return ["-v", *[a for a in head if a not in ("-v", "--verbose")], *argv[end:]]
+
+
+def _join_inspect(head: list[str]) -> list[str]:
+    """`--inspect PORT` as `--inspect=PORT`; a bare `--inspect` (last, or before an option) as
+    `--inspect=DEFAULT_INSPECT`. dev and serve take no positional argument, so a word after
+    `--inspect` can only be its value (checked by params.inspect_value)."""
+    from telnyx_edge.cli.params import DEFAULT_INSPECT
+
+    out: list[str] = []
+    i = 0
+    while i < len(head):
+        if head[i] != "--inspect":
+            out.append(head[i])
+        elif i + 1 < len(head) and not head[i + 1].startswith("-"):
+            out.append(f"--inspect={head[i + 1]}")
+            i += 1
+        else:
+            out.append(f"--inspect={DEFAULT_INSPECT}")
+        i += 1
+    return out
+
+
+def _hoist_quiet(head: list[str]) -> list[str]:
+    """`-q/--quiet` before the command name (`telnyx-edge -q dev`) moved just after it. The
+    root's own options take no value, so the command is the first word not starting with `-`."""
+    command = next((i for i, a in enumerate(head) if not a.startswith("-")), None)
+    if command is None:
+        return head
+    before = head[:command]
+    quiet = [a for a in before if a in ("-q", "--quiet")]
+    if not quiet:
+        return head
+    return [*(a for a in before if a not in quiet), head[command], *quiet, *head[command + 1:]]
 
 
 def main() -> None:

@@ -39,11 +39,12 @@ def dev(
     no_explorer: bool = no_explorer_option(),
 ) -> None:
     from telnyx_edge import settings
-    from telnyx_edge.cli.runtime_cmd import ensure_bundler, ensure_with_spinner, start_checks
+    from telnyx_edge.cli.runtime_cmd import ensure_bundler, ensure_with_spinner, start_checks, verbosity_check
     from telnyx_edge.cli.runtime_output import report
     from telnyx_edge.devcheck import check_dev_paths
     from telnyx_edge.runtime.devserver import DevOptions, limits_from_env, run
 
+    verbosity_check(quiet)
     config = settings.get()
     project = (from_dir.expanduser() if from_dir else Path.cwd()).resolve()
     extra = tuple(p.expanduser() for p in with_projects)

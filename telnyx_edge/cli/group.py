@@ -23,11 +23,22 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 INTERNAL_ERROR_EXIT = 70
 
 _debug = False
+_verbose = False
 
 
 def set_debug(flag: bool) -> None:
     global _debug
     _debug = flag
+
+
+def set_verbose_flag(flag: bool) -> None:
+    """Whether -v/--verbose itself was given (console's verbose also follows --debug)."""
+    global _verbose
+    _verbose = flag
+
+
+def verbose_flag() -> bool:
+    return _verbose
 
 
 class EdgeGroup(TyperGroup):

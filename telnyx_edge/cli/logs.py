@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any, Callable, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 
 from telnyx_edge import console
+
+if TYPE_CHECKING:
+    from telnyx_edge.runtime.logstore import LogStore
 
 _TYPES = {"runtime": "console", "invocations": "invocations"}
 
@@ -62,14 +66,19 @@ def _show(
         raise UsageError(f"--since {console.printable(repr(since))} is not a duration", hint="Use a number and s, m, h or d: 30s, 10m, 1h.")
     if kind is not None and kind not in _TYPES:
         raise UsageError(f"--type {console.printable(repr(kind))} is not runtime or invocations", hint="Pass --type runtime or --type invocations.")
+    asked_s = since_s
     since_s, last, notes = logstore.clamp(since_s, last)
+    window = since if since_s == asked_s else f"{since_s // 3600}h"
     for note in notes:
         console.warning(note)
     kinds = (
         logstore.RUNTIME_KINDS if kind == "runtime" else logstore.INVOCATION_KINDS if kind == "invocations"
         else logstore.RUNTIME_KINDS | logstore.INVOCATION_KINDS
     )
-    store = logstore.LogStore(settings.get().home / "logs")
+    home = settings.get().home
+    store = logstore.LogStore(home / "logs")
+    if not tail:
+        _check_known(where, name, store, home)
     query = logstore.Query(logstore.Source(where, name), since_s, last, kinds, instance)
     stream = logstore.follow(store, query) if tail else None
     if stream is not None:
@@ -81,7 +90,7 @@ def _show(
     _print(records, as_json, line_of)
     if stream is None:
         if not records:
-            console.err.print(f"No log lines for {what} {console.printable(name)} in the last {since}.", markup=False)
+            console.err.print(f"No log lines for {what} {console.printable(name)} in the last {window}.", markup=False)
         return
     console.err.print(f"Streaming new lines of {what} {console.printable(name)} (Ctrl-C to stop)...", markup=False)
     try:
@@ -89,6 +98,38 @@ def _show(
             _print(batch, as_json, line_of)
     except KeyboardInterrupt:
         pass
+
+
+def _check_known(where: str, name: str, store: LogStore, home: Path) -> None:
+    """Refuse a name with no log file that the account does not know either (a typo, most
+    likely), naming the ones that have logs. `--tail` is not checked: it may wait for a
+    function's first line."""
+    from telnyx_edge.errors import AccountError
+
+    known = store.names(where)
+    if name in known or _on_account(where, name, home):
+        return
+    what = "function" if where == "functions" else "actor type"
+    shown = ", ".join(console.printable(n) for n in known[:10]) + (f" (and {len(known) - 10} more)" if len(known) > 10 else "")
+    have = f"{what}s with logs: {shown}" if known else f"no {what} has logs on this machine yet"
+    raise AccountError(
+        f"No logs of {what} {console.printable(repr(name))} on this machine, and the account has no {what} of that name; {have}",
+        hint="Check the name (case-sensitive); dev and serve record the logs read here once the code runs.",
+    )
+
+
+def _on_account(where: str, name: str, home: Path) -> bool:
+    """Whether the account has a function (or an owned actor type) called `name`; never
+    creates an account that does not exist."""
+    from telnyx_edge.account import open_account
+    from telnyx_edge.account.local import DB_NAME
+
+    if not (home / DB_NAME).is_file():
+        return False
+    account = open_account(home)
+    if where == "functions":
+        return any(record.name == name for record in account.functions())
+    return name in account.owners()
 
 
 def _print(records: list[list[Any]], as_json: bool, line_of: Callable[[list[Any]], tuple[str, bool]]) -> None:

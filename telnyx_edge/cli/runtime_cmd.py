@@ -74,7 +74,7 @@ def method_timeout_option() -> Any:
 def inspect_option() -> Any:
     return typer.Option(
         None, "--inspect", parser=inspect_value, metavar="[HOST:]PORT",
-        help="--inspect or --inspect=[HOST:]PORT: the Node inspector for Chrome DevTools or an editor (default 127.0.0.1:9229); same port across reloads.",
+        help="--inspect, --inspect=[HOST:]PORT or --inspect [HOST:]PORT: the Node inspector for Chrome DevTools or an editor (default 127.0.0.1:9229); same port across reloads.",
     )
 
 
@@ -109,6 +109,18 @@ def start_checks(host: str, inspect: str | None, quiet: bool) -> None:
         set_quiet(True)
     listen_check(host)
     inspect_check(inspect)
+
+
+def verbosity_check(quiet: bool) -> None:
+    """Refuse -q/--quiet with -v/--verbose: fewer lines and more lines at once."""
+    from telnyx_edge.cli.group import verbose_flag
+    from telnyx_edge.errors import UsageError
+
+    if quiet and verbose_flag():
+        raise UsageError(
+            "-v/--verbose and -q/--quiet cannot be used together",
+            hint="Pass -v for a line per actor call too, or -q for no line per request, not both.",
+        )
 
 
 def inspect_check(inspect: str | None) -> None:

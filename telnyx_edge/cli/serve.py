@@ -27,11 +27,12 @@ def serve(
     no_explorer: bool = no_explorer_option(),
 ) -> None:
     from telnyx_edge import settings
-    from telnyx_edge.cli.runtime_cmd import ensure_with_spinner, start_checks
+    from telnyx_edge.cli.runtime_cmd import ensure_with_spinner, start_checks, verbosity_check
     from telnyx_edge.cli.runtime_output import report
     from telnyx_edge.runtime.devserver import limits_from_env
     from telnyx_edge.runtime.edge import ServeOptions, run
 
+    verbosity_check(quiet)
     config = settings.get()
     start_checks(host, inspect, quiet)
     options = ServeOptions(

@@ -145,7 +145,9 @@ class DataPlane:
             # TELNYX_EDGE_NODE_FLAGS: extra node flags, e.g. --inspect or --cpu-prof.
             flags = settings.get().node_flags
             if self._inspect is not None:
-                flags = (f"--inspect={self._inspect}", *flags)
+                # publish-uid=http: the ws:// URL at /json/list, not node's own two-line banner
+                # on stderr beside our `Inspector on` line (events.InspectorOpen).
+                flags = (f"--inspect={self._inspect}", "--inspect-publish-uid=http", *flags)
             env = dict(os.environ)  # the data plane inherits the runtime's environment
             env["TELNYX_EDGE_NODE_PACKAGES"] = str(self._packages_dir)
             # fsyncs of different actors' databases run in libuv's pool, in parallel.

@@ -109,6 +109,15 @@ class LogStore:
             except FileNotFoundError:
                 continue
 
+    def names(self, kind: str) -> list[str]:
+        """The names with a log file of `kind` ("functions" | "actors"), sorted."""
+        try:
+            files = [p.name for p in (self.root / kind).iterdir()]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        stems = {n.removesuffix(".1").removesuffix(".jsonl") for n in files if n.endswith((".jsonl", ".jsonl.1"))}
+        return sorted(n for n in stems if safe_name(n))
+
     def follow(self, source: Source) -> Follower:
         """A reader positioned at the current end of `source`'s file, for `--tail`."""
         return Follower(self.path(source))
@@ -210,14 +219,19 @@ def read_last(store: LogStore, query: Query, now_ms: float) -> list[list[Any]]:
     return out[-query.last:]
 
 
-_DURATION = re.compile(r"^(\d{1,9})(s|m|h|d)$")
+_DURATION = re.compile(r"^(\d+)(s|m|h|d)$", re.ASCII)
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_HUGE = 10**18  # any count longer than this is as good as "everything" (and `clamp` bounds it)
 
 
 def parse_duration(text: str) -> int | None:
-    """`10m`, `1h`, `30s`, `2d` -> seconds; None when it is not one of those."""
+    """`10m`, `1h`, `30s`, `2d` -> seconds; None when it is not one of those. A count of any
+    length is a duration (`100000d`, `99999999999999999999d`): `clamp` bounds it."""
     match = _DURATION.match(text.strip())
-    return int(match.group(1)) * _UNIT_S[match.group(2)] if match else None
+    if not match:
+        return None
+    digits = match.group(1).lstrip("0") or "0"
+    return (int(digits) if len(digits) <= 18 else _HUGE) * _UNIT_S[match.group(2)]
 
 
 def follow(store: LogStore, query: Query, poll_s: float = 0.2) -> Iterator[list[list[Any]]]:

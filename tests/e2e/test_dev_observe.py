@@ -118,7 +118,7 @@ def test_logs_tail_sees_a_request_made_after_it_started(copy_fixture: Any, edge_
 
 def test_inspector_keeps_its_port_across_a_reload(copy_fixture: Any, edge_home: Path) -> None:
     project = copy_fixture("observe")
-    server = start_dev(project, "--inspect=0", "--workers", "1")
+    server = start_dev(project, "--inspect", "0", "--workers", "1")  # the value after a space, as for --port
     try:
         url = re.search(r"^Inspector on (ws://\S+)$", server.output, re.M)  # printed before Ready
         assert url is not None, server.output
@@ -138,6 +138,10 @@ def test_inspector_keeps_its_port_across_a_reload(copy_fixture: Any, edge_home: 
         assert re.search(r"/build/\d+/index\.js$", _bundle_script(port))
     finally:
         close(server)
+    # Only our line names the inspector: node's own banner (twice: at start and after the
+    # restart) is not printed beside it.
+    assert "Debugger listening on" not in server.output and "For help, see:" not in server.output, server.output
+    assert len(re.findall(r"^Inspector on ws://", server.output, re.M)) == 2
 
 
 def expect(server: Any, pattern: str) -> None:

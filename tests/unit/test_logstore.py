@@ -52,6 +52,11 @@ def test_since_and_last(tmp_path: Path) -> None:
     assert logstore.clamp(3 * 86400, 1000) == (86400, 250, ["--since is at most 24h: showing the last 24h", "-n/--last is at most 250: showing 250 lines"])
     assert logstore.parse_duration("10m") == 600 and logstore.parse_duration("1h") == 3600
     assert logstore.parse_duration("10") is None and logstore.parse_duration("-1m") is None
+    # A huge count is a duration, clamped to the limit rather than refused (spec 1.8)
+    assert logstore.parse_duration("100000d") == 100000 * 86400
+    huge = logstore.parse_duration("9" * 40 + "d")
+    assert huge is not None and logstore.clamp(huge, 50)[0] == 86400
+    assert logstore.parse_duration("1e9d") is None and logstore.parse_duration("١٢d") is None
 
 
 def test_a_file_past_its_bound_rotates_and_both_halves_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,6 +70,16 @@ def test_a_file_past_its_bound_rotates_and_both_halves_are_read(tmp_path: Path, 
     got = logstore.read_last(store, Query(Source("functions", "lab"), last=250), NOW)
     assert 2 <= len(got) < 20
     assert [r[4] for r in got] == [f"/{i}" for i in range(20)][-len(got):]  # the newest, in order
+    assert store.names("functions") == ["lab"]  # one name, whether its file rotated or not
+
+
+def test_names_are_those_with_a_log_file(tmp_path: Path) -> None:
+    store = LogStore(tmp_path)
+    assert store.names("functions") == [] and store.names("actors") == []
+    (tmp_path / "functions").mkdir()
+    for name in ("b.jsonl", "a.jsonl.1", "a.jsonl", "notes.txt", ".hidden.jsonl"):
+        (tmp_path / "functions" / name).write_text("")
+    assert store.names("functions") == ["a", "b"]
 
 
 def test_follower_sees_appends_and_a_rotation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,6 +116,22 @@ def test_verbose_anywhere_and_inspect_values() -> None:
     assert _hoist_verbose(["dev", "--", "-v"]) == ["dev", "--", "-v"]
     assert _hoist_verbose(["dev", "--inspect", "-v"]) == ["-v", "dev", "--inspect=127.0.0.1:9229"]
     assert _hoist_verbose(["serve", "--inspect=9230"]) == ["serve", "--inspect=9230"]
+
+
+def test_inspect_takes_its_value_after_a_space_or_an_equals_sign() -> None:
+    assert _hoist_verbose(["dev", "--inspect", "9230"]) == ["dev", "--inspect=9230"]
+    assert _hoist_verbose(["serve", "--inspect", "0.0.0.0:0", "-q"]) == ["serve", "--inspect=0.0.0.0:0", "-q"]
+    assert _hoist_verbose(["dev", "--inspect", "--port", "0"]) == ["dev", "--inspect=127.0.0.1:9229", "--port", "0"]
+    assert _hoist_verbose(["dev", "--inspect"]) == ["dev", "--inspect=127.0.0.1:9229"]
+    assert _hoist_verbose(["dev", "--inspect", "--", "9230"]) == ["dev", "--inspect=127.0.0.1:9229", "--", "9230"]
+
+
+def test_quiet_before_the_command_goes_to_the_command() -> None:
+    assert _hoist_verbose(["-q", "dev", "--port", "0"]) == ["dev", "-q", "--port", "0"]
+    assert _hoist_verbose(["--debug", "--quiet", "serve"]) == ["--debug", "serve", "--quiet"]
+    assert _hoist_verbose(["-q", "-v", "dev"]) == ["-v", "dev", "-q"]
+    assert _hoist_verbose(["dev", "-q"]) == ["dev", "-q"]
+    assert _hoist_verbose(["-q"]) == ["-q"]
     assert inspect_value("9230") == "127.0.0.1:9230"
     assert inspect_value("0.0.0.0:0") == "0.0.0.0:0"
     for bad in ("", "x", "127.0.0.1:99999", "host:"):

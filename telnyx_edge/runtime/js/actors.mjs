@@ -20,7 +20,7 @@ import { StatefulActor, Agent } from "./edge-runtime.mjs";
 import { AGENT_MEMBERS } from "./agent.mjs";
 import { broadcast, closeActivationSockets, socketCount } from "./actor-sockets.mjs";
 import { inActor, observeTurn, report, reportError } from "./console.mjs";
-import { userStack } from "./stacks.mjs";
+import { thrownMessage, userStack } from "./stacks.mjs";
 
 const NOT_RPC = new Set(["fetch", "alarm", "webSocket", "constructor"]);
 export const fmtKey = (type, name) => `${type}(${JSON.stringify(name)})`;
@@ -295,11 +295,12 @@ function toCallerError(err, act, turn) {
   // The runtime's own named errors (a timeout, a cycle, a codec failure, a failed nested
   // call) pass through unchanged, so callers can branch on err.name however deep it arose.
   if (err && RUNTIME_ERRORS.has(err.constructor)) return err;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = thrownMessage(err);
   const out = new E.ActorMethodError(message);
   // The caller's err.stack: the frames of the method that threw, mapped to its .ts source, with
   // the runtime's own frames dropped (stacks.mjs); it crosses Workers with the error (errorWire).
-  if (err instanceof Error) out.userStack = out.stack = userStack(err, out.name, message);
+  // A thrown non-Error has no frames: its stack is the one line naming what was thrown.
+  out.userStack = out.stack = userStack(err, out.name, message);
   return out;
 }
 

@@ -16,6 +16,7 @@ import { IncomingBodies, ResponseStreams } from "./streams.mjs";
 import { WS_TO_WORKER, forwardUpgrade, isUpgrade, onForwardedUpgrade, stopSockets } from "./actor-sockets.mjs";
 import { flush as flushLog, install as installConsole } from "./console.mjs";
 import { onExplore } from "./explorer-turns.mjs";
+import { thrownMessage } from "./stacks.mjs";
 
 const STATS_INTERVAL_MS = 2000;
 const MAX_OPEN_ACTIVATIONS = 4096; // open databases per isolate; idle ones beyond this are closed
@@ -239,12 +240,12 @@ class Host {
       logError(`fetch ${method} ${pathOf(url)} threw`, err);
       status = err instanceof RequestTimeout ? 504 : 500;
       outHeaders = ["content-type", "text/plain; charset=utf-8"];
-      outBody = Buffer.from(`${err?.name ?? "Error"}: ${err?.message ?? err}\n`);
+      outBody = Buffer.from(`${errorHead(err)}\n`);
       return this.chan.send(["fetch_done", id, status, outHeaders, outBody]);
     }
     this.streams.send(id, status, outHeaders, res).catch((err) => {
       logError(`fetch ${method} ${pathOf(url)}: reading the response body failed`, err);
-      this.chan.send(["fetch_done", id, 500, ["content-type", "text/plain; charset=utf-8"], Buffer.from(`${err?.name ?? "Error"}: ${err?.message ?? err}\n`)]);
+      this.chan.send(["fetch_done", id, 500, ["content-type", "text/plain; charset=utf-8"], Buffer.from(`${errorHead(err)}\n`)]);
     });
   }
 
@@ -323,15 +324,25 @@ function pathOf(url) {
   return start < 0 ? "/" : url.slice(start, q < 0 ? undefined : q);
 }
 
+/** An error's message; a thrown non-Error (`throw "boom"`) says what it was (stacks.mjs). */
+function errorMessage(err) {
+  return typeof err?.message === "string" ? err.message : thrownMessage(err);
+}
+
+/** `Name: message` of anything thrown. */
+function errorHead(err) {
+  return `${err?.name ?? "Error"}: ${errorMessage(err)}`;
+}
+
 function errorWire(err) {
-  const wire = [err?.name ?? "Error", err?.message ?? String(err)];
+  const wire = [err?.name ?? "Error", errorMessage(err)];
   if (typeof err?.userStack === "string") wire.push(err.userStack); // the thrower's frames, for the caller's err.stack
   return wire;
 }
 
 /** One line: the error and where user code threw it (first stack frame outside node:). */
 function describeLoadError(err) {
-  const head = `${err?.name ?? "Error"}: ${err?.message ?? err}`;
+  const head = errorHead(err);
   const frame = String(err?.stack ?? "").split("\n").slice(1).find((l) => !l.includes("node:internal"));
   const where = frame?.match(/\(?([^()\s]+:\d+:\d+)\)?\s*$/)?.[1];
   return where ? `${head} (at ${where})` : head;

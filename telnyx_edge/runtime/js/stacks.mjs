@@ -2,6 +2,8 @@
 // .ts file, line and column (the data plane runs with --enable-source-maps and every bundle has
 // its source map), with the runtime's own frames and Node's internals dropped.
 
+import { inspect } from "node:util";
+
 const RUNTIME_DIR = new URL(".", import.meta.url).pathname;
 
 /** Whether a stack line is a frame of the runtime or of Node rather than of user code. */
@@ -19,8 +21,21 @@ export function userFrames(err) {
   return out.join("\n");
 }
 
+/** The message of what was thrown: an Error's own, else `non-Error value thrown: ` and the value
+ * (`"boom"`, `{ code: 1 }`, `42`), so a `throw "boom"` reads as what it was. */
+export function thrownMessage(err) {
+  if (err instanceof Error) return err.message;
+  let text;
+  try {
+    text = typeof err === "string" ? JSON.stringify(err) : inspect(err, { depth: 2, breakLength: Infinity });
+  } catch {
+    text = `a ${typeof err} that cannot be shown`;
+  }
+  return `non-Error value thrown: ${text.length > 200 ? `${text.slice(0, 200)}...` : text}`;
+}
+
 /** `Name: message` then the user frames: what a caller's err.stack and the dev output show. */
-export function userStack(err, name = err?.name ?? "Error", message = err?.message ?? String(err)) {
+export function userStack(err, name = err instanceof Error ? err.name : "Error", message = thrownMessage(err)) {
   const frames = userFrames(err);
   return frames ? `${name}: ${message}\n${frames}` : `${name}: ${message}`;
 }
