@@ -9,7 +9,7 @@
 //   result, head (then chunks and one end), or fail.
 
 import { slotOf } from "./placement.mjs";
-import { Affinity } from "./affinity.mjs";
+import { Affinity, AFFINITY_SLACK } from "./affinity.mjs";
 import { refillSoon, takeWorker } from "./spares.mjs";
 import { Outbox, onBatch } from "./channel.mjs";
 import { WS_FROM_WORKER, sockets } from "./websockets.mjs";
@@ -283,8 +283,9 @@ export class Group {
   slotFor(name) { return this.slots[this.size === 1 ? 0 : slotOf(name, this.size)]; }
 
   /** A slot for a fetch handler of `route` (the request's path): the one hosting the actor this
-   * route's handler is expected to call (affinity.mjs: so the call stays on its Worker), unless it is busier than the least busy slot by more than one; else the live slot
-   * with the least work running in it (ties in round-robin order). Slots that look stuck on a
+   * route's handler is expected to call (affinity.mjs: so the call stays on its Worker), unless
+   * it is busier than the least busy slot by more than AFFINITY_SLACK; else the live slot with
+   * the least work running in it (ties in round-robin order). Slots that look stuck on a
    * long synchronous stretch are passed over, so a CPU-bound actor does not hold up requests
    * that do not need it. */
   fetchSlot(route) {
@@ -300,7 +301,7 @@ export class Group {
     const learned = route === undefined ? undefined : this.affinity.slotFor(route);
     if (learned !== undefined) {
       const slot = this.slots[learned];
-      if (slot !== best && slot.live && !slot.stalled(now) && slot.active <= best.active + 1) best = slot;
+      if (slot !== best && slot.live && !slot.stalled(now) && slot.active <= best.active + AFFINITY_SLACK) best = slot;
     }
     this.rr = (best.index + 1) % this.size;
     return best;
