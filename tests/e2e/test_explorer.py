@@ -347,3 +347,22 @@ def test_an_action_waits_for_the_running_turn(lab: tuple[ServerProcess, str, Pat
     final = _state(server, "turns")["balance"]
     # (1000, 110): the call ran first, then the edit; (1010, 1010): the edit, then the call.
     assert (final, result["slow"]["balance"]) in ((1000, 110), (1010, 1010)), (final, result)
+
+
+def test_a_new_instance_is_listed_at_once_with_its_figures(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """An instance just created is listed with its real key count and last activity, not the
+    empty row its alarm put in the index (keys 0, last activity 0: shown as 1970) before the
+    activation's first usage report."""
+    import time
+
+    server, explorer, project, env = lab
+    before_ms = int(time.time() * 1000) - 1000
+    _open(server, "fresh-one", 7)  # three keys and an alarm
+    listed = httpx.get(f"{explorer}/api/instances", params={"type": "Wallet", "q": "fresh-one"}, timeout=30).json()
+    [row] = listed["instances"]
+    assert row["keys"] == 3 and row["sql_tables"] == 1, row
+    assert row["last_activity_ms"] >= before_ms and row["alarm_ms"] is not None, row
+    cli = _cli(env, "instances", "Wallet", "-f", str(project), "--json")
+    [found] = [i for i in json.loads(cli.stdout) if i["name"] == "fresh-one"]
+    assert found["keys"] == 3 and found["last_activity_ms"] >= before_ms, found
+

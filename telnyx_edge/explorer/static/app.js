@@ -26,7 +26,7 @@ async function api(path, body) {
 }
 
 function when(ms) {
-  if (ms === null || ms === undefined) return "-";
+  if (!ms) return "-"; // none, or 0: not reported yet (never 1970)
   const d = new Date(ms);
   const delta = Math.round((ms - Date.now()) / 1000);
   const rel = Math.abs(delta) < 90 ? `${Math.abs(delta)} s` : Math.abs(delta) < 5400 ? `${Math.round(Math.abs(delta) / 60)} min` : `${Math.round(Math.abs(delta) / 3600)} h`;
@@ -100,7 +100,7 @@ async function loadInstances() {
   $("#instances-count").textContent = `${data.matched} of ${data.total}`;
   $("#instances tbody").replaceChildren(...data.instances.map((i) => el("tr", {
     class: i.name === state.name ? "selected" : "", "data-name": i.name, onclick: () => selectInstance(i.name),
-  }, el("td", { class: "mono" }, i.name), el("td", {}, i.keys), el("td", {}, when(i.last_activity_ms)), el("td", {}, when(i.alarm_ms)))));
+  }, el("td", { class: "mono" }, i.name), el("td", {}, i.last_activity_ms ? i.keys : "-"), el("td", {}, i.last_activity_ms ? when(i.last_activity_ms) : "not yet indexed"), el("td", {}, when(i.alarm_ms)))));
 }
 
 function selectInstance(name) {
