@@ -126,10 +126,24 @@ def action(target: Target, type_: str, name: str, body: dict[str, Any]) -> dict[
 
 def parse_value(raw: str, what: str) -> Any:
     """A value typed on the command line: JSON, in the explorer's typed form."""
+    def not_json(text: str) -> Any:
+        # Python reads NaN, Infinity and 1e999 (infinite): none is JSON, and none could be sent.
+        constant = text if text in ("NaN", "Infinity", "-Infinity") else ("-Infinity" if text.startswith("-") else "Infinity")
+        raise UsageError(
+            f"{what} is not JSON ({text} is not a JSON number)",
+            hint=f'Write it typed: {{"type": "number", "value": "{constant}"}} (docs/explorer.md).',
+        )
+
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=not_json, parse_float=lambda text: _finite(text, not_json))
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"{what} is not JSON ({exc.msg} at character {exc.pos})",
             hint='Quote strings as JSON (\'"text"\'); dates as {"type":"Date","value":"2026-01-01T00:00:00Z"} (docs/explorer.md).',
         ) from None
+
+
+
+def _finite(text: str, refuse: Any) -> float:
+    value = float(text)
+    return refuse(text) if value in (float("inf"), float("-inf")) else value

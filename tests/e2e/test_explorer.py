@@ -366,3 +366,22 @@ def test_a_new_instance_is_listed_at_once_with_its_figures(lab: tuple[ServerProc
     [found] = [i for i in json.loads(cli.stdout) if i["name"] == "fresh-one"]
     assert found["keys"] == 3 and found["last_activity_ms"] >= before_ms, found
 
+
+def test_cli_value_that_is_not_json_is_a_usage_error(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """Python's json module reads NaN and 1e999 (not JSON): a usage error (exit 2), not exit 70."""
+    server, _, project, env = lab
+    _open(server, "nan", 1)
+    for raw in ("NaN", "1e999", "-Infinity", '{"a": NaN}'):
+        out = _cli(env, "storage", "put", "Wallet", "nan", "balance", "-f", str(project), "--", raw)
+        assert out.returncode == 2 and "VALUE is not JSON" in out.stderr, (raw, out.stderr)
+        assert '{"type": "number", "value": "' in out.stderr
+    # A negative number reads as a flag: the hint says how to pass it.
+    negative = _cli(env, "storage", "put", "Wallet", "nan", "balance", "-5", "-f", str(project))
+    assert negative.returncode == 2 and "... -- -5" in negative.stderr, negative.stderr
+    assert _cli(env, "storage", "put", "Wallet", "nan", "balance", "-f", str(project), "--", "-5").returncode == 0
+    assert _state(server, "nan")["balance"] == -5
+    assert _cli(env, "storage", "put", "Wallet", "nan", "balance", "1", "-f", str(project)).returncode == 0
+    expect = _cli(env, "storage", "put", "Wallet", "nan", "balance", "2", "--expect", "Infinity", "-f", str(project))
+    assert expect.returncode == 2 and "--expect is not JSON" in expect.stderr, expect.stderr
+    assert _state(server, "nan")["balance"] == 1
+
