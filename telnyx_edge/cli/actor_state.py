@@ -102,7 +102,17 @@ def storage_list(type_: str = _TYPE, name: str = _NAME, state: Optional[Path] = 
     if not pairs:
         console.info(f"{console.one_line(type_)} {console.one_line(repr(name))} has no keys.")
         return
-    console.table(["KEY", "TYPE", "VALUE"], [[p["key"], p["type"], show(p["value"])] for p in pairs])
+    console.table(["KEY", "TYPE", "VALUE"], [[_cut(p["key"]), p["type"], _cut(show(p["value"]))] for p in pairs])
+
+
+LIST_WIDTH = 120
+
+
+def _cut(text: str) -> str:
+    """One cell of `storage list`: a long value would widen every row of the table to its length."""
+    if len(text) <= LIST_WIDTH:
+        return text
+    return f"{text[:LIST_WIDTH]}… ({len(text):,} characters; actors storage get shows it whole)"
 
 
 def storage_get(type_: str = _TYPE, name: str = _NAME, key: str = _KEY, state: Optional[Path] = _STATE, project: Optional[Path] = _PROJECT, as_json: bool = _JSON) -> None:

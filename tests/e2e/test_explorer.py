@@ -385,3 +385,15 @@ def test_cli_value_that_is_not_json_is_a_usage_error(lab: tuple[ServerProcess, s
     assert expect.returncode == 2 and "--expect is not JSON" in expect.stderr, expect.stderr
     assert _state(server, "nan")["balance"] == 1
 
+
+def test_cli_list_cuts_long_values_and_get_shows_them_whole(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    server, explorer, project, env = lab
+    _open(server, "long", 1)
+    assert _act(explorer, "long", action="put", key="memo", value="m" * 100_000).json() == {"ok": True}
+    listed = _cli(env, "storage", "list", "Wallet", "long", "-f", str(project))
+    assert listed.returncode == 0, listed.stderr
+    assert max(len(line) for line in listed.stdout.splitlines()) < 400
+    assert re.search(r"^memo\s+string\s+\"m+… \(100,002 characters; actors storage get shows it whole\)", listed.stdout, re.M)
+    got = _cli(env, "storage", "get", "Wallet", "long", "memo", "-f", str(project))
+    assert got.stdout.count("m") >= 100_000
+
