@@ -161,7 +161,7 @@ class ExplorerServer:
     async def _query(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
         args = {"sql": body.get("sql"), "params": body.get("params", [])}
-        return web.json_response(await self._api.read(body.get("type", ""), body.get("name", ""), "query", args))
+        return web.json_response(await self._api.query(body.get("type", ""), body.get("name", ""), args))
 
     async def _action(self, request: web.Request) -> web.Response:
         body = await _json_body(request)

@@ -397,3 +397,24 @@ def test_cli_list_cuts_long_values_and_get_shows_them_whole(lab: tuple[ServerPro
     got = _cli(env, "storage", "get", "Wallet", "long", "memo", "-f", str(project))
     assert got.stdout.count("m") >= 100_000
 
+
+def test_a_runaway_read_query_is_cut_off_and_the_runtime_keeps_serving(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """The query box reads in the data plane: an endless query (a recursive CTE with no LIMIT)
+    must stop at the row cap, not hold every request of the runtime (and its memory) forever."""
+    server, explorer, _, _ = lab
+    _open(server, "endless", 1)
+    sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c"
+    r = httpx.post(f"{explorer}/api/actor/query", json={"type": "Wallet", "name": "endless", "sql": sql}, timeout=20)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["truncated"] is True and len(out["rows"]) == 500 and out["rows"][-1] == [500]
+    # One that never yields a row is stopped at its budget; calls are served meanwhile.
+    answer: dict[str, httpx.Response] = {}
+    endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    body = {"type": "Wallet", "name": "endless", "sql": endless}
+    runner = threading.Thread(target=lambda: answer.update(r=httpx.post(f"{explorer}/api/actor/query", json=body, timeout=30)))
+    runner.start()
+    assert httpx.get(f"{server.url}/wallets/endless/state", timeout=5).json()["balance"] == 1
+    runner.join(timeout=30)
+    assert answer["r"].status_code == 504 and answer["r"].json()["error"] == "QueryTimeout", answer["r"].text
+    assert httpx.get(f"{server.url}/wallets/endless/state", timeout=5).json()["balance"] == 1

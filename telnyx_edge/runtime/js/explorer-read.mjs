@@ -116,8 +116,15 @@ function query(db, args) {
   stmt.safeIntegers(true);
   const params = Array.isArray(args.params) ? args.params : [];
   try {
-    const rows = stmt.raw().all(...params).slice(0, MAX_ROWS + 1);
-    return { columns: stmt.columns().map((c) => c.name), rows: rows.slice(0, MAX_ROWS).map((r) => r.map(cell)), truncated: rows.length > MAX_ROWS };
+    // Row by row, stopping at the cap: an endless query (a recursive CTE with no LIMIT) ends
+    // there instead of filling memory.
+    const columns = stmt.columns().map((c) => c.name);
+    const rows = [];
+    for (const row of stmt.raw().iterate(...params)) {
+      if (rows.length === MAX_ROWS) return { columns, rows, truncated: true };
+      rows.push(row.map(cell));
+    }
+    return { columns, rows, truncated: false };
   } catch (err) {
     throw new CallError(N.SqlError, err.message);
   }
