@@ -74,6 +74,24 @@ def test_explorer_page_reads_edits_and_fires(tmp_path: Path, node_modules: Path)
                 page.click("#tables button[data-table='ledger']")
                 page.locator("#table-view table").wait_for()
                 page.screenshot(path=str(artifacts_dir() / "explorer.png"), full_page=True)
+
+                # What would hide or reorder text is shown escaped (a bidi override must not make
+                # "evil" read "live"), and a long value is cut on the page (Edit has it whole).
+                put = {"type": "Wallet", "name": "browser-wallet", "action": "put"}
+                for key, value in (("bidi-\u202eevil", "\u202etxt.exe"), ("memo", "m" * 50_000)):
+                    r = httpx.post(f"{explorer}/api/actor/action", json={**put, "key": key, "value": value})
+                    assert r.json() == {"ok": True}, r.text
+                assert http.post("/wallets/spoof-%E2%80%AEevil%1B/open", json={"amount": 1}).status_code == 200
+                bidi = page.locator("#kv tbody tr", has_text="bidi-\\u202Eevil")
+                sync_api.expect(bidi.locator("td.value")).to_have_text('"\\u202Etxt.exe"')
+                assert bidi.locator("td").first.inner_text() == "bidi-\\u202Eevil"
+                memo = page.locator("#kv tr[data-key='memo'] td.value")
+                sync_api.expect(memo).to_contain_text("(50,002 characters; Edit shows it whole)")
+                assert len(memo.inner_text()) < 600
+                spoof = page.locator("#instances tbody tr", has_text="spoof-")
+                sync_api.expect(spoof.locator("td").first).to_have_text("spoof-\\u202Eevil\\u001B", timeout=15_000)
+                page.locator("#kv tr[data-key='memo'] button.edit").click()
+                assert len(page.locator("textarea[data-edit='memo']").input_value()) == 50_002
             finally:
                 browser.close()
                 close_http()

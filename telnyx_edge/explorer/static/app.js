@@ -5,6 +5,24 @@
 const $ = (sel) => document.querySelector(sel);
 const state = { type: null, name: null, search: "", editing: null, table: null, offset: 0, busy: false };
 const PAGE = 25;
+const SHOWN = 500; // characters of one value on the page; Edit has it whole
+
+// Characters that would hide or reorder what is shown (control, bidi override, zero-width):
+// shown as \uXXXX, so a name or key looks like what it is ("bidi-\u202Eevil" never reads "bidi-live").
+const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+const visible = (text) => String(text).replace(HIDDEN, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`);
+
+/** A name or key as text: hidden characters escaped, the empty string shown as "", a long one cut. */
+function label(text) {
+  if (text === "") return '""';
+  const shown = visible(text.length > 200 ? text.slice(0, 200) : text);
+  return text.length > 200 ? `${shown}… (${text.length.toLocaleString("en-US")} characters)` : shown;
+}
+
+/** Text of at most SHOWN characters: a 2 MiB value would make the page megabytes tall. */
+function cut(text) {
+  return text.length <= SHOWN ? text : `${text.slice(0, SHOWN)}… (${text.length.toLocaleString("en-US")} characters; Edit shows it whole)`;
+}
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -33,11 +51,14 @@ function when(ms) {
   return `${d.toISOString().replace("T", " ").slice(0, 19)}Z (${delta === 0 ? "now" : delta > 0 ? "in " + rel : rel + " ago"})`;
 }
 
+/** "date time (relative)" as two lines, for the narrow instances column. */
+const twoLines = (text) => text.replace(" (", "\n(");
+
 /** A typed JSON value (docs/explorer.md, "Values") as one readable line. */
 function show(v) {
   if (v === null) return "null";
   if (Array.isArray(v)) return `[${v.map(show).join(", ")}]`;
-  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "string") return visible(JSON.stringify(v));
   if (typeof v !== "object") return String(v);
   switch (v.type) {
     case "Date": return v.value;
@@ -47,15 +68,15 @@ function show(v) {
     case "bytes": return `${v.view ?? "bytes"} (${atob(v.base64).length} bytes) ${v.base64.slice(0, 64)}${v.base64.length > 64 ? "…" : ""}`;
     case "number": return v.value;
     case "undefined": return "undefined";
-    case "RegExp": return `/${v.source}/${v.flags}`;
+    case "RegExp": return visible(`/${v.source}/${v.flags}`);
     case "Object": return show(Object.fromEntries(Object.entries(v.value)));
-    default: return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${show(x)}`).join(", ")}}`;
+    default: return `{${Object.entries(v).map(([k, x]) => `${visible(JSON.stringify(k))}: ${show(x)}`).join(", ")}}`;
   }
 }
 
 function say(text, ok = false) {
   const m = $("#message");
-  m.textContent = text;
+  m.textContent = visible(text);
   m.className = ok ? "ok" : "error";
 }
 
@@ -67,7 +88,7 @@ async function loadOverview() {
   $("#state-dir").textContent = o.state_dir;
   const fns = $("#functions");
   fns.replaceChildren(...o.functions.map((f) => el("li", {},
-    el("strong", {}, f.name), el("span", { class: "small" }, f.hosts.join(", ")),
+    el("strong", {}, visible(f.name)), el("span", { class: "small" }, f.hosts.join(", ")),
     f.revision ? el("span", { class: "small" }, `revision ${f.revision}`) : "",
   )));
   const types = $("#types");
@@ -100,7 +121,8 @@ async function loadInstances() {
   $("#instances-count").textContent = `${data.matched} of ${data.total}`;
   $("#instances tbody").replaceChildren(...data.instances.map((i) => el("tr", {
     class: i.name === state.name ? "selected" : "", "data-name": i.name, onclick: () => selectInstance(i.name),
-  }, el("td", { class: "mono" }, i.name), el("td", {}, i.last_activity_ms ? i.keys : "-"), el("td", {}, i.last_activity_ms ? when(i.last_activity_ms) : "not yet indexed"), el("td", {}, when(i.alarm_ms)))));
+  }, el("td", { class: "mono key" }, label(i.name)), el("td", {}, i.last_activity_ms ? i.keys : "-"),
+  el("td", { class: "when" }, i.last_activity_ms ? twoLines(when(i.last_activity_ms)) : "not yet indexed"), el("td", { class: "when" }, twoLines(when(i.alarm_ms))))));
 }
 
 function selectInstance(name) {
@@ -108,7 +130,7 @@ function selectInstance(name) {
   state.editing = null;
   state.table = null;
   $("#actor-pane").hidden = false;
-  $("#actor-title").textContent = `${state.type} ${JSON.stringify(name)}`;
+  $("#actor-title").textContent = `${state.type} ${visible(JSON.stringify(name))}`;
   $("#message").textContent = "";
   $("#query-result").replaceChildren();
   $("#table-view").replaceChildren();
@@ -144,7 +166,7 @@ function kvRow(pair) {
     box.addEventListener("input", () => { state.editing.text = box.value; });
     valueCell.append(box);
   } else {
-    valueCell.textContent = show(pair.value);
+    valueCell.textContent = cut(show(pair.value));
   }
   const actions = el("td", { class: "actions" });
   if (editing) {
@@ -154,11 +176,11 @@ function kvRow(pair) {
     );
   } else {
     actions.append(
-      el("button", { type: "button", class: "edit", onclick: () => { state.editing = { key: pair.key, expect: pair.value, text: JSON.stringify(pair.value) }; refresh(); } }, "Edit"),
-      el("button", { type: "button", class: "delete", onclick: () => act({ action: "delete", key: pair.key, expect: pair.value }, () => `Deleted ${pair.key}`) }, "Delete"),
+      el("button", { type: "button", class: "edit", onclick: () => { state.editing = { key: pair.key, expect: pair.value, text: visible(JSON.stringify(pair.value)) }; refresh(); } }, "Edit"),
+      el("button", { type: "button", class: "delete", onclick: () => act({ action: "delete", key: pair.key, expect: pair.value }, () => `Deleted ${label(pair.key)}`) }, "Delete"),
     );
   }
-  return el("tr", { "data-key": pair.key }, el("td", { class: "mono" }, pair.key), el("td", {}, el("span", { class: "type-tag" }, pair.type)), valueCell, actions);
+  return el("tr", { "data-key": pair.key }, el("td", { class: "mono key" }, label(pair.key)), el("td", {}, el("span", { class: "type-tag" }, pair.type)), valueCell, actions);
 }
 
 function saveEdit() {
@@ -169,13 +191,13 @@ function saveEdit() {
   } catch (err) {
     return say(`Not JSON: ${err.message}`);
   }
-  act({ action: "put", key, value, expect }, () => `Saved ${key}`);
+  act({ action: "put", key, value, expect }, () => `Saved ${label(key)}`);
 }
 
 function renderTable(node, columns, rows) {
   node.replaceChildren(el("table", {},
-    el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", {}, c)))),
-    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", { class: "value" }, c !== null && typeof c === "object" ? show(c) : c === null ? "NULL" : String(c)))))),
+    el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", {}, visible(c))))),
+    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", { class: "value" }, cut(c !== null && typeof c === "object" ? show(c) : c === null ? "NULL" : visible(String(c)))))))),
   ));
 }
 
@@ -188,7 +210,7 @@ async function loadTable() {
   renderTable(grid, t.columns, t.rows);
   view.replaceChildren(
     el("div", { class: "pager" },
-      el("strong", {}, t.table),
+      el("strong", {}, visible(t.table)),
       el("span", { class: "muted" }, `rows ${t.total ? t.offset + 1 : 0}-${t.offset + t.rows.length} of ${t.total}`),
       el("button", { type: "button", onclick: () => { state.offset = Math.max(0, state.offset - PAGE); refresh(); } }, "Previous"),
       el("button", { type: "button", onclick: () => { if (state.offset + PAGE < t.total) { state.offset += PAGE; refresh(); } } }, "Next"),
@@ -208,9 +230,9 @@ async function loadActor() {
     : "No alarm set.";
   $("#tables").replaceChildren(...(a.tables.length ? a.tables.map((t) => el("button", {
     type: "button", class: "table-name", "data-table": t.name, onclick: () => { state.table = t.name; state.offset = 0; refresh(); },
-  }, `${t.name} (${t.rows})`)) : [el("span", { class: "muted" }, "No SQL tables.")]));
+  }, `${visible(t.name)} (${t.rows})`)) : [el("span", { class: "muted" }, "No SQL tables.")]));
   $("#calls tbody").replaceChildren(...a.calls.map((c) => el("tr", {},
-    el("td", {}, when(c.ts_ms)), el("td", { class: "mono" }, c.method),
+    el("td", {}, when(c.ts_ms)), el("td", { class: "mono" }, visible(c.method)),
     el("td", { class: c.outcome === "ok" ? "" : "outcome-bad" }, c.outcome), el("td", {}, `${c.duration_ms} ms`),
   )));
   await loadTable();
@@ -241,7 +263,7 @@ function wire() {
     const key = $("#add-key").value;
     let value;
     try { value = JSON.parse($("#add-value").value); } catch (err) { return say(`Not JSON: ${err.message}`); }
-    act({ action: "put", key, value }, () => `Saved ${key}`);
+    act({ action: "put", key, value }, () => `Saved ${label(key)}`);
   });
   $("#alarm-form").addEventListener("submit", (e) => {
     e.preventDefault();

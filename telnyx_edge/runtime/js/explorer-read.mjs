@@ -111,7 +111,7 @@ function query(db, args) {
     throw new CallError(N.SqlError, err.message);
   }
   if (!stmt.reader || !stmt.readonly) {
-    throw new CallError("ReadOnly", "the query box only reads (SELECT, read-only PRAGMA); run writes as an action (POST /api/actor/action {\"action\": \"sql\"})");
+    throw new CallError("ReadOnly", "the query box only reads (SELECT, read-only PRAGMA); run a write with \"Run as write\" (a turn of the actor; API: POST /api/actor/action {\"action\": \"sql\"})");
   }
   stmt.safeIntegers(true);
   const params = Array.isArray(args.params) ? args.params : [];
