@@ -3,7 +3,7 @@
 // Live: the open views are read again every second; an edit in progress is left alone.
 
 const $ = (sel) => document.querySelector(sel);
-const state = { type: null, name: null, search: "", editing: null, table: null, offset: 0, busy: false };
+const state = { type: null, name: null, search: "", editing: null, table: null, offset: 0, busy: false, kv: [] };
 const PAGE = 25;
 const SHOWN = 500; // characters of one value on the page; Edit has it whole
 
@@ -37,7 +37,13 @@ function el(tag, attrs = {}, ...children) {
 
 async function api(path, body) {
   const init = body === undefined ? {} : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
-  const res = await fetch(path, init);
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    // The runtime stopped (or restarted: its explorer then has a new URL, printed under `Ready on`).
+    throw new Error("the explorer is not answering: is telnyx-edge dev (or serve) still running? A restarted one prints its new Explorer URL");
+  }
   const data = await res.json();
   if (!res.ok) throw new Error(`${data.error}: ${data.message}`);
   return data;
@@ -172,15 +178,20 @@ function kvRow(pair) {
   if (editing) {
     actions.append(
       el("button", { type: "button", class: "save", onclick: () => saveEdit() }, "Save"),
-      el("button", { type: "button", onclick: () => { state.editing = null; refresh(); } }, "Cancel"),
+      el("button", { type: "button", onclick: () => { state.editing = null; renderKv(); } }, "Cancel"),
     );
   } else {
     actions.append(
-      el("button", { type: "button", class: "edit", onclick: () => { state.editing = { key: pair.key, expect: pair.value, text: visible(JSON.stringify(pair.value)) }; refresh(); } }, "Edit"),
+      el("button", { type: "button", class: "edit", onclick: () => { state.editing = { key: pair.key, expect: pair.value, text: visible(JSON.stringify(pair.value)) }; renderKv(); } }, "Edit"),
       el("button", { type: "button", class: "delete", onclick: () => act({ action: "delete", key: pair.key, expect: pair.value }, () => `Deleted ${label(pair.key)}`) }, "Delete"),
     );
   }
   return el("tr", { "data-key": pair.key }, el("td", { class: "mono key" }, label(pair.key)), el("td", {}, el("span", { class: "type-tag" }, pair.type)), valueCell, actions);
+}
+
+/** The KV rows from the last read: Edit and Cancel show at once, even with the runtime gone. */
+function renderKv() {
+  $("#kv tbody").replaceChildren(...state.kv.map(kvRow));
 }
 
 function saveEdit() {
@@ -222,8 +233,8 @@ async function loadTable() {
 async function loadActor() {
   if (!state.name) return;
   const a = await api(`/api/actor?${new URLSearchParams({ type: state.type, name: state.name })}`);
-  if (!state.editing) $("#kv tbody").replaceChildren(...a.kv.map(kvRow));
-  else if (!document.querySelector("#kv textarea")) $("#kv tbody").replaceChildren(...a.kv.map(kvRow));
+  state.kv = a.kv;
+  if (!state.editing || !document.querySelector("#kv textarea")) renderKv();
   const alarm = $("#alarm");
   alarm.textContent = a.alarm
     ? `Next fire: ${when(a.alarm.fire_ms)} · set for ${when(a.alarm.alarm_ms)} · retries: ${a.alarm.retries}`
