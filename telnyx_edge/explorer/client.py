@@ -58,7 +58,9 @@ def _raise_for(status: int, data: Any) -> None:
     if status == 404:
         raise AccountError(message, hint="Check the type and name: 'telnyx-edge actors instances TYPE' lists them.")
     if status < 500:
-        raise UsageError(message, hint="See docs/explorer.md for the value forms (typed JSON).")
+        codec = isinstance(data, dict) and data.get("error") == "CodecError"
+        hint = "See docs/explorer.md for the value forms (typed JSON)." if codec else "See docs/explorer.md (From the command line)."
+        raise UsageError(message, hint=hint)
     raise RuntimeStartError(f"the runtime could not do it: {message}")
 
 
@@ -71,7 +73,12 @@ def _post(target: Target, path: str, body: dict[str, Any]) -> Any:
         response = httpx.post(f"{target.url}{path}", json=body, timeout=120)
     except httpx.HTTPError as exc:
         raise RuntimeStartError(f"the runtime's explorer at {target.url} did not answer: {exc}") from exc
-    data = response.json()
+    try:
+        data = response.json()
+    except ValueError:
+        raise RuntimeStartError(
+            f"the runtime's explorer answered {response.status_code} without JSON: {response.text.strip()[:200]}"
+        ) from None
     if response.status_code >= 400:
         _raise_for(response.status_code, data)
     return data

@@ -175,10 +175,24 @@ def _int(raw: str, what: str, low: int, high: int) -> int:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
+    import json
+
+    def not_json(constant: str) -> Any:
+        raise ExplorerError(
+            400, "BadRequest", f'{constant} is not JSON: send it typed, {{"type": "number", "value": "{constant}"}}'
+        )
+
     try:
-        body = await request.json()
+        # Numbers as the page's JSON.parse reads them: a whole number past 2^53 is a double (the
+        # control channel carries 64 bits at most); NaN and Infinity are not JSON.
+        body = json.loads(await request.text(), parse_int=_js_int, parse_constant=not_json)
     except (ValueError, UnicodeDecodeError):
         raise ExplorerError(400, "BadRequest", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ExplorerError(400, "BadRequest", "the body must be a JSON object")
     return body
+
+
+def _js_int(text: str) -> int | float:
+    value = int(text)
+    return value if abs(value) <= 2**53 else float(text)

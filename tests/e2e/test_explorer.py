@@ -418,3 +418,22 @@ def test_a_runaway_read_query_is_cut_off_and_the_runtime_keeps_serving(lab: tupl
     runner.join(timeout=30)
     assert answer["r"].status_code == 504 and answer["r"].json()["error"] == "QueryTimeout", answer["r"].text
     assert httpx.get(f"{server.url}/wallets/endless/state", timeout=5).json()["balance"] == 1
+
+
+def test_numbers_json_allows_but_the_runtime_cannot_carry_are_read_as_javascript_does(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """A whole number past 64 bits is valid JSON: it was a 500 'Server got itself in trouble'
+    (and a traceback in dev's output). It is read as JSON.parse reads it, a double; NaN (not JSON)
+    is a 400."""
+    server, explorer, project, env = lab
+    _open(server, "huge", 1)
+    big = '{"type": "Wallet", "name": "huge", "action": "put", "key": "n", "value": 99999999999999999999}'
+    r = httpx.post(f"{explorer}/api/actor/action", content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json() == {"ok": True}, r.text
+    assert _kv(_actor(explorer, "huge"))["n"] == ("number", 1e20)
+    nan = big.replace("99999999999999999999", "NaN")
+    r = httpx.post(f"{explorer}/api/actor/action", content=nan, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "NaN" in r.json()["message"], r.text
+    far = _cli(env, "alarm", "set", "Wallet", "huge", "99999999999999999999", "-f", str(project))
+    assert far.returncode == 2 and "time" in far.stderr and "Internal error" not in far.stderr, far.stderr
+    assert "value forms" not in far.stderr  # the hint fits the problem
+    assert not any("Traceback" in line for line in server.lines)
