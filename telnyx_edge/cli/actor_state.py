@@ -146,7 +146,7 @@ def storage_put(
     if expect is not None:
         body["expect"] = parse_value(expect, "--expect")
     _act(type_, name, state, project, body)
-    console.success(f"Stored {console.one_line(key)} in {console.one_line(type_)} {console.one_line(repr(name))}")
+    console.success(f"Stored {console.one_line(repr(key))} in {console.one_line(type_)} {console.one_line(repr(name))}")
 
 
 def storage_delete(type_: str = _TYPE, name: str = _NAME, key: str = _KEY, expect: Optional[str] = _EXPECT, state: Optional[Path] = _STATE, project: Optional[Path] = _PROJECT) -> None:
@@ -157,7 +157,7 @@ def storage_delete(type_: str = _TYPE, name: str = _NAME, key: str = _KEY, expec
         body["expect"] = parse_value(expect, "--expect")
     out = _act(type_, name, state, project, body)
     verb = "Deleted" if out.get("existed") else "No such key (nothing to delete):"
-    console.success(f"{verb} {console.one_line(key)} in {console.one_line(type_)} {console.one_line(repr(name))}")
+    console.success(f"{verb} {console.one_line(repr(key))} in {console.one_line(type_)} {console.one_line(repr(name))}")
 
 
 def alarm_get(type_: str = _TYPE, name: str = _NAME, state: Optional[Path] = _STATE, project: Optional[Path] = _PROJECT, as_json: bool = _JSON) -> None:

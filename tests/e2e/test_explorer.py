@@ -396,6 +396,9 @@ def test_cli_list_cuts_long_values_and_get_shows_them_whole(lab: tuple[ServerPro
     assert re.search(r"^memo\s+string\s+\"m+… \(100,002 characters; actors storage get shows it whole\)", listed.stdout, re.M)
     got = _cli(env, "storage", "get", "Wallet", "long", "memo", "-f", str(project))
     assert got.stdout.count("m") >= 100_000
+    # The key is quoted in what the CLI says (an empty key read "Stored  in Wallet 'long'").
+    empty = _cli(env, "storage", "put", "Wallet", "long", "", "1", "-f", str(project))
+    assert empty.returncode == 0 and "Stored '' in Wallet 'long'" in empty.stdout, empty.stdout + empty.stderr
 
 
 def test_a_runaway_read_query_is_cut_off_and_the_runtime_keeps_serving(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
