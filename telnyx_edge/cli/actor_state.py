@@ -46,8 +46,10 @@ def _target(state: Optional[Path], project: Optional[Path]) -> Any:
     return locate(settings.get().home, _state_dir(state, project))
 
 
-def _read(type_: str, name: str, state: Optional[Path], project: Optional[Path]) -> dict[str, Any]:
-    from telnyx_edge.explorer.client import check_type, read_actor
+def _read(type_: str, name: str, state: Optional[Path], project: Optional[Path], whole: Optional[set[str]] = None) -> dict[str, Any]:
+    """The instance view; the values of the keys in `whole` (all: `None`) that it left out for
+    their size are read one at a time."""
+    from telnyx_edge.explorer.client import check_type, read_actor, read_value
 
     check_type(type_)
     target = _target(state, project)
@@ -56,7 +58,12 @@ def _read(type_: str, name: str, state: Optional[Path], project: Optional[Path])
         from telnyx_edge.cli.runtime_cmd import ensure_with_spinner
 
         packages = ensure_with_spinner()
-    return read_actor(target, type_, name, packages)
+    view = read_actor(target, type_, name, packages)
+    view["kv"] = [
+        read_value(target, type_, name, p["key"], packages) if p.get("omitted") and (whole is None or p["key"] in whole) else p
+        for p in view["kv"]
+    ]
+    return view
 
 
 def show(v: Any) -> str:
@@ -94,7 +101,7 @@ def show(v: Any) -> str:
 
 
 def storage_list(type_: str = _TYPE, name: str = _NAME, state: Optional[Path] = _STATE, project: Optional[Path] = _PROJECT, as_json: bool = _JSON) -> None:
-    view = _read(type_, name, state, project)
+    view = _read(type_, name, state, project, whole=None if as_json else set())
     pairs = [{"key": p["key"], "type": p["type"], "value": p["value"]} for p in view["kv"]]
     if as_json:
         console.json_out(pairs)
@@ -102,10 +109,17 @@ def storage_list(type_: str = _TYPE, name: str = _NAME, state: Optional[Path] = 
     if not pairs:
         console.info(f"{console.one_line(type_)} {console.one_line(repr(name))} has no keys.")
         return
-    console.table(["KEY", "TYPE", "VALUE"], [[_cut(p["key"]), p["type"], _cut(show(p["value"]))] for p in pairs])
+    console.table(["KEY", "TYPE", "VALUE"], [[_cut(p["key"]), p["type"], _shown(p)] for p in view["kv"]])
 
 
 LIST_WIDTH = 120
+
+
+def _shown(pair: dict[str, Any]) -> str:
+    if not pair.get("omitted"):
+        return _cut(show(pair["value"]))
+    preview = show(pair["preview"]) if isinstance(pair.get("preview"), str) else ""
+    return f"{preview[:LIST_WIDTH]}… ({pair['bytes']:,} bytes; actors storage get shows it whole)"
 
 
 def _cut(text: str) -> str:
@@ -118,7 +132,7 @@ def _cut(text: str) -> str:
 def storage_get(type_: str = _TYPE, name: str = _NAME, key: str = _KEY, state: Optional[Path] = _STATE, project: Optional[Path] = _PROJECT, as_json: bool = _JSON) -> None:
     from telnyx_edge.errors import AccountError
 
-    view = _read(type_, name, state, project)
+    view = _read(type_, name, state, project, whole={key})
     pair = next((p for p in view["kv"] if p["key"] == key), None)
     if pair is None:
         raise AccountError(f"{type_} {name!r} has no key {key!r}", hint=f"'telnyx-edge actors storage list {type_} NAME' lists its keys.")

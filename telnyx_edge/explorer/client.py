@@ -100,14 +100,31 @@ def read_actor(target: Target, type_: str, name: str, packages_dir: Path | None)
     return _read_files(target.state_dir, type_, name, packages_dir)
 
 
-def _read_files(state_dir: Path, type_: str, name: str, packages_dir: Path | None) -> dict[str, Any]:
+def read_value(target: Target, type_: str, name: str, key: str, packages_dir: Path | None) -> dict[str, Any]:
+    """One KV pair whole ({"key", "type", "value", "bytes"}): a large value the instance view left out."""
+    import httpx
+
+    if target.url is not None:
+        response = httpx.get(f"{target.url}/api/actor/value", params={"type": type_, "name": name, "key": key}, timeout=30)
+        data = response.json()
+        if response.status_code >= 400:
+            _raise_for(response.status_code, data)
+        return dict(data)
+    return _read_files(target.state_dir, type_, name, packages_dir, ("key", {"key": key}))
+
+
+def _read_files(
+    state_dir: Path, type_: str, name: str, packages_dir: Path | None, read: tuple[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     from telnyx_edge.runtime.dataplane import node_binary
     from telnyx_edge.runtime.jsmodule import JS_DIR
 
     args = [node_binary(), str(JS_DIR / "explorer-cli.mjs"), str(state_dir), type_, name]
-    if packages_dir is not None:
-        args.append(str(packages_dir))
-    done = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    args.append(str(packages_dir) if packages_dir is not None else "")
+    if read is not None:
+        args.append(read[0])
+    stdin = json.dumps(read[1]) if read is not None else None
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, input=stdin)
     try:
         data = json.loads(done.stdout)
     except ValueError:

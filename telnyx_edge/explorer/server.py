@@ -72,6 +72,7 @@ class ExplorerServer:
         app.router.add_get("/api/overview", self._overview)
         app.router.add_get("/api/instances", self._instances)
         app.router.add_get("/api/actor", self._actor)
+        app.router.add_get("/api/actor/value", self._value)
         app.router.add_get("/api/actor/table", self._table)
         app.router.add_post("/api/actor/query", self._query)
         app.router.add_post("/api/actor/action", self._action)
@@ -149,6 +150,10 @@ class ExplorerServer:
     async def _actor(self, request: web.Request) -> web.Response:
         q = request.query
         return web.json_response(await self._api.actor(q.get("type", ""), q.get("name", "")))
+
+    async def _value(self, request: web.Request) -> web.Response:
+        q = request.query
+        return web.json_response(await self._api.read(q.get("type", ""), q.get("name", ""), "key", {"key": q.get("key", "")}))
 
     async def _table(self, request: web.Request) -> web.Response:
         q = request.query

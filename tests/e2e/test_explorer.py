@@ -393,7 +393,10 @@ def test_cli_list_cuts_long_values_and_get_shows_them_whole(lab: tuple[ServerPro
     listed = _cli(env, "storage", "list", "Wallet", "long", "-f", str(project))
     assert listed.returncode == 0, listed.stderr
     assert max(len(line) for line in listed.stdout.splitlines()) < 400
-    assert re.search(r"^memo\s+string\s+\"m+… \(100,002 characters; actors storage get shows it whole\)", listed.stdout, re.M)
+    assert re.search(r"^memo\s+string\s+\"m+… \(100,0\d\d bytes; actors storage get shows it whole\)", listed.stdout, re.M)
+    assert _act(explorer, "long", action="put", key="note", value="n" * 1000).json() == {"ok": True}
+    listed = _cli(env, "storage", "list", "Wallet", "long", "-f", str(project))
+    assert re.search(r"^note\s+string\s+\"n+… \(1,002 characters; actors storage get shows it whole\)", listed.stdout, re.M)
     got = _cli(env, "storage", "get", "Wallet", "long", "memo", "-f", str(project))
     assert got.stdout.count("m") >= 100_000
     # The key is quoted in what the CLI says (an empty key read "Stored  in Wallet 'long'").
@@ -440,3 +443,25 @@ def test_numbers_json_allows_but_the_runtime_cannot_carry_are_read_as_javascript
     assert far.returncode == 2 and "time" in far.stderr and "Internal error" not in far.stderr, far.stderr
     assert "value forms" not in far.stderr  # the hint fits the problem
     assert not any("Traceback" in line for line in server.lines)
+
+
+def test_an_actor_larger_than_a_frame_is_shown_without_replacing_the_data_plane(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """Values are up to 2 MiB each: an instance view sending all of them (here 70 MB) exceeded the
+    control channel's 64 MiB frame, which replaced the data plane (every call in flight failed).
+    Large values are listed without their value and read one at a time."""
+    server, explorer, project, env = lab
+    _open(server, "heavy", 1)
+    blob = "z" * (1900 * 1024)
+    for i in range(36):
+        assert _act(explorer, "heavy", action="put", key=f"blob{i:02}", value=blob).json() == {"ok": True}
+    view = _actor(explorer, "heavy")
+    pairs = {p["key"]: p for p in view["kv"]}
+    assert pairs["balance"]["value"] == 1 and not pairs["balance"].get("omitted")
+    big = pairs["blob07"]
+    assert big["omitted"] is True and big["value"] is None and big["type"] == "string" and big["bytes"] > 1900 * 1024
+    one = httpx.get(f"{explorer}/api/actor/value", params={"type": "Wallet", "name": "heavy", "key": "blob07"}, timeout=30)
+    assert one.status_code == 200 and one.json()["value"] == blob
+    got = _cli(env, "storage", "get", "Wallet", "heavy", "blob35", "--json", "-f", str(project))
+    assert got.returncode == 0 and json.loads(got.stdout)["value"] == blob, got.stderr
+    assert not any("Isolate replaced" in line for line in server.lines), server.lines[-5:]
+    assert _state(server, "heavy")["balance"] == 1

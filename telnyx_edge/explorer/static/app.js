@@ -172,7 +172,9 @@ function kvRow(pair) {
     box.addEventListener("input", () => { state.editing.text = box.value; });
     valueCell.append(box);
   } else {
-    valueCell.textContent = cut(show(pair.value));
+    valueCell.textContent = pair.omitted
+      ? `${pair.preview === null ? "" : cut(show(pair.preview)) + " "}(a large value: ${pair.bytes.toLocaleString("en-US")} bytes; Edit loads it whole)`
+      : cut(show(pair.value));
   }
   const actions = el("td", { class: "actions" });
   if (editing) {
@@ -182,11 +184,32 @@ function kvRow(pair) {
     );
   } else {
     actions.append(
-      el("button", { type: "button", class: "edit", onclick: () => { state.editing = { key: pair.key, expect: pair.value, text: visible(JSON.stringify(pair.value)) }; renderKv(); } }, "Edit"),
-      el("button", { type: "button", class: "delete", onclick: () => act({ action: "delete", key: pair.key, expect: pair.value }, () => `Deleted ${label(pair.key)}`) }, "Delete"),
+      el("button", { type: "button", class: "edit", onclick: () => startEdit(pair) }, "Edit"),
+      el("button", { type: "button", class: "delete", onclick: async () => {
+        const whole = await wholePair(pair);
+        if (whole) act({ action: "delete", key: pair.key, expect: whole.value }, () => `Deleted ${label(pair.key)}`);
+      } }, "Delete"),
     );
   }
   return el("tr", { "data-key": pair.key }, el("td", { class: "mono key" }, label(pair.key)), el("td", {}, el("span", { class: "type-tag" }, pair.type)), valueCell, actions);
+}
+
+/** The pair with its value: a large one the instance view left out is read alone. */
+async function wholePair(pair) {
+  if (!pair.omitted) return pair;
+  try {
+    return await api(`/api/actor/value?${new URLSearchParams({ type: state.type, name: state.name, key: pair.key })}`);
+  } catch (err) {
+    say(err.message);
+    return null;
+  }
+}
+
+async function startEdit(pair) {
+  const whole = await wholePair(pair);
+  if (!whole) return;
+  state.editing = { key: pair.key, expect: whole.value, text: visible(JSON.stringify(whole.value)) };
+  renderKv();
 }
 
 /** The KV rows from the last read: Edit and Cancel show at once, even with the runtime gone. */

@@ -7,7 +7,7 @@
 
 import fs from "node:fs";
 import { actorFile } from "./actordb.mjs";
-import { decodeKey } from "./keys.mjs";
+import { decodeKey, encodeKey } from "./keys.mjs";
 import { decodeValue } from "./codec.mjs";
 import { requirePackage } from "./packages.mjs";
 import { toTyped, typeName } from "./explorer-values.mjs";
@@ -16,6 +16,12 @@ import { NAMES as N } from "./errors.mjs";
 
 const MAX_KEYS = 1000;
 const MAX_ROWS = 500;
+// An instance view carries values up to these sizes (encoded bytes); a larger one is listed with
+// its type, size and a preview, and read alone (`key`): 1,000 values of up to 2 MiB would pass
+// the control channel's 64 MiB frame.
+const VALUE_INLINE = 64 * 1024;
+const VIEW_BUDGET = 8 * 1024 * 1024;
+const PREVIEW = 500;
 const USER_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_\\_telnyx\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name";
 
 let Database = null;
@@ -52,20 +58,13 @@ function instance(db, args) {
   const prefix = typeof args.prefix === "string" ? args.prefix : "";
   const rows = db.prepare("SELECT key, value FROM __telnyx_kv ORDER BY key LIMIT ?").raw().all(MAX_KEYS + 1);
   const kv = [];
+  let budget = VIEW_BUDGET;
   for (const [k, v] of rows.slice(0, MAX_KEYS)) {
     const key = decodeKey(k);
     if (prefix && !key.startsWith(prefix)) continue;
-    let value;
-    let type;
-    try {
-      const decoded = decodeValue(v);
-      value = toTyped(decoded);
-      type = typeName(decoded);
-    } catch (err) {
-      value = null;
-      type = `undecodable (${err?.message ?? err})`;
-    }
-    kv.push({ key, type, value, bytes: v.length });
+    const inline = v.length <= VALUE_INLINE && v.length <= budget;
+    if (inline) budget -= v.length;
+    kv.push(pair(key, v, inline));
   }
   const tables = db.prepare(USER_TABLES).pluck().all().map((t) => ({
     name: t,
@@ -77,6 +76,33 @@ function instance(db, args) {
     ? { alarm_ms: meta.alarm_ms, fire_ms: meta.alarm_fire_ms, retries: meta.alarm_retries }
     : null;
   return { kv, kv_truncated: rows.length > MAX_KEYS, tables, alarm };
+}
+
+/** One KV pair as typed JSON; not `inline`: the value left out (`omitted`), a string previewed. */
+function pair(key, v, inline = true) {
+  let value;
+  let type;
+  try {
+    const decoded = decodeValue(v);
+    type = typeName(decoded);
+    if (!inline) {
+      const preview = typeof decoded === "string" ? decoded.slice(0, PREVIEW) : null;
+      return { key, type, value: null, bytes: v.length, omitted: true, preview };
+    }
+    value = toTyped(decoded);
+  } catch (err) {
+    value = null;
+    type = `undecodable (${err?.message ?? err})`;
+  }
+  return { key, type, value, bytes: v.length };
+}
+
+/** One KV pair, whole (a value the instance view left out). */
+function key(db, args) {
+  if (typeof args.key !== "string") throw new CallError("BadRequest", "\"key\" must be a string");
+  const row = db.prepare("SELECT value FROM __telnyx_kv WHERE key = ?").pluck().get(encodeKey(args.key));
+  if (row === undefined) throw new CallError("NotFound", `no key ${JSON.stringify(args.key)}`);
+  return pair(args.key, row);
 }
 
 function table(db, args) {
@@ -130,7 +156,7 @@ function query(db, args) {
   }
 }
 
-const READS = { instance, table, query };
+const READS = { instance, key, table, query };
 
 /** Answer one explorer read: `what` names it, `args` its arguments (with `state_dir`). */
 export function explorerRead(type, name, what, args) {
