@@ -465,3 +465,19 @@ def test_an_actor_larger_than_a_frame_is_shown_without_replacing_the_data_plane(
     assert got.returncode == 0 and json.loads(got.stdout)["value"] == blob, got.stderr
     assert not any("Isolate replaced" in line for line in server.lines), server.lines[-5:]
     assert _state(server, "heavy")["balance"] == 1
+
+
+def test_a_table_page_of_large_rows_is_cut_to_fit(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """500 rows of 200 kB (the largest page the API gives) passed the 64 MiB frame and replaced
+    the data plane: a cell past 4,096 characters (or bytes) is cut, saying how long it is."""
+    server, explorer, _, _ = lab
+    _open(server, "rows", 1)
+    sql = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 400) "
+           "INSERT INTO ledger (amount, note) SELECT x, printf('%.*c', 200000, 'y') FROM c")
+    assert _act(explorer, "rows", action="sql", sql=sql).json()["rows_written"] == 400
+    page = httpx.get(f"{explorer}/api/actor/table", params={"type": "Wallet", "name": "rows", "table": "ledger", "limit": 500}, timeout=60)
+    assert page.status_code == 200, page.text
+    rows = page.json()["rows"]
+    assert len(rows) == 401 and rows[1][2] == "y" * 4096 + "… (200,000 characters)"
+    assert not any("Isolate replaced" in line for line in server.lines)
+    assert _state(server, "rows")["balance"] == 1

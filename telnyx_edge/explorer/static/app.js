@@ -71,7 +71,7 @@ function show(v) {
     case "BigInt": return `${v.value}n`;
     case "Map": return `Map(${v.entries.length}) {${v.entries.map(([k, x]) => `${show(k)} => ${show(x)}`).join(", ")}}`;
     case "Set": return `Set(${v.values.length}) {${v.values.map(show).join(", ")}}`;
-    case "bytes": return `${v.view ?? "bytes"} (${atob(v.base64).length} bytes) ${v.base64.slice(0, 64)}${v.base64.length > 64 ? "…" : ""}`;
+    case "bytes": return `${v.view ?? "bytes"} (${(v.length ?? atob(v.base64).length).toLocaleString("en-US")} bytes) ${v.base64.slice(0, 64)}${v.base64.length > 64 ? "…" : ""}`;
     case "number": return v.value;
     case "undefined": return "undefined";
     case "RegExp": return visible(`/${v.source}/${v.flags}`);

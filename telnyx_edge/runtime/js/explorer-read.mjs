@@ -44,10 +44,17 @@ function withDb(stateDir, type, name, fn) {
   }
 }
 
-/** SQL column values as JSON: bigint beyond 2^53 as a string, blobs as base64. */
+const MAX_CELL = 4096; // characters of a text cell, bytes of a blob: 500 rows must fit a frame
+
+/** SQL column values as JSON: bigint beyond 2^53 as a string, blobs as base64; a long text or
+ * blob cut to MAX_CELL, saying how long it is (a page of rows is for looking, not for copying). */
 function cell(v) {
   if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (v instanceof Uint8Array) return { type: "bytes", base64: Buffer.from(v).toString("base64") };
+  if (v instanceof Uint8Array) {
+    if (v.length <= MAX_CELL) return { type: "bytes", base64: Buffer.from(v).toString("base64") };
+    return { type: "bytes", base64: Buffer.from(v.subarray(0, MAX_CELL)).toString("base64"), truncated: true, length: v.length };
+  }
+  if (typeof v === "string" && v.length > MAX_CELL) return `${v.slice(0, MAX_CELL)}… (${v.length.toLocaleString("en-US")} characters)`;
   return v;
 }
 
