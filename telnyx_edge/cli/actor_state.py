@@ -46,6 +46,15 @@ def _target(state: Optional[Path], project: Optional[Path]) -> Any:
     return locate(settings.get().home, _state_dir(state, project))
 
 
+def _packages(target: Any) -> Optional[Path]:
+    """The runtime's Node packages, to read the state files when no runtime runs."""
+    if target.url is not None:
+        return None
+    from telnyx_edge.cli.runtime_cmd import ensure_with_spinner
+
+    return ensure_with_spinner()
+
+
 def _read(type_: str, name: str, state: Optional[Path], project: Optional[Path], whole: Optional[set[str]] = None) -> dict[str, Any]:
     """The instance view; the values of the keys in `whole` (all: `None`) that it left out for
     their size are read one at a time."""
@@ -53,11 +62,7 @@ def _read(type_: str, name: str, state: Optional[Path], project: Optional[Path],
 
     check_type(type_)
     target = _target(state, project)
-    packages = None
-    if target.url is None:
-        from telnyx_edge.cli.runtime_cmd import ensure_with_spinner
-
-        packages = ensure_with_spinner()
+    packages = _packages(target)
     view = read_actor(target, type_, name, packages)
     view["kv"] = [
         read_value(target, type_, name, p["key"], packages) if p.get("omitted") and (whole is None or p["key"] in whole) else p
@@ -103,6 +108,8 @@ def show(v: Any) -> str:
 def storage_list(type_: str = _TYPE, name: str = _NAME, state: Optional[Path] = _STATE, project: Optional[Path] = _PROJECT, as_json: bool = _JSON) -> None:
     view = _read(type_, name, state, project, whole=None if as_json else set())
     pairs = [{"key": p["key"], "type": p["type"], "value": p["value"]} for p in view["kv"]]
+    if view.get("kv_truncated"):
+        console.warning("only the first 1,000 keys are listed (in key order); 'actors storage get TYPE NAME KEY' reads any key")
     if as_json:
         console.json_out(pairs)
         return
@@ -130,12 +137,11 @@ def _cut(text: str) -> str:
 
 
 def storage_get(type_: str = _TYPE, name: str = _NAME, key: str = _KEY, state: Optional[Path] = _STATE, project: Optional[Path] = _PROJECT, as_json: bool = _JSON) -> None:
-    from telnyx_edge.errors import AccountError
+    from telnyx_edge.explorer.client import check_type, read_value
 
-    view = _read(type_, name, state, project, whole={key})
-    pair = next((p for p in view["kv"] if p["key"] == key), None)
-    if pair is None:
-        raise AccountError(f"{type_} {name!r} has no key {key!r}", hint=f"'telnyx-edge actors storage list {type_} NAME' lists its keys.")
+    check_type(type_)
+    target = _target(state, project)
+    pair = read_value(target, type_, name, key, _packages(target))
     if as_json:
         console.json_out({"key": key, "type": pair["type"], "value": pair["value"]})
         return

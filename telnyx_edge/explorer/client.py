@@ -107,6 +107,8 @@ def read_value(target: Target, type_: str, name: str, key: str, packages_dir: Pa
     if target.url is not None:
         response = httpx.get(f"{target.url}/api/actor/value", params={"type": type_, "name": name, "key": key}, timeout=30)
         data = response.json()
+        if response.status_code == 404 and str(data.get("message", "")).startswith("no key"):
+            raise AccountError(f"{type_} {name!r} has no key {key!r}", hint=f"'telnyx-edge actors storage list {type_} NAME' lists its keys.")
         if response.status_code >= 400:
             _raise_for(response.status_code, data)
         return dict(data)
@@ -130,6 +132,8 @@ def _read_files(
     except ValueError:
         raise RuntimeStartError(f"reading {type_} {name!r} failed: {done.stderr.strip()[:500]}") from None
     if done.returncode != 0:
+        if data.get("error") == "NotFound" and read is not None and read[0] == "key" and str(data.get("message", "")).startswith("no key"):
+            raise AccountError(f"{type_} {name!r} has no key {read[1]['key']!r}", hint=f"'telnyx-edge actors storage list {type_} NAME' lists its keys.")
         if data.get("error") == "NotFound":
             raise AccountError(f"{type_} {name!r} has no stored state in {state_dir}", hint="Check the name: 'telnyx-edge actors instances TYPE' lists them.")
         raise RuntimeStartError(f"reading {type_} {name!r} failed: {data.get('message')}")

@@ -481,3 +481,22 @@ def test_a_table_page_of_large_rows_is_cut_to_fit(lab: tuple[ServerProcess, str,
     assert len(rows) == 401 and rows[1][2] == "y" * 4096 + "… (200,000 characters)"
     assert not any("Isolate replaced" in line for line in server.lines)
     assert _state(server, "rows")["balance"] == 1
+
+
+def test_past_the_first_1000_keys(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """The instance view holds the first 1,000 keys: `storage get` of a later key said it did not
+    exist (exit 7), and `storage list` left the rest out without a word."""
+    server, explorer, project, env = lab
+    _open(server, "many", 1)
+    with httpx.Client(timeout=30) as client:
+        for i in range(1000):
+            r = client.post(f"{explorer}/api/actor/action", json={"type": "Wallet", "name": "many", "action": "put", "key": f"k{i:04}", "value": i})
+            assert r.status_code == 200, r.text
+    assert _actor(explorer, "many")["kv_truncated"] is True
+    got = _cli(env, "storage", "get", "Wallet", "many", "tags", "--json", "-f", str(project))  # after k0000..k0999
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["type"] == "Map"
+    missing = _cli(env, "storage", "get", "Wallet", "many", "nope", "-f", str(project))
+    assert missing.returncode == 7 and "has no key 'nope'" in missing.stderr, missing.stderr
+    listed = _cli(env, "storage", "list", "Wallet", "many", "-f", str(project))
+    assert listed.returncode == 0 and "only the first 1,000 keys" in listed.stderr, listed.stderr

@@ -98,6 +98,10 @@ def test_explorer_page_reads_edits_and_fires(tmp_path: Path, node_modules: Path)
                 page.locator("#kv tr[data-key='memo'] button.edit").click()
                 assert len(page.locator("textarea[data-edit='memo']").input_value()) == 100_002
                 page.locator("#kv tr[data-key='memo'] button", has_text="Cancel").click()
+                # A query cut at its row cap says so.
+                page.fill("#query", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c")
+                page.click("#query-form button[type='submit']")
+                sync_api.expect(page.locator("#query-result")).to_contain_text("The first 500 rows")
 
                 # The runtime stops while the page is open: the page says so in words (the
                 # browser logs each refused connection from here on: not the page's errors).

@@ -257,6 +257,7 @@ async function loadActor() {
   if (!state.name) return;
   const a = await api(`/api/actor?${new URLSearchParams({ type: state.type, name: state.name })}`);
   state.kv = a.kv;
+  $("#kv-note").textContent = a.kv_truncated ? "Only the first 1,000 keys (in key order) are shown; Add / replace works on any key." : "";
   if (!state.editing || !document.querySelector("#kv textarea")) renderKv();
   const alarm = $("#alarm");
   alarm.textContent = a.alarm
@@ -312,6 +313,7 @@ function wire() {
     try {
       const r = await api("/api/actor/query", { type: state.type, name: state.name, sql: $("#query").value });
       renderTable($("#query-result"), r.columns, r.rows);
+      if (r.truncated) $("#query-result").prepend(el("p", { class: "muted" }, `The first ${r.rows.length} rows (add a LIMIT or a WHERE for others).`));
     } catch (err) {
       $("#query-result").replaceChildren(el("p", { class: "outcome-bad" }, err.message));
     }
