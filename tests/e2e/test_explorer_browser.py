@@ -92,6 +92,7 @@ def test_explorer_page_reads_edits_and_fires(tmp_path: Path, node_modules: Path)
                 # channel's frame): a preview, and Edit reads it whole.
                 memo = page.locator("#kv tr[data-key='memo'] td.value")
                 sync_api.expect(memo).to_contain_text("bytes; Edit loads it whole)")
+                assert memo.inner_text().startswith('"mmm') and "Edit shows it whole" not in memo.inner_text()
                 assert len(memo.inner_text()) < 650
                 spoof = page.locator("#instances tbody tr", has_text="spoof-")
                 sync_api.expect(spoof.locator("td").first).to_have_text("spoof-\\u202Eevil\\u001B", timeout=15_000)

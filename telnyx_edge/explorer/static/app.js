@@ -173,7 +173,7 @@ function kvRow(pair) {
     valueCell.append(box);
   } else {
     valueCell.textContent = pair.omitted
-      ? `${pair.preview === null ? "" : cut(show(pair.preview)) + " "}(a large value: ${pair.bytes.toLocaleString("en-US")} bytes; Edit loads it whole)`
+      ? `${pair.preview === null ? "" : show(pair.preview).slice(0, SHOWN) + "… "}(a large value: ${pair.bytes.toLocaleString("en-US")} bytes; Edit loads it whole)`
       : cut(show(pair.value));
   }
   const actions = el("td", { class: "actions" });
