@@ -46,17 +46,29 @@ def _target(state: Optional[Path], project: Optional[Path]) -> Any:
     return locate(settings.get().home, _state_dir(state, project))
 
 
-def _read(type_: str, name: str, state: Optional[Path], project: Optional[Path]) -> dict[str, Any]:
-    from telnyx_edge.explorer.client import check_type, read_actor
+def _packages(target: Any) -> Optional[Path]:
+    """The runtime's Node packages, to read the state files when no runtime runs."""
+    if target.url is not None:
+        return None
+    from telnyx_edge.cli.runtime_cmd import ensure_with_spinner
+
+    return ensure_with_spinner()
+
+
+def _read(type_: str, name: str, state: Optional[Path], project: Optional[Path], whole: Optional[set[str]] = None) -> dict[str, Any]:
+    """The instance view; the values of the keys in `whole` (all: `None`) that it left out for
+    their size are read one at a time."""
+    from telnyx_edge.explorer.client import check_type, read_actor, read_value
 
     check_type(type_)
     target = _target(state, project)
-    packages = None
-    if target.url is None:
-        from telnyx_edge.cli.runtime_cmd import ensure_with_spinner
-
-        packages = ensure_with_spinner()
-    return read_actor(target, type_, name, packages)
+    packages = _packages(target)
+    view = read_actor(target, type_, name, packages)
+    view["kv"] = [
+        read_value(target, type_, name, p["key"], packages) if p.get("omitted") and (whole is None or p["key"] in whole) else p
+        for p in view["kv"]
+    ]
+    return view
 
 
 def show(v: Any) -> str:
@@ -94,24 +106,42 @@ def show(v: Any) -> str:
 
 
 def storage_list(type_: str = _TYPE, name: str = _NAME, state: Optional[Path] = _STATE, project: Optional[Path] = _PROJECT, as_json: bool = _JSON) -> None:
-    view = _read(type_, name, state, project)
+    view = _read(type_, name, state, project, whole=None if as_json else set())
     pairs = [{"key": p["key"], "type": p["type"], "value": p["value"]} for p in view["kv"]]
+    if view.get("kv_truncated"):
+        console.warning("only the first 1,000 keys are listed (in key order); 'actors storage get TYPE NAME KEY' reads any key")
     if as_json:
         console.json_out(pairs)
         return
     if not pairs:
         console.info(f"{console.one_line(type_)} {console.one_line(repr(name))} has no keys.")
         return
-    console.table(["KEY", "TYPE", "VALUE"], [[p["key"], p["type"], show(p["value"])] for p in pairs])
+    console.table(["KEY", "TYPE", "VALUE"], [[_cut(p["key"]), p["type"], _shown(p)] for p in view["kv"]])
+
+
+LIST_WIDTH = 120
+
+
+def _shown(pair: dict[str, Any]) -> str:
+    if not pair.get("omitted"):
+        return _cut(show(pair["value"]))
+    preview = show(pair["preview"]) if isinstance(pair.get("preview"), str) else ""
+    return f"{preview[:LIST_WIDTH]}… ({pair['bytes']:,} bytes; actors storage get shows it whole)"
+
+
+def _cut(text: str) -> str:
+    """One cell of `storage list`: a long value would widen every row of the table to its length."""
+    if len(text) <= LIST_WIDTH:
+        return text
+    return f"{text[:LIST_WIDTH]}… ({len(text):,} characters; actors storage get shows it whole)"
 
 
 def storage_get(type_: str = _TYPE, name: str = _NAME, key: str = _KEY, state: Optional[Path] = _STATE, project: Optional[Path] = _PROJECT, as_json: bool = _JSON) -> None:
-    from telnyx_edge.errors import AccountError
+    from telnyx_edge.explorer.client import check_type, read_value
 
-    view = _read(type_, name, state, project)
-    pair = next((p for p in view["kv"] if p["key"] == key), None)
-    if pair is None:
-        raise AccountError(f"{type_} {name!r} has no key {key!r}", hint=f"'telnyx-edge actors storage list {type_} NAME' lists its keys.")
+    check_type(type_)
+    target = _target(state, project)
+    pair = read_value(target, type_, name, key, _packages(target))
     if as_json:
         console.json_out({"key": key, "type": pair["type"], "value": pair["value"]})
         return
@@ -136,7 +166,7 @@ def storage_put(
     if expect is not None:
         body["expect"] = parse_value(expect, "--expect")
     _act(type_, name, state, project, body)
-    console.success(f"Stored {console.one_line(key)} in {console.one_line(type_)} {console.one_line(repr(name))}")
+    console.success(f"Stored {console.one_line(repr(key))} in {console.one_line(type_)} {console.one_line(repr(name))}")
 
 
 def storage_delete(type_: str = _TYPE, name: str = _NAME, key: str = _KEY, expect: Optional[str] = _EXPECT, state: Optional[Path] = _STATE, project: Optional[Path] = _PROJECT) -> None:
@@ -147,7 +177,7 @@ def storage_delete(type_: str = _TYPE, name: str = _NAME, key: str = _KEY, expec
         body["expect"] = parse_value(expect, "--expect")
     out = _act(type_, name, state, project, body)
     verb = "Deleted" if out.get("existed") else "No such key (nothing to delete):"
-    console.success(f"{verb} {console.one_line(key)} in {console.one_line(type_)} {console.one_line(repr(name))}")
+    console.success(f"{verb} {console.one_line(repr(key))} in {console.one_line(type_)} {console.one_line(repr(name))}")
 
 
 def alarm_get(type_: str = _TYPE, name: str = _NAME, state: Optional[Path] = _STATE, project: Optional[Path] = _PROJECT, as_json: bool = _JSON) -> None:

@@ -42,7 +42,8 @@ def _state_dir(state: Optional[Path], project: Optional[Path]) -> Path:
 
 
 def _ms(value: int | None) -> str:
-    return "-" if value is None else console.timestamp(value)
+    """A time, or "-" for none (0: the index has no report of it yet, never 1970)."""
+    return "-" if not value else console.timestamp(value)
 
 
 _STATE = typer.Option(None, "--state", parser=path_value, help="Read this state directory (default: the account's, used by serve).")

@@ -10,6 +10,7 @@ lines in `report_usage` (called from `cli.app.main`). Nowhere else.
 
 from __future__ import annotations
 
+import re
 import traceback
 from typing import Any
 
@@ -85,7 +86,12 @@ def report_usage(message: str, command_path: str | None) -> int:
     """A usage error of the argument parser (unknown flag, bad value, missing argument) in our
     format; returns the usage exit code."""
     where = f"{command_path} -h" if command_path else "telnyx-edge -h"
-    console.error(message.rstrip("."), hint=f"Run '{where}' to see the flags and arguments it takes.")
+    hint = f"Run '{where}' to see the flags and arguments it takes."
+    negative = re.match(r"No such option: (-(?:\d|\.\d))", message)
+    if negative:
+        # A negative number as an argument (`storage put T N KEY -5`) reads as a flag.
+        hint = f"A value that starts with '-' goes after '--', once the flags are given: ... -- {negative.group(1)}"
+    console.error(message.rstrip("."), hint=hint)
     return UsageError.exit_code
 
 

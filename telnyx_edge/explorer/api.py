@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 TYPE_RE = re.compile(r"^[A-Za-z_$][\w$]{0,127}$")
 MAX_NAME = 2048
 RECENT_CALLS = 25
+QUERY_BUDGET_S = 10.0  # the query box's time budget: past it, its process is killed
 TAIL_BYTES = 256 * 1024
 ACTIONS = frozenset({"put", "delete", "sql", "alarm_set", "alarm_delete", "alarm_fire", "evict"})
 
@@ -32,7 +33,7 @@ ACTIONS = frozenset({"put", "delete", "sql", "alarm_set", "alarm_delete", "alarm
 _STATUS = {
     "NotFound": 404, "ActorTypeNotFoundError": 404, "FunctionNotFound": 404,
     "BadRequest": 400, "CodecError": 400, "ReadOnly": 400, "SqlError": 400, "TypeError": 400, "RangeError": 400,
-    "ActorMethodTimeoutError": 504, "ActorIsolateCrashedError": 503,
+    "ActorMethodTimeoutError": 504, "ActorIsolateCrashedError": 503, "QueryTimeout": 504,
 }
 
 
@@ -125,6 +126,39 @@ class ExplorerApi:
             )
         except CallError as exc:
             raise from_call_error(exc) from None
+
+    async def query(self, type_: str, name: str, args: dict[str, Any]) -> Any:
+        """The query box, in a Node process of its own (explorer-cli.mjs), not in the data plane
+        that serves every call: a query past its budget (a cross join, an endless recursive
+        CTE) is killed with its process, and nothing else waits for it."""
+        import asyncio
+        import json
+
+        from telnyx_edge.runtime.dataplane import node_binary
+        from telnyx_edge.runtime.jsmodule import JS_DIR
+
+        proc = await asyncio.create_subprocess_exec(
+            node_binary(), str(JS_DIR / "explorer-cli.mjs"), str(self._core.state_dir), check_type(type_),
+            check_name(name), str(self._core.packages_dir), "query",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(json.dumps(args).encode()), QUERY_BUDGET_S)
+        except asyncio.TimeoutError:
+            raise ExplorerError(
+                504, "QueryTimeout",
+                f"the query ran past its {QUERY_BUDGET_S:g} s budget and was stopped; narrow it (a WHERE, a LIMIT)",
+            ) from None
+        finally:
+            if proc.returncode is None:
+                proc.kill()  # past its budget, or the explorer is stopping
+        try:
+            data = json.loads(out)
+        except ValueError:
+            raise ExplorerError(500, "QueryFailed", err.decode(errors="replace").strip()[:500] or "the query's process failed") from None
+        if proc.returncode != 0:
+            raise ExplorerError(_STATUS.get(data.get("error"), 500), str(data.get("error")), str(data.get("message")))
+        return data
 
     async def actor(self, type_: str, name: str) -> dict[str, Any]:
         try:

@@ -58,7 +58,9 @@ def _raise_for(status: int, data: Any) -> None:
     if status == 404:
         raise AccountError(message, hint="Check the type and name: 'telnyx-edge actors instances TYPE' lists them.")
     if status < 500:
-        raise UsageError(message, hint="See docs/explorer.md for the value forms (typed JSON).")
+        codec = isinstance(data, dict) and data.get("error") == "CodecError"
+        hint = "See docs/explorer.md for the value forms (typed JSON)." if codec else "See docs/explorer.md (From the command line)."
+        raise UsageError(message, hint=hint)
     raise RuntimeStartError(f"the runtime could not do it: {message}")
 
 
@@ -71,7 +73,12 @@ def _post(target: Target, path: str, body: dict[str, Any]) -> Any:
         response = httpx.post(f"{target.url}{path}", json=body, timeout=120)
     except httpx.HTTPError as exc:
         raise RuntimeStartError(f"the runtime's explorer at {target.url} did not answer: {exc}") from exc
-    data = response.json()
+    try:
+        data = response.json()
+    except ValueError:
+        raise RuntimeStartError(
+            f"the runtime's explorer answered {response.status_code} without JSON: {response.text.strip()[:200]}"
+        ) from None
     if response.status_code >= 400:
         _raise_for(response.status_code, data)
     return data
@@ -93,19 +100,40 @@ def read_actor(target: Target, type_: str, name: str, packages_dir: Path | None)
     return _read_files(target.state_dir, type_, name, packages_dir)
 
 
-def _read_files(state_dir: Path, type_: str, name: str, packages_dir: Path | None) -> dict[str, Any]:
+def read_value(target: Target, type_: str, name: str, key: str, packages_dir: Path | None) -> dict[str, Any]:
+    """One KV pair whole ({"key", "type", "value", "bytes"}): a large value the instance view left out."""
+    import httpx
+
+    if target.url is not None:
+        response = httpx.get(f"{target.url}/api/actor/value", params={"type": type_, "name": name, "key": key}, timeout=30)
+        data = response.json()
+        if response.status_code == 404 and str(data.get("message", "")).startswith("no key"):
+            raise AccountError(f"{type_} {name!r} has no key {key!r}", hint=f"'telnyx-edge actors storage list {type_} NAME' lists its keys.")
+        if response.status_code >= 400:
+            _raise_for(response.status_code, data)
+        return dict(data)
+    return _read_files(target.state_dir, type_, name, packages_dir, ("key", {"key": key}))
+
+
+def _read_files(
+    state_dir: Path, type_: str, name: str, packages_dir: Path | None, read: tuple[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     from telnyx_edge.runtime.dataplane import node_binary
     from telnyx_edge.runtime.jsmodule import JS_DIR
 
     args = [node_binary(), str(JS_DIR / "explorer-cli.mjs"), str(state_dir), type_, name]
-    if packages_dir is not None:
-        args.append(str(packages_dir))
-    done = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    args.append(str(packages_dir) if packages_dir is not None else "")
+    if read is not None:
+        args.append(read[0])
+    stdin = json.dumps(read[1]) if read is not None else None
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, input=stdin)
     try:
         data = json.loads(done.stdout)
     except ValueError:
         raise RuntimeStartError(f"reading {type_} {name!r} failed: {done.stderr.strip()[:500]}") from None
     if done.returncode != 0:
+        if data.get("error") == "NotFound" and read is not None and read[0] == "key" and str(data.get("message", "")).startswith("no key"):
+            raise AccountError(f"{type_} {name!r} has no key {read[1]['key']!r}", hint=f"'telnyx-edge actors storage list {type_} NAME' lists its keys.")
         if data.get("error") == "NotFound":
             raise AccountError(f"{type_} {name!r} has no stored state in {state_dir}", hint="Check the name: 'telnyx-edge actors instances TYPE' lists them.")
         raise RuntimeStartError(f"reading {type_} {name!r} failed: {data.get('message')}")
@@ -126,10 +154,24 @@ def action(target: Target, type_: str, name: str, body: dict[str, Any]) -> dict[
 
 def parse_value(raw: str, what: str) -> Any:
     """A value typed on the command line: JSON, in the explorer's typed form."""
+    def not_json(text: str) -> Any:
+        # Python reads NaN, Infinity and 1e999 (infinite): none is JSON, and none could be sent.
+        constant = text if text in ("NaN", "Infinity", "-Infinity") else ("-Infinity" if text.startswith("-") else "Infinity")
+        raise UsageError(
+            f"{what} is not JSON ({text} is not a JSON number)",
+            hint=f'Write it typed: {{"type": "number", "value": "{constant}"}} (docs/explorer.md).',
+        )
+
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=not_json, parse_float=lambda text: _finite(text, not_json))
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"{what} is not JSON ({exc.msg} at character {exc.pos})",
             hint='Quote strings as JSON (\'"text"\'); dates as {"type":"Date","value":"2026-01-01T00:00:00Z"} (docs/explorer.md).',
         ) from None
+
+
+
+def _finite(text: str, refuse: Any) -> float:
+    value = float(text)
+    return refuse(text) if value in (float("inf"), float("-inf")) else value

@@ -72,6 +72,7 @@ class ExplorerServer:
         app.router.add_get("/api/overview", self._overview)
         app.router.add_get("/api/instances", self._instances)
         app.router.add_get("/api/actor", self._actor)
+        app.router.add_get("/api/actor/value", self._value)
         app.router.add_get("/api/actor/table", self._table)
         app.router.add_post("/api/actor/query", self._query)
         app.router.add_post("/api/actor/action", self._action)
@@ -150,6 +151,10 @@ class ExplorerServer:
         q = request.query
         return web.json_response(await self._api.actor(q.get("type", ""), q.get("name", "")))
 
+    async def _value(self, request: web.Request) -> web.Response:
+        q = request.query
+        return web.json_response(await self._api.read(q.get("type", ""), q.get("name", ""), "key", {"key": q.get("key", "")}))
+
     async def _table(self, request: web.Request) -> web.Response:
         q = request.query
         args = {
@@ -161,7 +166,7 @@ class ExplorerServer:
     async def _query(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
         args = {"sql": body.get("sql"), "params": body.get("params", [])}
-        return web.json_response(await self._api.read(body.get("type", ""), body.get("name", ""), "query", args))
+        return web.json_response(await self._api.query(body.get("type", ""), body.get("name", ""), args))
 
     async def _action(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
@@ -175,10 +180,24 @@ def _int(raw: str, what: str, low: int, high: int) -> int:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
+    import json
+
+    def not_json(constant: str) -> Any:
+        raise ExplorerError(
+            400, "BadRequest", f'{constant} is not JSON: send it typed, {{"type": "number", "value": "{constant}"}}'
+        )
+
     try:
-        body = await request.json()
+        # Numbers as the page's JSON.parse reads them: a whole number past 2^53 is a double (the
+        # control channel carries 64 bits at most); NaN and Infinity are not JSON.
+        body = json.loads(await request.text(), parse_int=_js_int, parse_constant=not_json)
     except (ValueError, UnicodeDecodeError):
         raise ExplorerError(400, "BadRequest", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ExplorerError(400, "BadRequest", "the body must be a JSON object")
     return body
+
+
+def _js_int(text: str) -> int | float:
+    value = int(text)
+    return value if abs(value) <= 2**53 else float(text)

@@ -77,10 +77,12 @@ class InstanceRow:
     alarm_fire_ms: int | None
 
 
-def read_actor_file(path: Path) -> InstanceRow | None:
-    """Open one actor database (read-write, so WAL recovery can run) and describe it."""
+def read_actor_file(path: Path, read_only: bool = False) -> InstanceRow | None:
+    """Open one actor database and describe it: read-write so WAL recovery can run (at start),
+    or read-only beside a running activation (`read_only`)."""
     try:
-        with closing(sqlite3.connect(path, timeout=5)) as conn:
+        target = f"file:{quote(str(path.resolve()))}?mode=ro" if read_only else str(path)
+        with closing(sqlite3.connect(target, uri=read_only, timeout=5)) as conn:
             meta = conn.execute("SELECT type, name, alarm_fire_ms FROM __telnyx_meta WHERE id = 1").fetchone()
             if meta is None:
                 return None
@@ -91,11 +93,15 @@ def read_actor_file(path: Path) -> InstanceRow | None:
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
                 "AND name NOT LIKE '\\_\\_telnyx\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
             ).fetchone()[0]
-    except sqlite3.Error:
+        # With WAL, a commit writes the -wal file; the database file changes at checkpoints.
+        files = [p.stat() for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+    except (sqlite3.Error, OSError):
         return None
-    size = sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+    if not files:
+        return None
     return InstanceRow(
-        meta[0], decode_name(meta[1]), int(path.stat().st_mtime * 1000), keys, value_bytes, tables, size, meta[2]
+        meta[0], decode_name(meta[1]), int(max(f.st_mtime for f in files) * 1000), keys, value_bytes, tables,
+        sum(f.st_size for f in files), meta[2],
     )
 
 
@@ -216,21 +222,42 @@ class ActorIndex:
 
 
 def list_instances(state_dir: Path, type_: str, limit: int | None = None) -> list[InstanceRow]:
-    """Instances of `type_` under `state_dir`, newest activity first (read-only; a runtime may run)."""
+    """Instances of `type_` under `state_dir`, newest activity first (read-only; a runtime may run).
+
+    The index learns an activation's figures from its usage report (every few seconds while in
+    use): an instance created since is read from its own file, so it is listed at once and with
+    its real figures, not as the empty row its alarm put in the index (keys 0, activity 0)."""
     path = state_dir / INDEX_FILE
     if not path.is_file():
         # No runtime has run here since the files were written (a migration, a copy): read them.
         found = [r for r in map(read_actor_file, actor_files(state_dir)) if r is not None and r.type == type_]
-        found.sort(key=lambda r: (-r.last_activity_ms, r.name))
-        return found[:limit] if limit is not None else found
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True, timeout=5)) as conn:
-        sql = "SELECT * FROM instances WHERE type = ? ORDER BY last_activity_ms DESC, name"
-        params: tuple[Any, ...] = (type_,)
-        if limit is not None:
-            sql += " LIMIT ?"
-            params += (limit,)
-        return [
-            InstanceRow(r[0], decode_name(r[1]), r[2], r[3], r[4], r[5], r[6], r[7])
-            for r in conn.execute(sql, params)
-        ]
+    else:
+        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True, timeout=5)) as conn:
+            indexed = [
+                InstanceRow(r[0], decode_name(r[1]), r[2], r[3], r[4], r[5], r[6], r[7])
+                for r in conn.execute("SELECT * FROM instances WHERE type = ?", (type_,))
+            ]
+        found = _with_unreported(state_dir, type_, indexed)
+    found.sort(key=lambda r: (-r.last_activity_ms, r.name))
+    return found[:limit] if limit is not None else found
+
+
+def _with_unreported(state_dir: Path, type_: str, indexed: list[InstanceRow]) -> list[InstanceRow]:
+    """`indexed`, with rows never reported (activity 0) and files the index lacks read from the files."""
+    by_file = {actor_file(state_dir, type_, r.name).name: r for r in indexed}
+    out = [r for r in indexed if r.last_activity_ms != 0]
+    folder = state_dir / ACTORS_DIR / type_
+    on_disk = {p.name: p for p in folder.glob("*.sqlite")} if folder.is_dir() else {}
+    for file_name, file in on_disk.items():
+        row = by_file.get(file_name)
+        if row is not None and row.last_activity_ms != 0:
+            continue
+        read = read_actor_file(file, read_only=True)
+        if read is not None and read.type == type_:
+            out.append(read)
+        elif row is not None:
+            out.append(row)
+    # A row whose file is gone (or not yet written) is kept as the index has it.
+    out.extend(r for name, r in by_file.items() if r.last_activity_ms == 0 and name not in on_disk)
+    return out

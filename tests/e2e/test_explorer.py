@@ -347,3 +347,156 @@ def test_an_action_waits_for_the_running_turn(lab: tuple[ServerProcess, str, Pat
     final = _state(server, "turns")["balance"]
     # (1000, 110): the call ran first, then the edit; (1010, 1010): the edit, then the call.
     assert (final, result["slow"]["balance"]) in ((1000, 110), (1010, 1010)), (final, result)
+
+
+def test_a_new_instance_is_listed_at_once_with_its_figures(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """An instance just created is listed with its real key count and last activity, not the
+    empty row its alarm put in the index (keys 0, last activity 0: shown as 1970) before the
+    activation's first usage report."""
+    import time
+
+    server, explorer, project, env = lab
+    before_ms = int(time.time() * 1000) - 1000
+    _open(server, "fresh-one", 7)  # three keys and an alarm
+    listed = httpx.get(f"{explorer}/api/instances", params={"type": "Wallet", "q": "fresh-one"}, timeout=30).json()
+    [row] = listed["instances"]
+    assert row["keys"] == 3 and row["sql_tables"] == 1, row
+    assert row["last_activity_ms"] >= before_ms and row["alarm_ms"] is not None, row
+    cli = _cli(env, "instances", "Wallet", "-f", str(project), "--json")
+    [found] = [i for i in json.loads(cli.stdout) if i["name"] == "fresh-one"]
+    assert found["keys"] == 3 and found["last_activity_ms"] >= before_ms, found
+
+
+def test_cli_value_that_is_not_json_is_a_usage_error(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """Python's json module reads NaN and 1e999 (not JSON): a usage error (exit 2), not exit 70."""
+    server, _, project, env = lab
+    _open(server, "nan", 1)
+    for raw in ("NaN", "1e999", "-Infinity", '{"a": NaN}'):
+        out = _cli(env, "storage", "put", "Wallet", "nan", "balance", "-f", str(project), "--", raw)
+        assert out.returncode == 2 and "VALUE is not JSON" in out.stderr, (raw, out.stderr)
+        assert '{"type": "number", "value": "' in out.stderr
+    # A negative number reads as a flag: the hint says how to pass it.
+    negative = _cli(env, "storage", "put", "Wallet", "nan", "balance", "-5", "-f", str(project))
+    assert negative.returncode == 2 and "... -- -5" in negative.stderr, negative.stderr
+    assert _cli(env, "storage", "put", "Wallet", "nan", "balance", "-f", str(project), "--", "-5").returncode == 0
+    assert _state(server, "nan")["balance"] == -5
+    assert _cli(env, "storage", "put", "Wallet", "nan", "balance", "1", "-f", str(project)).returncode == 0
+    expect = _cli(env, "storage", "put", "Wallet", "nan", "balance", "2", "--expect", "Infinity", "-f", str(project))
+    assert expect.returncode == 2 and "--expect is not JSON" in expect.stderr, expect.stderr
+    assert _state(server, "nan")["balance"] == 1
+
+
+def test_cli_list_cuts_long_values_and_get_shows_them_whole(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    server, explorer, project, env = lab
+    _open(server, "long", 1)
+    assert _act(explorer, "long", action="put", key="memo", value="m" * 100_000).json() == {"ok": True}
+    listed = _cli(env, "storage", "list", "Wallet", "long", "-f", str(project))
+    assert listed.returncode == 0, listed.stderr
+    assert max(len(line) for line in listed.stdout.splitlines()) < 400
+    assert re.search(r"^memo\s+string\s+\"m+… \(100,0\d\d bytes; actors storage get shows it whole\)", listed.stdout, re.M)
+    assert _act(explorer, "long", action="put", key="note", value="n" * 1000).json() == {"ok": True}
+    listed = _cli(env, "storage", "list", "Wallet", "long", "-f", str(project))
+    assert re.search(r"^note\s+string\s+\"n+… \(1,002 characters; actors storage get shows it whole\)", listed.stdout, re.M)
+    got = _cli(env, "storage", "get", "Wallet", "long", "memo", "-f", str(project))
+    assert got.stdout.count("m") >= 100_000
+    # The key is quoted in what the CLI says (an empty key read "Stored  in Wallet 'long'").
+    empty = _cli(env, "storage", "put", "Wallet", "long", "", "1", "-f", str(project))
+    assert empty.returncode == 0 and "Stored '' in Wallet 'long'" in empty.stdout, empty.stdout + empty.stderr
+
+
+def test_a_runaway_read_query_is_cut_off_and_the_runtime_keeps_serving(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """The query box reads in the data plane: an endless query (a recursive CTE with no LIMIT)
+    must stop at the row cap, not hold every request of the runtime (and its memory) forever."""
+    server, explorer, _, _ = lab
+    _open(server, "endless", 1)
+    sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c"
+    r = httpx.post(f"{explorer}/api/actor/query", json={"type": "Wallet", "name": "endless", "sql": sql}, timeout=20)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["truncated"] is True and len(out["rows"]) == 500 and out["rows"][-1] == [500]
+    # One that never yields a row is stopped at its budget; calls are served meanwhile.
+    answer: dict[str, httpx.Response] = {}
+    endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    body = {"type": "Wallet", "name": "endless", "sql": endless}
+    runner = threading.Thread(target=lambda: answer.update(r=httpx.post(f"{explorer}/api/actor/query", json=body, timeout=30)))
+    runner.start()
+    assert httpx.get(f"{server.url}/wallets/endless/state", timeout=5).json()["balance"] == 1
+    runner.join(timeout=30)
+    assert answer["r"].status_code == 504 and answer["r"].json()["error"] == "QueryTimeout", answer["r"].text
+    assert httpx.get(f"{server.url}/wallets/endless/state", timeout=5).json()["balance"] == 1
+
+
+def test_numbers_json_allows_but_the_runtime_cannot_carry_are_read_as_javascript_does(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """A whole number past 64 bits is valid JSON: it was a 500 'Server got itself in trouble'
+    (and a traceback in dev's output). It is read as JSON.parse reads it, a double; NaN (not JSON)
+    is a 400."""
+    server, explorer, project, env = lab
+    _open(server, "huge", 1)
+    big = '{"type": "Wallet", "name": "huge", "action": "put", "key": "n", "value": 99999999999999999999}'
+    r = httpx.post(f"{explorer}/api/actor/action", content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json() == {"ok": True}, r.text
+    assert _kv(_actor(explorer, "huge"))["n"] == ("number", 1e20)
+    nan = big.replace("99999999999999999999", "NaN")
+    r = httpx.post(f"{explorer}/api/actor/action", content=nan, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "NaN" in r.json()["message"], r.text
+    far = _cli(env, "alarm", "set", "Wallet", "huge", "99999999999999999999", "-f", str(project))
+    assert far.returncode == 2 and "time" in far.stderr and "Internal error" not in far.stderr, far.stderr
+    assert "value forms" not in far.stderr  # the hint fits the problem
+    assert not any("Traceback" in line for line in server.lines)
+
+
+def test_an_actor_larger_than_a_frame_is_shown_without_replacing_the_data_plane(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """Values are up to 2 MiB each: an instance view sending all of them (here 70 MB) exceeded the
+    control channel's 64 MiB frame, which replaced the data plane (every call in flight failed).
+    Large values are listed without their value and read one at a time."""
+    server, explorer, project, env = lab
+    _open(server, "heavy", 1)
+    blob = "z" * (1900 * 1024)
+    for i in range(36):
+        assert _act(explorer, "heavy", action="put", key=f"blob{i:02}", value=blob).json() == {"ok": True}
+    view = _actor(explorer, "heavy")
+    pairs = {p["key"]: p for p in view["kv"]}
+    assert pairs["balance"]["value"] == 1 and not pairs["balance"].get("omitted")
+    big = pairs["blob07"]
+    assert big["omitted"] is True and big["value"] is None and big["type"] == "string" and big["bytes"] > 1900 * 1024
+    one = httpx.get(f"{explorer}/api/actor/value", params={"type": "Wallet", "name": "heavy", "key": "blob07"}, timeout=30)
+    assert one.status_code == 200 and one.json()["value"] == blob
+    got = _cli(env, "storage", "get", "Wallet", "heavy", "blob35", "--json", "-f", str(project))
+    assert got.returncode == 0 and json.loads(got.stdout)["value"] == blob, got.stderr
+    assert not any("Isolate replaced" in line for line in server.lines), server.lines[-5:]
+    assert _state(server, "heavy")["balance"] == 1
+
+
+def test_a_table_page_of_large_rows_is_cut_to_fit(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """500 rows of 200 kB (the largest page the API gives) passed the 64 MiB frame and replaced
+    the data plane: a cell past 4,096 characters (or bytes) is cut, saying how long it is."""
+    server, explorer, _, _ = lab
+    _open(server, "rows", 1)
+    sql = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 400) "
+           "INSERT INTO ledger (amount, note) SELECT x, printf('%.*c', 200000, 'y') FROM c")
+    assert _act(explorer, "rows", action="sql", sql=sql).json()["rows_written"] == 400
+    page = httpx.get(f"{explorer}/api/actor/table", params={"type": "Wallet", "name": "rows", "table": "ledger", "limit": 500}, timeout=60)
+    assert page.status_code == 200, page.text
+    rows = page.json()["rows"]
+    assert len(rows) == 401 and rows[1][2] == "y" * 4096 + "… (200,000 characters)"
+    assert not any("Isolate replaced" in line for line in server.lines)
+    assert _state(server, "rows")["balance"] == 1
+
+
+def test_past_the_first_1000_keys(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """The instance view holds the first 1,000 keys: `storage get` of a later key said it did not
+    exist (exit 7), and `storage list` left the rest out without a word."""
+    server, explorer, project, env = lab
+    _open(server, "many", 1)
+    with httpx.Client(timeout=30) as client:
+        for i in range(1000):
+            r = client.post(f"{explorer}/api/actor/action", json={"type": "Wallet", "name": "many", "action": "put", "key": f"k{i:04}", "value": i})
+            assert r.status_code == 200, r.text
+    assert _actor(explorer, "many")["kv_truncated"] is True
+    got = _cli(env, "storage", "get", "Wallet", "many", "tags", "--json", "-f", str(project))  # after k0000..k0999
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["type"] == "Map"
+    missing = _cli(env, "storage", "get", "Wallet", "many", "nope", "-f", str(project))
+    assert missing.returncode == 7 and "has no key 'nope'" in missing.stderr, missing.stderr
+    listed = _cli(env, "storage", "list", "Wallet", "many", "-f", str(project))
+    assert listed.returncode == 0 and "only the first 1,000 keys" in listed.stderr, listed.stderr

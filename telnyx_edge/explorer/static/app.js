@@ -3,8 +3,26 @@
 // Live: the open views are read again every second; an edit in progress is left alone.
 
 const $ = (sel) => document.querySelector(sel);
-const state = { type: null, name: null, search: "", editing: null, table: null, offset: 0, busy: false };
+const state = { type: null, name: null, search: "", editing: null, table: null, offset: 0, busy: false, kv: [] };
 const PAGE = 25;
+const SHOWN = 500; // characters of one value on the page; Edit has it whole
+
+// Characters that would hide or reorder what is shown (control, bidi override, zero-width):
+// shown as \uXXXX, so a name or key looks like what it is ("bidi-\u202Eevil" never reads "bidi-live").
+const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+const visible = (text) => String(text).replace(HIDDEN, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`);
+
+/** A name or key as text: hidden characters escaped, the empty string shown as "", a long one cut. */
+function label(text) {
+  if (text === "") return '""';
+  const shown = visible(text.length > 200 ? text.slice(0, 200) : text);
+  return text.length > 200 ? `${shown}… (${text.length.toLocaleString("en-US")} characters)` : shown;
+}
+
+/** Text of at most SHOWN characters: a 2 MiB value would make the page megabytes tall. */
+function cut(text) {
+  return text.length <= SHOWN ? text : `${text.slice(0, SHOWN)}… (${text.length.toLocaleString("en-US")} characters; Edit shows it whole)`;
+}
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -19,43 +37,52 @@ function el(tag, attrs = {}, ...children) {
 
 async function api(path, body) {
   const init = body === undefined ? {} : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
-  const res = await fetch(path, init);
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    // The runtime stopped (or restarted: its explorer then has a new URL, printed under `Ready on`).
+    throw new Error("the explorer is not answering: is telnyx-edge dev (or serve) still running? A restarted one prints its new Explorer URL");
+  }
   const data = await res.json();
   if (!res.ok) throw new Error(`${data.error}: ${data.message}`);
   return data;
 }
 
 function when(ms) {
-  if (ms === null || ms === undefined) return "-";
+  if (!ms) return "-"; // none, or 0: not reported yet (never 1970)
   const d = new Date(ms);
   const delta = Math.round((ms - Date.now()) / 1000);
   const rel = Math.abs(delta) < 90 ? `${Math.abs(delta)} s` : Math.abs(delta) < 5400 ? `${Math.round(Math.abs(delta) / 60)} min` : `${Math.round(Math.abs(delta) / 3600)} h`;
   return `${d.toISOString().replace("T", " ").slice(0, 19)}Z (${delta === 0 ? "now" : delta > 0 ? "in " + rel : rel + " ago"})`;
 }
 
+/** "date time (relative)" as two lines, for the narrow instances column. */
+const twoLines = (text) => text.replace(" (", "\n(");
+
 /** A typed JSON value (docs/explorer.md, "Values") as one readable line. */
 function show(v) {
   if (v === null) return "null";
   if (Array.isArray(v)) return `[${v.map(show).join(", ")}]`;
-  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "string") return visible(JSON.stringify(v));
   if (typeof v !== "object") return String(v);
   switch (v.type) {
     case "Date": return v.value;
     case "BigInt": return `${v.value}n`;
     case "Map": return `Map(${v.entries.length}) {${v.entries.map(([k, x]) => `${show(k)} => ${show(x)}`).join(", ")}}`;
     case "Set": return `Set(${v.values.length}) {${v.values.map(show).join(", ")}}`;
-    case "bytes": return `${v.view ?? "bytes"} (${atob(v.base64).length} bytes) ${v.base64.slice(0, 64)}${v.base64.length > 64 ? "…" : ""}`;
+    case "bytes": return `${v.view ?? "bytes"} (${(v.length ?? atob(v.base64).length).toLocaleString("en-US")} bytes) ${v.base64.slice(0, 64)}${v.base64.length > 64 ? "…" : ""}`;
     case "number": return v.value;
     case "undefined": return "undefined";
-    case "RegExp": return `/${v.source}/${v.flags}`;
+    case "RegExp": return visible(`/${v.source}/${v.flags}`);
     case "Object": return show(Object.fromEntries(Object.entries(v.value)));
-    default: return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${show(x)}`).join(", ")}}`;
+    default: return `{${Object.entries(v).map(([k, x]) => `${visible(JSON.stringify(k))}: ${show(x)}`).join(", ")}}`;
   }
 }
 
 function say(text, ok = false) {
   const m = $("#message");
-  m.textContent = text;
+  m.textContent = visible(text);
   m.className = ok ? "ok" : "error";
 }
 
@@ -67,7 +94,7 @@ async function loadOverview() {
   $("#state-dir").textContent = o.state_dir;
   const fns = $("#functions");
   fns.replaceChildren(...o.functions.map((f) => el("li", {},
-    el("strong", {}, f.name), el("span", { class: "small" }, f.hosts.join(", ")),
+    el("strong", {}, visible(f.name)), el("span", { class: "small" }, f.hosts.join(", ")),
     f.revision ? el("span", { class: "small" }, `revision ${f.revision}`) : "",
   )));
   const types = $("#types");
@@ -100,7 +127,8 @@ async function loadInstances() {
   $("#instances-count").textContent = `${data.matched} of ${data.total}`;
   $("#instances tbody").replaceChildren(...data.instances.map((i) => el("tr", {
     class: i.name === state.name ? "selected" : "", "data-name": i.name, onclick: () => selectInstance(i.name),
-  }, el("td", { class: "mono" }, i.name), el("td", {}, i.keys), el("td", {}, when(i.last_activity_ms)), el("td", {}, when(i.alarm_ms)))));
+  }, el("td", { class: "mono key" }, label(i.name)), el("td", {}, i.last_activity_ms ? i.keys : "-"),
+  el("td", { class: "when" }, i.last_activity_ms ? twoLines(when(i.last_activity_ms)) : "not yet indexed"), el("td", { class: "when" }, twoLines(when(i.alarm_ms))))));
 }
 
 function selectInstance(name) {
@@ -108,7 +136,7 @@ function selectInstance(name) {
   state.editing = null;
   state.table = null;
   $("#actor-pane").hidden = false;
-  $("#actor-title").textContent = `${state.type} ${JSON.stringify(name)}`;
+  $("#actor-title").textContent = `${state.type} ${visible(JSON.stringify(name))}`;
   $("#message").textContent = "";
   $("#query-result").replaceChildren();
   $("#table-view").replaceChildren();
@@ -144,21 +172,49 @@ function kvRow(pair) {
     box.addEventListener("input", () => { state.editing.text = box.value; });
     valueCell.append(box);
   } else {
-    valueCell.textContent = show(pair.value);
+    valueCell.textContent = pair.omitted
+      ? `${pair.preview === null ? "" : show(pair.preview).slice(0, SHOWN) + "… "}(a large value: ${pair.bytes.toLocaleString("en-US")} bytes; Edit loads it whole)`
+      : cut(show(pair.value));
   }
   const actions = el("td", { class: "actions" });
   if (editing) {
     actions.append(
       el("button", { type: "button", class: "save", onclick: () => saveEdit() }, "Save"),
-      el("button", { type: "button", onclick: () => { state.editing = null; refresh(); } }, "Cancel"),
+      el("button", { type: "button", onclick: () => { state.editing = null; renderKv(); } }, "Cancel"),
     );
   } else {
     actions.append(
-      el("button", { type: "button", class: "edit", onclick: () => { state.editing = { key: pair.key, expect: pair.value, text: JSON.stringify(pair.value) }; refresh(); } }, "Edit"),
-      el("button", { type: "button", class: "delete", onclick: () => act({ action: "delete", key: pair.key, expect: pair.value }, () => `Deleted ${pair.key}`) }, "Delete"),
+      el("button", { type: "button", class: "edit", onclick: () => startEdit(pair) }, "Edit"),
+      el("button", { type: "button", class: "delete", onclick: async () => {
+        const whole = await wholePair(pair);
+        if (whole) act({ action: "delete", key: pair.key, expect: whole.value }, () => `Deleted ${label(pair.key)}`);
+      } }, "Delete"),
     );
   }
-  return el("tr", { "data-key": pair.key }, el("td", { class: "mono" }, pair.key), el("td", {}, el("span", { class: "type-tag" }, pair.type)), valueCell, actions);
+  return el("tr", { "data-key": pair.key }, el("td", { class: "mono key" }, label(pair.key)), el("td", {}, el("span", { class: "type-tag" }, pair.type)), valueCell, actions);
+}
+
+/** The pair with its value: a large one the instance view left out is read alone. */
+async function wholePair(pair) {
+  if (!pair.omitted) return pair;
+  try {
+    return await api(`/api/actor/value?${new URLSearchParams({ type: state.type, name: state.name, key: pair.key })}`);
+  } catch (err) {
+    say(err.message);
+    return null;
+  }
+}
+
+async function startEdit(pair) {
+  const whole = await wholePair(pair);
+  if (!whole) return;
+  state.editing = { key: pair.key, expect: whole.value, text: visible(JSON.stringify(whole.value)) };
+  renderKv();
+}
+
+/** The KV rows from the last read: Edit and Cancel show at once, even with the runtime gone. */
+function renderKv() {
+  $("#kv tbody").replaceChildren(...state.kv.map(kvRow));
 }
 
 function saveEdit() {
@@ -169,13 +225,13 @@ function saveEdit() {
   } catch (err) {
     return say(`Not JSON: ${err.message}`);
   }
-  act({ action: "put", key, value, expect }, () => `Saved ${key}`);
+  act({ action: "put", key, value, expect }, () => `Saved ${label(key)}`);
 }
 
 function renderTable(node, columns, rows) {
   node.replaceChildren(el("table", {},
-    el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", {}, c)))),
-    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", { class: "value" }, c !== null && typeof c === "object" ? show(c) : c === null ? "NULL" : String(c)))))),
+    el("thead", {}, el("tr", {}, ...columns.map((c) => el("th", {}, visible(c))))),
+    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c) => el("td", { class: "value" }, cut(c !== null && typeof c === "object" ? show(c) : c === null ? "NULL" : visible(String(c)))))))),
   ));
 }
 
@@ -188,7 +244,7 @@ async function loadTable() {
   renderTable(grid, t.columns, t.rows);
   view.replaceChildren(
     el("div", { class: "pager" },
-      el("strong", {}, t.table),
+      el("strong", {}, visible(t.table)),
       el("span", { class: "muted" }, `rows ${t.total ? t.offset + 1 : 0}-${t.offset + t.rows.length} of ${t.total}`),
       el("button", { type: "button", onclick: () => { state.offset = Math.max(0, state.offset - PAGE); refresh(); } }, "Previous"),
       el("button", { type: "button", onclick: () => { if (state.offset + PAGE < t.total) { state.offset += PAGE; refresh(); } } }, "Next"),
@@ -200,17 +256,18 @@ async function loadTable() {
 async function loadActor() {
   if (!state.name) return;
   const a = await api(`/api/actor?${new URLSearchParams({ type: state.type, name: state.name })}`);
-  if (!state.editing) $("#kv tbody").replaceChildren(...a.kv.map(kvRow));
-  else if (!document.querySelector("#kv textarea")) $("#kv tbody").replaceChildren(...a.kv.map(kvRow));
+  state.kv = a.kv;
+  $("#kv-note").textContent = a.kv_truncated ? "Only the first 1,000 keys (in key order) are shown; Add / replace works on any key." : "";
+  if (!state.editing || !document.querySelector("#kv textarea")) renderKv();
   const alarm = $("#alarm");
   alarm.textContent = a.alarm
     ? `Next fire: ${when(a.alarm.fire_ms)} · set for ${when(a.alarm.alarm_ms)} · retries: ${a.alarm.retries}`
     : "No alarm set.";
   $("#tables").replaceChildren(...(a.tables.length ? a.tables.map((t) => el("button", {
     type: "button", class: "table-name", "data-table": t.name, onclick: () => { state.table = t.name; state.offset = 0; refresh(); },
-  }, `${t.name} (${t.rows})`)) : [el("span", { class: "muted" }, "No SQL tables.")]));
+  }, `${visible(t.name)} (${t.rows})`)) : [el("span", { class: "muted" }, "No SQL tables.")]));
   $("#calls tbody").replaceChildren(...a.calls.map((c) => el("tr", {},
-    el("td", {}, when(c.ts_ms)), el("td", { class: "mono" }, c.method),
+    el("td", {}, when(c.ts_ms)), el("td", { class: "mono" }, visible(c.method)),
     el("td", { class: c.outcome === "ok" ? "" : "outcome-bad" }, c.outcome), el("td", {}, `${c.duration_ms} ms`),
   )));
   await loadTable();
@@ -241,7 +298,7 @@ function wire() {
     const key = $("#add-key").value;
     let value;
     try { value = JSON.parse($("#add-value").value); } catch (err) { return say(`Not JSON: ${err.message}`); }
-    act({ action: "put", key, value }, () => `Saved ${key}`);
+    act({ action: "put", key, value }, () => `Saved ${label(key)}`);
   });
   $("#alarm-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -256,6 +313,7 @@ function wire() {
     try {
       const r = await api("/api/actor/query", { type: state.type, name: state.name, sql: $("#query").value });
       renderTable($("#query-result"), r.columns, r.rows);
+      if (r.truncated) $("#query-result").prepend(el("p", { class: "muted" }, `The first ${r.rows.length} rows (add a LIMIT or a WHERE for others).`));
     } catch (err) {
       $("#query-result").replaceChildren(el("p", { class: "outcome-bad" }, err.message));
     }

@@ -7,7 +7,7 @@
 
 import fs from "node:fs";
 import { actorFile } from "./actordb.mjs";
-import { decodeKey } from "./keys.mjs";
+import { decodeKey, encodeKey } from "./keys.mjs";
 import { decodeValue } from "./codec.mjs";
 import { requirePackage } from "./packages.mjs";
 import { toTyped, typeName } from "./explorer-values.mjs";
@@ -16,6 +16,12 @@ import { NAMES as N } from "./errors.mjs";
 
 const MAX_KEYS = 1000;
 const MAX_ROWS = 500;
+// An instance view carries values up to these sizes (encoded bytes); a larger one is listed with
+// its type, size and a preview, and read alone (`key`): 1,000 values of up to 2 MiB would pass
+// the control channel's 64 MiB frame.
+const VALUE_INLINE = 64 * 1024;
+const VIEW_BUDGET = 8 * 1024 * 1024;
+const PREVIEW = 500;
 const USER_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_\\_telnyx\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name";
 
 let Database = null;
@@ -38,10 +44,17 @@ function withDb(stateDir, type, name, fn) {
   }
 }
 
-/** SQL column values as JSON: bigint beyond 2^53 as a string, blobs as base64. */
+const MAX_CELL = 4096; // characters of a text cell, bytes of a blob: 500 rows must fit a frame
+
+/** SQL column values as JSON: bigint beyond 2^53 as a string, blobs as base64; a long text or
+ * blob cut to MAX_CELL, saying how long it is (a page of rows is for looking, not for copying). */
 function cell(v) {
   if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (v instanceof Uint8Array) return { type: "bytes", base64: Buffer.from(v).toString("base64") };
+  if (v instanceof Uint8Array) {
+    if (v.length <= MAX_CELL) return { type: "bytes", base64: Buffer.from(v).toString("base64") };
+    return { type: "bytes", base64: Buffer.from(v.subarray(0, MAX_CELL)).toString("base64"), truncated: true, length: v.length };
+  }
+  if (typeof v === "string" && v.length > MAX_CELL) return `${v.slice(0, MAX_CELL)}… (${v.length.toLocaleString("en-US")} characters)`;
   return v;
 }
 
@@ -52,20 +65,13 @@ function instance(db, args) {
   const prefix = typeof args.prefix === "string" ? args.prefix : "";
   const rows = db.prepare("SELECT key, value FROM __telnyx_kv ORDER BY key LIMIT ?").raw().all(MAX_KEYS + 1);
   const kv = [];
+  let budget = VIEW_BUDGET;
   for (const [k, v] of rows.slice(0, MAX_KEYS)) {
     const key = decodeKey(k);
     if (prefix && !key.startsWith(prefix)) continue;
-    let value;
-    let type;
-    try {
-      const decoded = decodeValue(v);
-      value = toTyped(decoded);
-      type = typeName(decoded);
-    } catch (err) {
-      value = null;
-      type = `undecodable (${err?.message ?? err})`;
-    }
-    kv.push({ key, type, value, bytes: v.length });
+    const inline = v.length <= VALUE_INLINE && v.length <= budget;
+    if (inline) budget -= v.length;
+    kv.push(pair(key, v, inline));
   }
   const tables = db.prepare(USER_TABLES).pluck().all().map((t) => ({
     name: t,
@@ -77,6 +83,33 @@ function instance(db, args) {
     ? { alarm_ms: meta.alarm_ms, fire_ms: meta.alarm_fire_ms, retries: meta.alarm_retries }
     : null;
   return { kv, kv_truncated: rows.length > MAX_KEYS, tables, alarm };
+}
+
+/** One KV pair as typed JSON; not `inline`: the value left out (`omitted`), a string previewed. */
+function pair(key, v, inline = true) {
+  let value;
+  let type;
+  try {
+    const decoded = decodeValue(v);
+    type = typeName(decoded);
+    if (!inline) {
+      const preview = typeof decoded === "string" ? decoded.slice(0, PREVIEW) : null;
+      return { key, type, value: null, bytes: v.length, omitted: true, preview };
+    }
+    value = toTyped(decoded);
+  } catch (err) {
+    value = null;
+    type = `undecodable (${err?.message ?? err})`;
+  }
+  return { key, type, value, bytes: v.length };
+}
+
+/** One KV pair, whole (a value the instance view left out). */
+function key(db, args) {
+  if (typeof args.key !== "string") throw new CallError("BadRequest", "\"key\" must be a string");
+  const row = db.prepare("SELECT value FROM __telnyx_kv WHERE key = ?").pluck().get(encodeKey(args.key));
+  if (row === undefined) throw new CallError("NotFound", `no key ${JSON.stringify(args.key)}`);
+  return pair(args.key, row);
 }
 
 function table(db, args) {
@@ -111,19 +144,26 @@ function query(db, args) {
     throw new CallError(N.SqlError, err.message);
   }
   if (!stmt.reader || !stmt.readonly) {
-    throw new CallError("ReadOnly", "the query box only reads (SELECT, read-only PRAGMA); run writes as an action (POST /api/actor/action {\"action\": \"sql\"})");
+    throw new CallError("ReadOnly", "the query box only reads (SELECT, read-only PRAGMA); run a write with \"Run as write\" (a turn of the actor; API: POST /api/actor/action {\"action\": \"sql\"})");
   }
   stmt.safeIntegers(true);
   const params = Array.isArray(args.params) ? args.params : [];
   try {
-    const rows = stmt.raw().all(...params).slice(0, MAX_ROWS + 1);
-    return { columns: stmt.columns().map((c) => c.name), rows: rows.slice(0, MAX_ROWS).map((r) => r.map(cell)), truncated: rows.length > MAX_ROWS };
+    // Row by row, stopping at the cap: an endless query (a recursive CTE with no LIMIT) ends
+    // there instead of filling memory.
+    const columns = stmt.columns().map((c) => c.name);
+    const rows = [];
+    for (const row of stmt.raw().iterate(...params)) {
+      if (rows.length === MAX_ROWS) return { columns, rows, truncated: true };
+      rows.push(row.map(cell));
+    }
+    return { columns, rows, truncated: false };
   } catch (err) {
     throw new CallError(N.SqlError, err.message);
   }
 }
 
-const READS = { instance, table, query };
+const READS = { instance, key, table, query };
 
 /** Answer one explorer read: `what` names it, `args` its arguments (with `state_dir`). */
 export function explorerRead(type, name, what, args) {
