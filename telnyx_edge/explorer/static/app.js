@@ -124,7 +124,8 @@ async function loadInstances() {
   if (!state.type) return;
   const q = new URLSearchParams({ type: state.type, q: state.search });
   const data = await api(`/api/instances?${q}`);
-  $("#instances-count").textContent = `${data.matched} of ${data.total}`;
+  const shown = data.instances.length < data.matched ? ` (first ${data.instances.length} shown: search by name to narrow)` : "";
+  $("#instances-count").textContent = `${data.matched} of ${data.total}${shown}`;
   $("#instances tbody").replaceChildren(...data.instances.map((i) => el("tr", {
     class: i.name === state.name ? "selected" : "", "data-name": i.name, onclick: () => selectInstance(i.name),
   }, el("td", { class: "mono key" }, label(i.name)), el("td", {}, i.last_activity_ms ? i.keys : "-"),
