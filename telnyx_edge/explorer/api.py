@@ -204,7 +204,7 @@ class ExplorerApi:
     async def _fire(self, type_: str, name: str) -> dict[str, Any]:
         """Fire now: arm the alarm for now (a turn), then deliver it as the scheduler would."""
         plane = self._core.registry.plane
-        await plane.explore(type_, name, "alarm_set", {"time": int(time.time() * 1000)})
+        await plane.explore(type_, name, "alarm_set", {"time": int(time.time() * 1000), "must_exist": True})
         fire = await self._core.registry.deliver_alarm((type_, name), 0)
         self._core.scheduler.set((type_, name), fire)
         return {"ok": True, "next_fire_ms": fire}

@@ -500,3 +500,23 @@ def test_past_the_first_1000_keys(lab: tuple[ServerProcess, str, Path, dict[str,
     assert missing.returncode == 7 and "has no key 'nope'" in missing.stderr, missing.stderr
     listed = _cli(env, "storage", "list", "Wallet", "many", "-f", str(project))
     assert listed.returncode == 0 and "only the first 1,000 keys" in listed.stderr, listed.stderr
+
+
+def test_actions_on_a_name_never_used_are_refused_and_create_nothing(lab: tuple[ServerProcess, str, Path, dict[str, str]]) -> None:
+    """Deleting, evicting or firing on a typo of a name must not bring an empty instance into being."""
+    server, explorer, project, env = lab
+    for body in ({"action": "alarm_delete"}, {"action": "alarm_fire"}, {"action": "evict"}, {"action": "delete", "key": "k"}):
+        r = _act(explorer, "never-used", **body)
+        assert r.status_code == 404, (body, r.text)
+        assert r.json()["error"] == "NotFound" and "no stored state" in r.json()["message"]
+    at = ("-f", str(project))
+    for args in (("alarm", "delete"), ("alarm", "fire"), ("storage", "delete")):
+        extra = ("k",) if args[0] == "storage" else ()
+        out = _cli(env, *args, "Wallet", "never-used", *extra, *at)
+        assert out.returncode != 0 and "no stored state" in out.stderr, (args, out.stdout, out.stderr)
+    assert _actor(explorer, "never-used").get("missing") is True
+    listed = httpx.get(f"{explorer}/api/instances", params={"type": "Wallet", "q": "never-used"}, timeout=30).json()
+    assert listed["matched"] == 0
+    # Writing a value is how an instance is created from the explorer, as a first call would.
+    assert _act(explorer, "never-used", action="put", key="k", value=1).json() == {"ok": True}
+    assert _act(explorer, "never-used", action="alarm_delete").json() == {"ok": True}

@@ -14,7 +14,9 @@
 // {ok: false, conflict: true, current}, so a page edit made on a stale view cannot overwrite a
 // concurrent write.
 
+import fs from "node:fs";
 import { encodeValue } from "./codec.mjs";
+import { actorFile } from "./actordb.mjs";
 import { fromTyped, sameValue, toTyped, typeName } from "./explorer-values.mjs";
 import * as E from "./errors.mjs";
 
@@ -120,6 +122,9 @@ function prepare(action, args) {
   }
 }
 
+// Actions that may bring an instance into being (as a first call would); the others need one.
+const CREATES = new Set(["put", "sql", "alarm_set"]);
+
 function errorWire(err) {
   return [err?.name ?? "Error", err?.message ?? String(err)];
 }
@@ -128,6 +133,13 @@ function errorWire(err) {
 export function onExplore(host, id, type, name, action, args) {
   const answer = (ok, payload) => host.chan.send(["result", id, ok, payload]);
   if (!host.classes.has(type)) return answer(false, [E.NAMES.ActorTypeNotFoundError, `this isolate does not host ${type}`]);
+  if (!CREATES.has(action) || args?.must_exist) {
+    // Deleting, evicting or firing on a name that was never used would create an empty
+    // instance as a side effect (a typo in a name leaves junk behind): refuse instead.
+    if (!host.activations.has(type + "\u0000" + name) && !fs.existsSync(actorFile(host.stateDir, type, name))) {
+      return answer(false, ["NotFound", `${type}(${JSON.stringify(name)}) has no stored state (no instance of that name); check the name, or write a value first`]);
+    }
+  }
   if (action === "evict") return evict(host, type, name, answer);
   let body;
   try {
