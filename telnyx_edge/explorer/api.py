@@ -10,19 +10,24 @@ one-line JSON error.
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
+from telnyx_edge.config import IDENTIFIER_RE
 from telnyx_edge.errors import CallError, ExplorerError
 from telnyx_edge.runtime.logstore import Source, safe_name
 
 if TYPE_CHECKING:
     from telnyx_edge.runtime.core import RuntimeCore
 
-TYPE_RE = re.compile(r"^[A-Za-z_$][\w$]{0,127}$")
+MAX_TYPE = 128
+
+
+def is_class_name(type_: object) -> TypeGuard[str]:
+    """An actor type as the manifest names it (config.IDENTIFIER_RE, ASCII as in actordb.mjs), at most 128 characters."""
+    return isinstance(type_, str) and len(type_) <= MAX_TYPE and IDENTIFIER_RE.match(type_) is not None
 MAX_NAME = 2048
 RECENT_CALLS = 25
 QUERY_BUDGET_S = 10.0  # the query box's time budget: past it, its process is killed
@@ -38,7 +43,7 @@ _STATUS = {
 
 
 def check_type(type_: Any) -> str:
-    if not isinstance(type_, str) or not TYPE_RE.match(type_):
+    if not is_class_name(type_):
         raise ExplorerError(400, "BadRequest", f"actor type {type_!r} is not a class name (letters, digits, _ and $)")
     return type_
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from telnyx_edge.errors import AccountError, EdgeError, RuntimeStartError, UsageError
 from telnyx_edge.explorer import runtime_file
-from telnyx_edge.explorer.api import TYPE_RE
+from telnyx_edge.explorer.api import is_class_name
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Target:
 
 
 def check_type(type_: str) -> str:
-    if not TYPE_RE.match(type_):
+    if not is_class_name(type_):
         raise UsageError(f"actor type {type_!r} is not a class name", hint="Pass the class name, e.g. Counter (letters, digits, _ and $).")
     return type_
 
