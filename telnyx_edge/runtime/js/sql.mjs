@@ -184,10 +184,7 @@ export class SqlStorage {
     const db = this.turnDb();
     if (typeof query !== "string") throw new TypeError("sql.exec(query, ...bindings) takes the query as a string");
     if (bindings.length > MAX_PARAMS) throw new SqlError(`${bindings.length} bound values; the limit is ${MAX_PARAMS}`);
-    if (RESERVED_RE.test(query)) throw new SqlError('names starting with "__telnyx_" are reserved for the runtime and cannot be used in SQL');
-    const statements = splitStatements(query);
-    if (!statements.length) throw new SqlError("sql.exec() was given no statement");
-    for (const s of statements) checkStatement(s);
+    const statements = planOf(query);
     const params = bindings.map(toParam);
     let cursor = null;
     for (let i = 0; i < statements.length; i++) {
@@ -223,6 +220,25 @@ export class SqlStorage {
     const db = this.turnDb().db;
     return db.pragma("page_count", { simple: true }) * db.pragma("page_size", { simple: true });
   }
+}
+
+// Query text -> its statements, split and checked. The checks depend on the text alone, so a
+// text that passed them once passes again: an actor that runs the same few queries per turn
+// (the common case) splits and checks each once per isolate, not once per call. Texts that
+// fail are not kept (they throw every time). Bounded: forgotten all at once when full.
+const PLANS = new Map();
+const MAX_PLANS = 1000;
+
+function planOf(query) {
+  let statements = PLANS.get(query);
+  if (statements !== undefined) return statements;
+  if (RESERVED_RE.test(query)) throw new SqlError('names starting with "__telnyx_" are reserved for the runtime and cannot be used in SQL');
+  statements = splitStatements(query);
+  if (!statements.length) throw new SqlError("sql.exec() was given no statement");
+  for (const s of statements) checkStatement(s);
+  if (PLANS.size >= MAX_PLANS) PLANS.clear();
+  PLANS.set(query, statements);
+  return statements;
 }
 
 function checkStatement(s) {
