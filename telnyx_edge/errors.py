@@ -64,6 +64,11 @@ class AccountError(EdgeError):
     exit_code = 7
 
 
+class RevisionDamagedError(AccountError):
+    """A shipped revision whose bundle is missing, unreadable, or no longer the bytes `ship`
+    recorded (their sha256): it is not loaded. Shipping again records a new, whole revision."""
+
+
 class BundleError(EdgeError):
     """esbuild failed or its output breaks a shipping rule."""
 

@@ -24,7 +24,7 @@ from telnyx_edge.runtime.bindings import BindingSources, declarations, read_env_
 from telnyx_edge.runtime.bindings import resolve as resolve_bindings
 from telnyx_edge.runtime.core import RuntimeCore
 from telnyx_edge.runtime.packages import packages_for
-from telnyx_edge.runtime.edge import serving_functions
+from telnyx_edge.runtime.edge import serving_functions, verify_bundle
 from telnyx_edge.runtime.jsmodule import link_runtime
 from telnyx_edge.runtime.lifecycle import run_until_signal
 from telnyx_edge.runtime.registry import FunctionSpec, Limits, runtime_limits
@@ -193,11 +193,20 @@ class DevServer:
         missing = {t: (s, b) for s in local for b, t in s.bindings.items() if t in registry.unresolved(s)}
         if not missing:
             return []
-        shipped = {spec.name: spec for _, spec in await asyncio.to_thread(serving_functions, self.options.home or edge_home())}
+        shipped = await asyncio.to_thread(serving_functions, self.options.home or edge_home())
         added: list[FunctionSpec] = []
         for type_ in sorted(missing):
-            owner = next((s for s in shipped.values() if type_ in s.owned_types), None)
-            if owner is not None and owner.name not in {s.name for s in local + added}:
+            found = next(((r, s) for r, s in shipped if type_ in s.owned_types), None)
+            if found is not None and found[1].name not in {s.name for s in local + added}:
+                record, owner = found
+                try:
+                    # A shipped bundle is checked as serve checks it before it runs here.
+                    await asyncio.to_thread(verify_bundle, record, owner)
+                except EdgeError as exc:
+                    raise RuntimeStartError(
+                        f"actor type {type_} is owned on the account by {owner.name}, which cannot be loaded: {exc.message}",
+                        hint=exc.hint,
+                    ) from None
                 await registry.add(owner)
                 added.append(owner)
         for type_, (spec, binding) in sorted(missing.items()):

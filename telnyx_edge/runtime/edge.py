@@ -6,6 +6,11 @@ owner function's isolate hosts every activation of its type, and stubs from any 
 binds the type reach it. State lives under `$TELNYX_EDGE_HOME/state`. A new ship or rollback is
 picked up by polling the account and swapped in like a `dev` reload, so no request is dropped.
 
+Before a revision's bundle is handed to the runtime (at start, and at every swap or addition) it is
+checked against the sha256 `ship` recorded (account/integrity.py): a function whose bundle is
+missing or changed is not served and is named with the fix; the others are served. Only when no
+function at all can be served does `serve` refuse to start.
+
 Stop order: stop polling, then the core's order (HTTP, alarms, isolates, storage).
 """
 
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from telnyx_edge.account import DEPLOY_OK, FunctionRecord, open_account
+from telnyx_edge.account.integrity import check_bundle, recorded_sha256
 from telnyx_edge.account.local import DB_NAME
 from telnyx_edge.account.models import OWNER
 from telnyx_edge.actors import account_state_dir
@@ -73,6 +79,7 @@ def revision_spec(
     return FunctionSpec(
         name=record.name,
         bundle_path=revision_path / str(manifest.get("bundle", "index.js")),
+        bundle_sha256=recorded_sha256(manifest),
         bindings={str(a["binding"]): str(a["type"]) for a in actors},
         owned_types=tuple(sorted({str(a["type"]) for a in actors if a.get("role") == OWNER})),
         env_vars=dict(env_vars) if isinstance(env_vars, dict) else {},
@@ -102,6 +109,33 @@ def serving_functions(home: Path) -> list[tuple[FunctionRecord, FunctionSpec]]:
     return found
 
 
+def verify_bundle(record: FunctionRecord, spec: FunctionSpec) -> None:
+    """Raise RevisionDamagedError if the serving revision's bundle is missing or is not what
+    `ship` recorded; called (in a thread: it reads the file) before the runtime is handed it."""
+    check_bundle(
+        spec.bundle_path, spec.bundle_sha256, revision=record.serving_revision or "?", project=record.directory,
+    )
+
+
+def _verify_all(functions: list[tuple[FunctionRecord, FunctionSpec]]) -> dict[str, EdgeError]:
+    """Function name -> why its bundle may not be loaded, for those that fail the check."""
+    refused: dict[str, EdgeError] = {}
+    for record, spec in functions:
+        try:
+            verify_bundle(record, spec)
+        except EdgeError as exc:
+            refused[spec.name] = exc
+    return refused
+
+
+def _nothing_served(names: list[str]) -> RuntimeStartError:
+    """The error that ends `serve` when every function was refused (each already reported)."""
+    return RuntimeStartError(
+        f"No function could be served: {', '.join(names)} (each is named above with its problem)",
+        hint="Fix each one as its line says, then start telnyx-edge serve again.",
+    )
+
+
 class EdgeServer:
     def __init__(self, options: ServeOptions, report: events.Reporter) -> None:
         self.options = options
@@ -121,22 +155,30 @@ class EdgeServer:
                 "No shipped functions on this account to serve",
                 hint="Ship one first: telnyx-edge new-func --actor --name=NAME, then telnyx-edge ship in its directory.",
             )
+        # Checked before the data plane starts: with every bundle refused there is nothing to start.
+        refused = await asyncio.to_thread(_verify_all, functions)
+        if len(refused) == len(functions):
+            for name, exc in refused.items():
+                self.report(events.FunctionFailed(name, exc.message, exc.hint))
+            raise _nothing_served(list(refused))
         self._core = RuntimeCore(
             account_state_dir(home), runtime_limits(self.options.limits, self.options.alarm_retry_delay_s),
             self.report, packages_dir=await packages_for(self.options.packages_dir), inspect=self.options.inspect,
         )
         registry = await self._core.open()
-        failed: list[EdgeError] = []
+        failed: list[str] = []
         for _, spec in functions:
             # One function whose revision cannot start must not keep the others from serving.
             self._serving[spec.name] = str(spec.bundle_path)  # a failed revision is not retried until the next ship
             try:
+                if spec.name in refused:
+                    raise refused[spec.name]
                 await registry.add(spec)
             except EdgeError as exc:
-                failed.append(exc)
+                failed.append(spec.name)
                 self.report(events.FunctionFailed(spec.name, exc.message, exc.hint))
         if len(failed) == len(functions):
-            raise failed[0]
+            raise _nothing_served(failed)
         functions = [(r, spec) for r, spec in functions if spec.name in registry.served()]
         for _, spec in functions:
             unresolved = registry.unresolved(spec)
@@ -179,14 +221,19 @@ class EdgeServer:
     async def _swap(self, record: FunctionRecord, spec: FunctionSpec) -> None:
         assert self._core is not None
         started = time.perf_counter()
-        is_new = spec.name not in self._serving
+        # Not served yet: shipped while serve runs, or refused before (a new ship is its fix).
+        is_new = spec.name not in self._core.registry.served()
         try:
+            await asyncio.to_thread(verify_bundle, record, spec)
             if is_new:
                 await self._core.registry.add(spec)
             else:
                 await self._core.registry.replace(spec)
         except EdgeError as exc:
-            self.report(events.ReloadFailed(f"{spec.name}: {exc.message}", ((exc.hint,) if exc.hint else ())))
+            if is_new:  # nothing of it is served, so no "previous code keeps serving"
+                self.report(events.FunctionFailed(spec.name, exc.message, exc.hint))
+            else:
+                self.report(events.ReloadFailed(f"{spec.name}: {exc.message}", ((exc.hint,) if exc.hint else ())))
             self._serving[spec.name] = str(spec.bundle_path)  # do not retry the same revision forever
             return
         self._serving[spec.name] = str(spec.bundle_path)

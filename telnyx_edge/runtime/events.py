@@ -48,8 +48,9 @@ class Reloaded:
 
 @dataclass(frozen=True)
 class FunctionFailed:
-    """`serve` could not start one function (its revision throws while loading, ...): the others
-    are served without it, and a new ship or a rollback of it is picked up as usual."""
+    """`serve` could not start one function (its bundle is missing or changed since ship, its
+    revision throws while loading, ...): the others are served without it, and a new ship or a
+    rollback of it is picked up as usual."""
 
     function: str
     message: str

@@ -39,6 +39,9 @@ class FunctionSpec:
     platform: Mapping[str, Any] = field(default_factory=dict, repr=False)
     process_env: Mapping[str, str] = field(default_factory=dict, repr=False)
     telnyx_binding: str | None = None  # `[telnyx] binding`: env gets a Telnyx API client under this name
+    # The sha256 `ship` recorded for a shipped revision's bundle (None for a dev build, or a
+    # revision recorded without one); serve checks the file against it before loading (edge.py).
+    bundle_sha256: str | None = None
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,51 @@ def serve_function(name: str, env: dict[str, str] | None = None) -> tuple[Server
     """Start `serve` and a client that reaches function `name` by its host name."""
     server = start_server(["serve", "--port", "0"], env=env)
     return server, httpx.Client(base_url=server.url, headers={"Host": hosts_of(server)[name]}, timeout=30)
+
+
+def serving_bundle(name: str) -> tuple[str, Path]:
+    """(serving revision id, its bundle file) of function `name` on the current account."""
+    from telnyx_edge.account import open_account
+
+    account = open_account()
+    try:
+        record = account.resolve(name)
+        assert record.serving_revision is not None
+        revision = account.revision(record.id, record.serving_revision)
+    finally:
+        account.close()
+    return revision.id, Path(revision.path) / str(revision.manifest["bundle"])
+
+
+def rewrite(path: Path, content: bytes) -> None:
+    """Change a file `ship` stored read-only, as a hand edit or a bad copy would."""
+    path.chmod(0o644)
+    path.write_bytes(content)
+
+
+def record_sha256(name: str, digest: str | None) -> None:
+    """Make the account record `digest` as the sha256 of `name`'s serving bundle (None: record
+    none, as a revision written without one): what `serve` checks the file against."""
+    import json
+    import sqlite3
+
+    from telnyx_edge.account import open_account
+    from telnyx_edge.account.local import DB_NAME
+
+    account = open_account()
+    try:
+        record = account.resolve(name)
+        manifest = dict(account.revision(record.id, record.serving_revision or "").manifest)
+        home = account.home
+    finally:
+        account.close()
+    if digest is None:
+        manifest.pop("sha256", None)
+    else:
+        manifest["sha256"] = digest
+    with sqlite3.connect(home / DB_NAME) as db:
+        db.execute(
+            "UPDATE revisions SET manifest = ? WHERE func_id = ? AND id = ?",
+            (json.dumps(manifest, sort_keys=True), record.id, record.serving_revision),
+        )
+    db.close()

@@ -4,6 +4,7 @@ one account reach the same durable Account actor, under `serve` and under `dev -
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import shutil
 from collections.abc import Iterator
@@ -223,6 +224,27 @@ def test_dev_reference_resolves_against_the_account(projects: tuple[Path, Path])
         server.stop()
 
 
+def test_dev_refuses_an_account_owner_whose_bundle_changed_since_ship(projects: tuple[Path, Path]) -> None:
+    """`dev` runs the account's owner of a type no local project owns from its shipped bundle:
+    checked against the sha256 ship recorded first, as `serve` checks it."""
+    from tests.e2e.dev_helpers import rewrite, serving_bundle
+
+    owner, reference = projects
+    ship(owner)
+    revision, bundle = serving_bundle("account")
+    shipped = hashlib.sha256(bundle.read_bytes()).hexdigest()
+    rewrite(bundle, bundle.read_bytes() + b"\n// edited by hand after ship\n")
+    changed = hashlib.sha256(bundle.read_bytes()).hexdigest()
+    with pytest.raises(RuntimeError) as exited:
+        start_server(["dev", "-f", str(reference), "--port", "0", "--no-watch"]).stop()  # Ready is the failure
+    assert "process exited (10) before" in str(exited.value), exited.value
+    assert str(exited.value).splitlines()[-2:] == [
+        f"❌ actor type Account is owned on the account by account, which cannot be loaded: revision {revision}: "
+        f"bundle changed since ship: sha256 {changed[:12]}… expected {shipped[:12]}…",
+        f"💡 Run telnyx-edge ship again in that project ({owner}).",
+    ]
+
+
 def test_dev_reference_that_resolves_nowhere_is_an_error(projects: tuple[Path, Path]) -> None:
     _, reference = projects
     result = run_cli("dev", "-f", str(reference), "--port", "0", "--no-watch", timeout=60)
@@ -247,20 +269,20 @@ def test_serve_with_nothing_shipped_says_how_to_ship(tmp_path: Path) -> None:
 
 def test_one_function_that_cannot_start_does_not_keep_serve_from_serving_the_others(tmp_path: Path, edge_home: Path, node_modules: Path) -> None:
     """A shipped revision that throws while loading: `serve` names it and serves the rest."""
-    from tests.e2e.dev_helpers import copy_project, serve_function, ship
+    import hashlib
+
+    from tests.e2e.dev_helpers import copy_project, record_sha256, rewrite, serve_function, serving_bundle, ship
 
     good = copy_project("lab", tmp_path)
     bad = copy_project("account", tmp_path)
     ship(good, "good")
     ship(bad, "broken")
-    account = open_account()
-    try:
-        record = next(f for f in account.functions() if f.name == "broken")
-    finally:
-        account.close()
-    bundle = next((edge_home / "revisions" / record.id).glob("*/index.js"))
-    bundle.chmod(0o644)
-    bundle.write_text(bundle.read_text() + '\nthrow new Error("tampered");\n')
+    _, bundle = serving_bundle("broken")
+    code = (bundle.read_text() + '\nthrow new Error("tampered");\n').encode()
+    rewrite(bundle, code)
+    # The account records the new bytes, so serve's sha256 check passes and the load itself fails
+    # (as code that throws only when serve runs it would; ship's load check ran the original).
+    record_sha256("broken", hashlib.sha256(code).hexdigest())
     server, client = serve_function("good")
     try:
         assert re.search(r"❌ broken is not served: the code threw while loading: Error: tampered", server.output), server.output
