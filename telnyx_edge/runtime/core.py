@@ -200,7 +200,7 @@ class RuntimeCore:
 
     async def serve(self, host: str, port: int) -> str:
         """Start alarms and the front door; returns the base URL with the real port."""
-        # Alarms delivered during a reload wait at the function's gate like any other call.
+        # Alarms delivered during a reload wait, like any other call, until the actors are handed over.
         assert self._listener is not None and self._plane is not None
         family = self._listener.bind(host, port)
         await self.scheduler.start()

@@ -6,7 +6,7 @@ descriptor to the process at spawn; from then on a request never crosses into Py
 server parses it, routes it by Host to a function's pool of Worker threads (js/group.mjs), and
 the Worker hosting the target activation runs the turn and commits its storage. Python keeps
 supervision and placement: it tells the data plane which revision serves which function
-(`load`, `install`, `hold`, `drain`, `unload`), fires alarms (`alarm`), and hears what it must
+(`load`, `install`, `handover`, `drain`, `unload`), fires alarms (`alarm`), and hears what it must
 know (`alarm_changed`, `actor_stats`, `replaced`).
 
 Messages are those of `wire.py`; `_HANDLERS` maps each one the data plane sends to a method whose
@@ -228,11 +228,14 @@ class DataPlane:
     def install(self, function: str, group: int, hosts: tuple[str, ...], fallback: bool, owned_types: tuple[str, ...]) -> None:
         self._send("install", function, group, list(hosts), fallback, list(owned_types))
 
-    def hold(self, function: str) -> None:
-        self._send("hold", function)
-
     def uninstall(self, function: str) -> None:
         self._send("uninstall", function)
+
+    async def handover(self, group: int, timeout_ms: int) -> None:
+        """A swap's old pool gives up its actors: once it has answered what was in flight
+        (bounded by `timeout_ms`; past it the pool is unloaded instead), its Workers close every
+        actor database, and the new pool's Workers, which held their turns, open them."""
+        await self._request("handover", group, timeout_ms)
 
     async def drain(self, group: int, timeout_ms: int) -> None:
         await self._request("drain", group, timeout_ms)

@@ -4,14 +4,14 @@ The registry is the control plane's view of the data plane (dataplane.py): for e
 loads the revision's Worker pool, installs it under the function's hosts and owned types, swaps
 it on a reload, and removes it. Every activation of a type lives in the pool of the type's owner
 function, on the Worker its name hashes to, so there is at most one activation per (type, name)
-in the runtime. A function's gate (in the data plane) is closed while its revision is being
-swapped; new requests and calls for it wait at the gate, so none is dropped, and it opens only
-once the old pool has drained and exited, so no two Workers ever host the same activation or hold
-the same actor database.
+in the runtime. A swap installs the new pool as soon as it has loaded, so new requests reach the
+new code at once and none is dropped; the actors move apart from that (`replace`), so no two
+Workers ever host the same activation or hold the same actor database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -89,6 +89,7 @@ class Registry:
         self._next_group = 1
         self._owners: dict[str, str] = {}
         self._closing = False
+        self._retiring: set[asyncio.Task[None]] = set()  # swapped-out pools running out their streams
 
     def attach(self, plane: DataPlane) -> None:
         self._plane = plane
@@ -196,11 +197,17 @@ class Registry:
         self._install(spec, group)
 
     async def replace(self, spec: FunctionSpec) -> None:
-        """Hot swap: load the new pool, hold new work, drain and unload the old pool, install.
+        """Hot swap. Returns once the new code serves everything; the old pool's open response
+        streams then run out in the background (at most 5 s) before it unloads.
 
-        The gate opens only after the old pool has exited, so its activations have closed their
-        databases before the new pool may open them. If the new code fails to start, the old
-        pool keeps serving and the error is raised.
+        1. Load the new pool. Its Workers hold their actors' turns: the old pool still has them.
+        2. Install it: new requests go to the new code at once; those in flight finish in the old.
+        3. Hand the actors over: once the old pool has answered what it had in flight (the calls
+           its own requests make stay in it), its Workers close every actor database, and only
+           then do the new pool's open; so no two Workers ever hold one actor database.
+        4. In the background: the old pool's streams get STREAM_DRAIN_MS, then it unloads.
+
+        If the new code fails to start, the old pool keeps serving and the error is raised.
         """
         old_owners = dict(self._owners)
         self._place(spec)
@@ -210,12 +217,25 @@ class Registry:
             self._owners = old_owners
             raise
         old = self._groups.get(spec.name)
-        self.plane.hold(spec.name)
-        try:
-            if old is not None:
-                await self._retire(old, 2 * self.limits.method_timeout_ms)
-        finally:
-            self._install(spec, new)
+        self._install(spec, new)
+        if old is not None:
+            await self.plane.handover(old, 2 * self.limits.method_timeout_ms)
+            self._retire_later(old)
+
+    def _retire_later(self, group: int) -> None:
+        """Drain and unload a swapped-out pool in the background; `stop` waits for it."""
+        task = asyncio.create_task(self._retire(group, self.limits.method_timeout_ms))
+        self._retiring.add(task)
+        task.add_done_callback(self._retired)
+
+    def _retired(self, task: asyncio.Task[None]) -> None:
+        self._retiring.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        # A CallError: the data plane went away, and the pool with it (a restart loads anew).
+        if exc is not None and not isinstance(exc, CallError) and not self._closing:
+            self._report(events.Notice(f"unloading an old revision failed: {type(exc).__name__}: {exc}"))
 
     async def _retire(self, group: int, drain_ms: int) -> None:
         """Drain a pool (what is still running after `drain_ms` fails as crashed), then unload it."""
@@ -244,8 +264,11 @@ class Registry:
             self._report(events.IsolateReplaced(function, reason))
 
     async def stop(self) -> None:
-        """Stop every pool after its in-flight work (each drains, bounded by the budget)."""
+        """Stop every pool after its in-flight work (each drains, bounded by the budget); first
+        the swapped-out pools still running out their streams."""
         self._closing = True
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
         if self._plane is None:
             return
         for group in list(self._groups.values()):

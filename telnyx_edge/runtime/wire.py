@@ -13,9 +13,10 @@ from __future__ import annotations
 
 TO_DATAPLANE: dict[str, tuple[str, ...]] = {
     "load": ("id", "group", "config"),  # start a revision's Worker pool -> result: {problems, actor_classes}
-    "install": ("function_name", "group", "hosts", "fallback", "owned_types"),  # serve function from group; opens its gate
-    "hold": ("function_name",),  # close the function's gate: new requests and calls wait (a swap is under way)
+    "install": ("function_name", "group", "hosts", "fallback", "owned_types"),  # serve function from group (new requests go there at once); opens its gate
     "uninstall": ("function_name",),  # stop routing to the function (its group drains and unloads next)
+    # a swap's old group: once nothing is in flight, its Workers close their actors (the new group's open) -> result
+    "handover": ("id", "group", "timeout_ms"),
     "drain": ("id", "group", "timeout_ms"),  # -> result once nothing is in flight (streams cut after the drain time)
     "unload": ("id", "group"),  # stop the pool's Workers (each reports and closes its databases) -> result
     "alarm": ("id", "type", "name", "failures"),  # -> result: the alarm's next fire time or None

@@ -6,15 +6,16 @@ swapped) and `latch` (never swapped), whose module-level latches the test settle
 1. `Tally("t").hold()` reads the count, then waits in `Latch("gate").wait()`: a turn in flight
    in the old code that the old isolate cannot drain until the test says so.
 2. The new code is loaded (a save under `dev`, a ship under `serve`). Its module tells the latch
-   function it loaded; the runtime reads that after the isolate is ready, so by then the swap
-   has closed the gate and waits for the held turn.
-3. Many callers are queued on the closed gate: stub calls relayed through the latch function
-   (the test knows each was sent) and direct HTTP requests.
+   function it loaded; the runtime reads that after the isolate is ready, so by then the new
+   code is installed, its Workers hold every turn of Tally until the old code hands the actors
+   over, and the swap waits for the held turn before it does.
+3. Many callers are queued behind that handover: stub calls relayed through the latch function
+   (the test knows each was sent) and direct HTTP requests (the new code's fetch handler runs
+   at once; its call to Tally waits).
 4. The test releases the held turn. Every call must succeed exactly once: the held one in the
-   old code, all the queued ones in the new code, and the count equals the successes. A gate
-   that rejects or drops queued calls, or that opens before the old isolate drained (two
-   activations of Tally("t") at once), fails this. It holds whether the new code's gate opens
-   once the old isolate has drained or only once it has stopped.
+   old code, all the queued ones in the new code, and the count equals the successes. A swap
+   that rejects or drops queued calls, or that lets the new code run a Tally turn before the
+   old isolate drained (two activations of Tally("t") at once), fails this.
 """
 
 from __future__ import annotations

@@ -48,6 +48,10 @@ export class Activation {
 
   openDb() {
     if (this.db) return;
+    if (this.host.handedOver) {
+      // Never reached by routing (Router.toActor, Host.hosts); a last guard of promise 1.
+      throw new E.ActorStorageError(`${this.key} is hosted by the new revision now (this one handed its actors over); retry`);
+    }
     this.db = new ActorDatabase(this.host.stateDir, this.type, this.name, {
       onAlarm: (fire) => this.host.alarmChanged(this.type, this.name, fire),
     }).open();
@@ -81,6 +85,8 @@ export class Activation {
 
   async pump() {
     this.running = true;
+    // A swap: the old revision still holds the actors; the turns wait until it let go.
+    if (this.host.actorGate) await this.host.actorGate;
     if (this.predecessor) {
       await this.predecessor.closed;
       this.predecessor = null;

@@ -8,9 +8,14 @@
 // The listening sockets Python created are fds argv[3] (IPv4) and argv[4] (IPv6).
 //
 // Routing state: functions (name -> installed group, hosts, gate), owners (actor type -> function).
-// A function's gate is closed while a swap is under way: new requests and calls wait at it, so
-// none is dropped, and it opens when the new group is installed, after the old one unloaded, so
-// no two Workers ever host one activation or hold one actor database.
+// A swap installs the new group as soon as it has loaded: new requests go to the new code at
+// once, and requests in flight finish in the old group. Actors move separately, so no two Workers
+// ever host one activation or hold one actor database: a group loaded while an older group
+// still holds one of its actor types starts with its actors held (its Workers queue those
+// turns); the old group keeps its actors for the calls its own requests make until it has
+// answered everything in flight, then hands them over (its Workers close every actor database
+// and run on only for their open response streams, at most STREAM_DRAIN_MS); then the new
+// group's actors open (`wakeHeld`). A function's gate holds requests only while it has no group.
 
 import net from "node:net";
 import { SocketChannel } from "./channel.mjs";
@@ -100,15 +105,16 @@ class Router {
     }
   }
 
-  /** The group hosting `type` for a call from `from` (a group, or null for Python's alarms). A
-   * call from the owner's own group stays in it, also while a swap holds the gate: that group
-   * hosts the type's activations until it has drained. */
+  /** The group hosting `type` for a call from `from` (a group, or null for Python's alarms and
+   * the explorer). A call from a group that owns the type stays in it until that group has
+   * handed its actors over (a swap's old group finishing its requests in flight); every other
+   * call goes to the owner's installed group, whose Workers hold it while its actors are held. */
   async ownerGroup(type, from) {
+    if (from && from.owned.has(type) && !from.handedOver && !from.stopping) return from;
     const owner = this.owners.get(type);
     if (owner === undefined) {
       throw new CallError(N.ActorTypeNotFoundError, `no running function owns actor type '${type}' (export the class from a function's main)`);
     }
-    if (from && from.function === owner && !from.stopping) return from;
     return this.groupNow(owner) ?? await this.groupOf(owner);
   }
 
@@ -119,39 +125,71 @@ class Router {
     return slot;
   }
 
-  async call(from, type, name, method, args, chain) {
-    const slot = await this.targetSlot(type, name, from);
-    const [sink, promise] = promiseSink();
-    slot.request("call", sink, type, name, method, args, chain);
-    return promise;
-  }
-
-  async fetchActor(from, type, name, request, chain, sink) {
-    let slot;
-    try {
-      slot = await this.targetSlot(type, name, from);
-    } catch (err) {
-      const e = asCallError(err);
-      return sink.fail(e.errorName, e.message);
+  /** Send [op, id, ...args] for actor (type, name) to the Worker hosting it; `sink` hears the
+   * answer. The slot is checked and the request sent in one step (no await between), so nothing
+   * reaches a group after it handed its actors over. */
+  async toActor(from, type, name, sink, op, ...args) {
+    for (let tries = 0; tries < 3; tries++) {
+      let slot;
+      try {
+        slot = await this.targetSlot(type, name, from);
+      } catch (err) {
+        const e = asCallError(err);
+        return sink.fail(e.errorName, e.message);
+      }
+      if (!slot.group.handedOver) return void slot.request(op, sink, ...args);
     }
-    slot.request("fetchactor", sink, type, name, request, chain);
+    sink.fail(N.ActorIsolateCrashedError, `the isolate hosting ${type} is not available (a reload is under way; retry)`);
   }
 
-  async alarm(type, name, failures) {
-    const slot = await this.targetSlot(type, name, null);
+  // toActor never rejects: every failure reaches the sink.
+  call(from, type, name, method, args, chain) {
     const [sink, promise] = promiseSink();
-    slot.request("alarm", sink, type, name, failures);
+    this.toActor(from, type, name, sink, "call", type, name, method, args, chain);
     return promise;
+  }
+
+  fetchActor(from, type, name, request, chain, sink) {
+    this.toActor(from, type, name, sink, "fetchactor", type, name, request, chain);
+  }
+
+  alarm(type, name, failures) {
+    const [sink, promise] = promiseSink();
+    this.toActor(null, type, name, sink, "alarm", type, name, failures);
+    return promise;
+  }
+
+  // -- actors across a swap -----------------------------------------------------------------
+
+  /** Whether an older group that owns one of `group`'s actor types may still hold its actors
+   * (it has neither handed them over nor exited): then `group`'s actors must wait. */
+  blocked(group) {
+    for (const g of this.groups.values()) {
+      if (g === group || g.id >= group.id || !g.holdsActors) continue;
+      for (const type of group.owned) if (g.owned.has(type)) return true;
+    }
+    return false;
+  }
+
+  /** A group let go of its actors (handed over or exited): open those of the groups now free. */
+  wakeHeld() {
+    for (const g of [...this.groups.values()].sort((a, b) => a.id - b.id)) {
+      if (g.actorsHeld && !this.blocked(g)) g.openActors();
+    }
   }
 }
 
 // One handler per message of wire.mjs TO_DATAPLANE, its parameters named as the fields.
 const HANDLERS = {
   load: (dp, id, group, config) => {
-    dp.router.requestTimeoutMs = config.request_timeout_ms;
-    const g = new Group(dp.router, group, config);
-    dp.router.groups.set(group, g);
-    answer(dp, id, g.start().catch((err) => { dp.router.groups.delete(group); throw err; }));
+    const r = dp.router;
+    r.requestTimeoutMs = config.request_timeout_ms;
+    const g = new Group(r, group, config);
+    // A swap: the old group still holds these types' actors; ours wait until it hands them over.
+    if (r.blocked(g)) g.actorsHeld = true;
+    else g.opened.resolve();
+    r.groups.set(group, g);
+    answer(dp, id, g.start().catch((err) => { r.groups.delete(group); r.wakeHeld(); throw err; }));
   },
   install: (dp, function_name, group, hosts, fallback, owned_types) => {
     const fn = function_name;
@@ -168,10 +206,6 @@ const HANDLERS = {
     f.gate = null;
     gate?.open();
   },
-  hold: (dp, function_name) => {
-    const f = dp.router.functions.get(function_name);
-    if (f && !f.gate) dp.router.closeGate(f);
-  },
   uninstall: (dp, function_name) => {
     const fn = function_name;
     const r = dp.router;
@@ -180,14 +214,20 @@ const HANDLERS = {
     for (const [type, owner] of [...r.owners]) if (owner === fn) r.owners.delete(type);
     f?.gate?.open();
   },
+  handover: (dp, id, group, timeout_ms) => {
+    const r = dp.router;
+    const g = r.groups.get(group);
+    answer(dp, id, g ? g.handOver(timeout_ms).finally(() => r.wakeHeld()) : Promise.resolve());
+  },
   drain: (dp, id, group, timeout_ms) => {
     const g = dp.router.groups.get(group);
     answer(dp, id, g ? g.drain(timeout_ms) : Promise.resolve());
   },
   unload: (dp, id, group) => {
-    const g = dp.router.groups.get(group);
-    dp.router.groups.delete(group);
-    answer(dp, id, g ? g.unload() : Promise.resolve());
+    // The group stays known until its Workers have exited: until then it may hold actor databases.
+    const r = dp.router;
+    const g = r.groups.get(group);
+    answer(dp, id, g ? g.unload().finally(() => { r.groups.delete(group); r.wakeHeld(); }) : Promise.resolve());
   },
   alarm: (dp, id, type, name, failures) => answer(dp, id, dp.router.alarm(type, name, failures)),
   explore: (dp, id, type, name, action, args) => answer(dp, id, explore(dp.router, type, name, action, args)),

@@ -10,8 +10,7 @@ export async function explore(router, type, name, action, args) {
   if (typeof action === "string" && action.startsWith("read_")) {
     return explorerRead(type, name, action.slice(5), args ?? {});
   }
-  const slot = await router.targetSlot(type, name, null);
   const [sink, promise] = promiseSink();
-  slot.request("explore", sink, type, name, action, args ?? {});
+  router.toActor(null, type, name, sink, "explore", type, name, action, args ?? {});
   return promise;
 }

@@ -4,7 +4,10 @@
 // with a named error and commit nothing: promise 7 of DESIGN.md).
 //
 // Invariants:
-// - An activation lives on slots[slotOf(name)] of its owner's installed group only (placement.mjs).
+// - An activation lives on slots[slotOf(name)] of the group that holds its type's actors
+//   (placement.mjs): the owner's installed group, or, during a swap, the old group until it has
+//   handed its actors over (`handOver`); a group loaded while an older one still holds one of
+//   its types starts with its actors held (its Workers queue every turn) until `openActors`.
 // - Every request sent to a Worker has exactly one sink; the sink hears exactly one of: done,
 //   result, head (then chunks and one end), or fail.
 
@@ -18,6 +21,12 @@ import { NAMES as N } from "./errors.mjs";
 const PROBE_MS = 25; // how often a Worker with work in flight is asked for a pong
 const STALL_MS = 20; // a probe unanswered this long: send new fetches to another slot
 export const STREAM_DRAIN_MS = 5000; // a reload or stop lets open response streams run this long
+
+function deferred() {
+  let resolve;
+  const promise = new Promise((r) => { resolve = r; });
+  return { promise, resolve };
+}
 
 /** An error with the name callers branch on (ActorMethodTimeoutError, ...). */
 export class CallError extends Error {
@@ -73,7 +82,9 @@ class Slot {
     const { process_env: extraEnv, ...config } = this.group.config;
     const worker = takeWorker();
     // Each Worker has its own process.env: the function's secrets and [env_vars] (spec 2.3).
-    worker.postMessage({ config: { ...config, slot: this.index, slots: this.group.size }, env: extraEnv });
+    // actors_held: its turns wait for `open_actors`; actors_closed: it hosts no actor (handed over).
+    const actors = { actors_held: this.group.actorsHeld, actors_closed: this.group.handedOver };
+    worker.postMessage({ config: { ...config, ...actors, slot: this.index, slots: this.group.size }, env: extraEnv });
     this.worker = worker;
     this.ready = false; // this Worker has not answered `ready` yet
     this.exitReason = null;
@@ -140,8 +151,9 @@ class Slot {
     this.relays.clear();
     for (const sink of pending) sink.fail(failName, reason);
     this.group.quiet();
-    // Exited while loading: start() (or the replace loop) hears it through `up`.
-    if (this.group.stopping || !this.ready) return;
+    // Exited while loading: start() (or the replace loop) hears it through `up`. A group that
+    // handed its actors over only runs out its streams: nothing to replace.
+    if (this.group.stopping || this.group.handedOver || !this.ready) return;
     this.group.replace(this, reason);
   }
 
@@ -251,6 +263,12 @@ export class Group {
     this.affinity = new Affinity(); // request path -> the slot whose actor its handler calls
     this.owned = new Set(config.owned_types);
     this.stopping = false;
+    this.exited = false; // every Worker has exited (unload): its databases are closed
+    // Actors (Router.blocked): held until an older group that holds one of our types let go;
+    // handed over once a swap's `handOver` closed them in every Worker of this group.
+    this.actorsHeld = false;
+    this.handedOver = false;
+    this.opened = deferred();
     this.quietWaiters = [];
     this.exitWaiters = [];
     const budget = Math.max(config.method_timeout_ms, 200);
@@ -281,6 +299,17 @@ export class Group {
   }
 
   slotFor(name) { return this.slots[this.size === 1 ? 0 : slotOf(name, this.size)]; }
+
+  /** Whether this group may have actor databases open (or will, once its actors open). */
+  get holdsActors() { return !this.handedOver && !this.exited; }
+
+  /** The older group that held our types let go: the Workers run their queued turns. */
+  openActors() {
+    this.opened.resolve();
+    if (!this.actorsHeld) return;
+    this.actorsHeld = false;
+    for (const slot of this.slots) if (slot.worker && slot.worker.threadId >= 0) slot.send(["open_actors"]);
+  }
 
   /** A slot for a fetch handler of `route` (the request's path): the one hosting the actor this
    * route's handler is expected to call (affinity.mjs: so the call stays on its Worker), unless
@@ -331,23 +360,67 @@ export class Group {
     for (const wake of this.quietWaiters.splice(0)) wake();
   }
 
-  /** Resolve once nothing is in flight (bounded by `timeoutMs`), then let streams run up to
-   * STREAM_DRAIN_MS and cut what is left. */
-  async drain(timeoutMs) {
-    if (this.inFlight) {
+  /** Resolve true once nothing is in flight, false if something still is after `timeoutMs`. */
+  async settle(timeoutMs) {
+    const deadline = performance.now() + timeoutMs;
+    // A loop: work may be sent between the wake-up and the await's continuation.
+    while (this.inFlight) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
       await new Promise((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs);
+        const timer = setTimeout(resolve, left);
         this.quietWaiters.push(() => { clearTimeout(timer); resolve(); });
       });
     }
+    return true;
+  }
+
+  /** Resolve once nothing is in flight (bounded by `timeoutMs`), then let streams run up to
+   * STREAM_DRAIN_MS and cut what is left. */
+  async drain(timeoutMs) {
+    await this.settle(timeoutMs);
     const deadline = performance.now() + STREAM_DRAIN_MS;
     while (this.streaming && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.cutStreams();
+  }
+
+  /** End every open response stream as cut (the client's connection is aborted mid-body). */
+  cutStreams() {
     for (const slot of this.slots) {
       for (const [id, sink] of slot.streams) {
         slot.send(["fetch_cancel", id]);
         sink.end(`the isolate for ${this.function} is stopping (streams get ${STREAM_DRAIN_MS / 1000} s to finish)`);
       }
       slot.streams.clear();
+    }
+  }
+
+  /** A swap's old group gives up its actors while its Workers run on for their open streams:
+   * once nothing is in flight (the calls its own requests make stay here until then), no actor
+   * request is sent here any more (Router.toActor) and each Worker closes its WebSockets (1001)
+   * and, after the turns it has, every actor database. If the work in flight outlasts
+   * `timeoutMs`, or a Worker does not confirm in that time, the group is unloaded instead: its
+   * Workers exit, which closes their databases, and its streams are cut. Either way, once this
+   * resolves the group holds no actor database. */
+  async handOver(timeoutMs) {
+    await this.opened.promise; // actors it was still waiting for are its to hand over only once it got them
+    let closed = false;
+    if (await this.settle(timeoutMs)) {
+      this.handedOver = true;
+      const closes = this.slots.map((slot) => {
+        const [sink, promise] = promiseSink();
+        slot.request("close_actors", sink);
+        return promise;
+      });
+      let timer;
+      const late = new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs, false); });
+      closed = await Promise.race([Promise.all(closes).then(() => true, () => false), late]);
+      clearTimeout(timer);
+    }
+    this.handedOver = true;
+    if (!closed) {
+      this.cutStreams();
+      await this.unload();
     }
   }
 
@@ -363,6 +436,7 @@ export class Group {
       if (graceMs > 0) setTimeout(() => s.worker.terminate(), graceMs).unref();
     }));
     await Promise.all(exits);
+    this.exited = true;
   }
 
   /** A Worker exited or hung while serving: tell Python, start a new one on the same slot. */

@@ -41,6 +41,16 @@ class Host {
     this.slots = config.slots ?? 1;
     this.problems = [];
     this.activations = new Map();
+    // A swap moves actors between revisions (group.mjs handOver): this Worker's turns wait for
+    // `open_actors` while the old revision still holds them (`actorGate`), and it hosts none
+    // once it has handed them over (`handedOver`).
+    this.actorGate = null;
+    if (config.actors_held) {
+      let open;
+      this.actorGate = new Promise((resolve) => { open = resolve; });
+      this.actorGate.open = open;
+    }
+    this.handedOver = !!config.actors_closed;
     this.methodCache = new Map();
     this.streams = new ResponseStreams(chan, logError);
     this.bodies = new IncomingBodies(chan);
@@ -67,9 +77,38 @@ class Host {
     return out;
   }
 
-  /** Whether this Worker hosts the activation (type, name): its type is owned here and its name hashes to this slot. */
+  /** Whether this Worker hosts the activation (type, name): its type is owned here, its name
+   * hashes to this slot, and it has not handed its actors over. */
   hosts(type, name) {
-    return this.classes.has(type) && (this.slots === 1 || slotOf(name, this.slots) === this.slot);
+    return !this.handedOver && this.classes.has(type) && (this.slots === 1 || slotOf(name, this.slots) === this.slot);
+  }
+
+  openActors() {
+    const gate = this.actorGate;
+    this.actorGate = null;
+    gate?.open();
+  }
+
+  /** Hand this revision's actors over to the new one (a swap): from now on this Worker's code
+   * reaches actors through the main thread, which routes to the new owner; its WebSockets close
+   * with 1001; each activation runs the turns it has, reports its last figures and closes its
+   * database. What else runs here (open response streams) goes on. */
+  async closeActors() {
+    this.handedOver = true;
+    await stopSockets(this);
+    while (this.activations.size) {
+      await Promise.all([...this.activations].map(([key, act]) => this.closeActivation(key, act)));
+    }
+  }
+
+  async closeActivation(key, act) {
+    while (!act.retired && (act.running || act.queue.length)) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Retired (a turn timed out): it closes itself; its successor, in the map, goes next round.
+    if (act.retired) return act.closed;
+    if (act.predecessor) await act.predecessor.closed; // a successor that never ran
+    if (this.activations.get(key) === act) this.activations.delete(key);
+    this.reportStats([act]);
+    await act.close();
   }
 
   method(instance, type, name) {
@@ -401,6 +440,11 @@ const HANDLERS = {
   body_chunk: (host, chan, id, data) => host.bodies.chunk(id, data),
   body_end: (host, chan, id, error) => host.bodies.end(id, error),
   ping: (host, chan, seq) => chan.send(["pong", seq]),
+  open_actors: (host) => host.openActors(),
+  close_actors: (host, chan, id) => host.closeActors().then(
+    () => chan.send(["result", id, true, null]),
+    (err) => chan.send(["result", id, false, errorWire(err)]),
+  ),
   // The main thread drained this Worker: report, close the databases, and say so (it then ends the thread).
   // Open WebSockets close first (1001) and their running turns finish.
   stop: (host, chan) => { stopSockets(host).then(() => { host.sweep(0, true); flushLog(); chan.send(["stopped"]); }); },

@@ -13,9 +13,9 @@
 /** Python -> data plane. */
 export const TO_DATAPLANE = {
   load: ["id", "group", "config"], // start a revision's Worker pool -> result: {problems, actor_classes}
-  install: ["function_name", "group", "hosts", "fallback", "owned_types"], // serve `function` from `group`; opens its gate
-  hold: ["function_name"], // close the function's gate: new requests and calls wait (a swap is under way)
+  install: ["function_name", "group", "hosts", "fallback", "owned_types"], // serve `function` from `group` (new requests go there at once); opens its gate
   uninstall: ["function_name"], // stop routing to the function (its group drains and unloads next)
+  handover: ["id", "group", "timeout_ms"], // a swap's old group: once nothing is in flight, its Workers close their actors (the new group's open) -> result
   drain: ["id", "group", "timeout_ms"], // -> result once nothing is in flight (streams cut after the drain time)
   unload: ["id", "group"], // stop the pool's Workers (each reports and closes its databases) -> result
   alarm: ["id", "type", "name", "failures"], // -> result: the alarm's next fire time or null
@@ -48,6 +48,8 @@ export const TO_WORKER = {
   body_chunk: ["id", "data"],
   body_end: ["id", "error"],
   ping: ["seq"],
+  open_actors: [], // the older group holding this revision's actor types let go: run the turns held until now
+  close_actors: ["id"], // hand the actors over: close every activation, keep running (streams) -> result
   stop: [],
   // WebSockets (websockets.mjs / actor-sockets.mjs): the fetch handler's run of an upgrade, then frames and the close.
   ws_fetch: ["id", "socket", "method", "url", "headers"],
