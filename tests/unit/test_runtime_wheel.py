@@ -18,7 +18,7 @@ JS_FILES = [
     *(f"bindings/{name}.mjs" for name in ("index", "errors", "sqlite", "secrets", "kv", "sqldb", "bucket", "ratelimit")),
     "edge-runtime.d.ts", "bindings/telnyx.mjs",
     "dataplane.mjs", "ingress.mjs", "authority.mjs", "group.mjs", "placement.mjs", "channel.mjs", "worker.mjs",
-    "streams.mjs", "spares.mjs",
+    "streams.mjs", "spares.mjs", "delivery.mjs",
     "explorer-read.mjs", "explorer-route.mjs", "explorer-turns.mjs", "explorer-values.mjs", "explorer-cli.mjs",
 ]
 EXPLORER_PAGE = ["index.html", "app.js", "app.css"]

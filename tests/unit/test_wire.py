@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import subprocess
 
 from telnyx_edge.runtime import dataplane, wire
@@ -20,7 +21,7 @@ const params = (fn) => {
 const names = (table, skip) => Object.fromEntries(Object.entries(table).map(([op, fn]) => [op, params(fn).slice(skip)]));
 console.log(JSON.stringify({
   to_dataplane: wire.TO_DATAPLANE, from_dataplane: wire.FROM_DATAPLANE, stats: wire.STATS_ROW,
-  to_worker: wire.TO_WORKER, from_worker: wire.FROM_WORKER,
+  to_worker: wire.TO_WORKER, from_worker: wire.FROM_WORKER, worker_requests: wire.WORKER_REQUESTS,
   worker_handlers: names(host.HANDLERS, 2), main_handlers: names(group.FROM_WORKER_HANDLERS, 1),
   dataplane_handlers: names(plane.HANDLERS, 1),
 }));
@@ -57,3 +58,15 @@ def test_python_handlers_take_the_fields_of_their_message() -> None:
     for op, handler in dataplane._HANDLERS.items():
         names = [p.rstrip("_") for p in inspect.signature(handler).parameters][1:]  # drop self
         assert names == list(wire.FROM_DATAPLANE[op]), op
+
+
+def test_every_request_the_main_thread_sends_a_worker_is_marked_by_it() -> None:
+    """A Worker marks what it took and began only for WORKER_REQUESTS (delivery.mjs); a request of
+    another op would look never begun and could be sent twice when its Worker ends."""
+    node = _node_side()
+    requests = node["worker_requests"]
+    assert set(requests.values()) <= {"taken", "turn"}
+    for op in requests:
+        assert node["to_worker"][op][0] == "id", op
+    sent = {m for f in JS_DIR.glob("*.mjs") for m in re.findall(r'slot\.request\(\s*"(\w+)"', f.read_text())}
+    assert sent and sent <= set(requests), sent - set(requests)

@@ -93,6 +93,9 @@ export class Activation {
     }
     while (this.queue.length && !this.retired) {
       const turn = this.queue.shift();
+      // A turn sent by the main thread begins here: a Worker that goes from now on does not
+      // get it sent again to its replacement (delivery.mjs); one still queued does.
+      if (turn.id !== undefined) this.host.began(turn.id);
       this.lastUsed = Date.now();
       this.touched = true;
       await this.run(turn);

@@ -1,7 +1,8 @@
 // One function revision in the data plane: a pool of isolate Workers ("slots", host.mjs), with
 // what the main thread keeps for each: the requests in flight to it, the bodies it streams, and
-// its supervision (a Worker that exits or stops answering is replaced; its in-flight calls fail
-// with a named error and commit nothing: promise 7 of DESIGN.md).
+// its supervision (a Worker that exits or stops answering is replaced; the requests whose work
+// had begun there fail with a named error and commit nothing: promise 7 of DESIGN.md; the
+// others, which it never began, wait for the replacement and are sent to it: delivery.mjs).
 //
 // Invariants:
 // - An activation lives on slots[slotOf(name)] of the group that holds its type's actors
@@ -10,6 +11,8 @@
 //   its types starts with its actors held (its Workers queue every turn) until `openActors`.
 // - Every request sent to a Worker has exactly one sink; the sink hears exactly one of: done,
 //   result, head (then chunks and one end), or fail.
+// - A request runs at most once: it is sent again only if the Worker it was sent to ended without
+//   beginning it, and only once (a replacement that also ends without beginning it fails it).
 
 import { slotOf } from "./placement.mjs";
 import { Affinity, AFFINITY_SLACK } from "./affinity.mjs";
@@ -17,6 +20,7 @@ import { refillSoon, takeWorker } from "./spares.mjs";
 import { Outbox, onBatch } from "./channel.mjs";
 import { WS_FROM_WORKER, sockets } from "./websockets.mjs";
 import { NAMES as N } from "./errors.mjs";
+import { mayHaveBegun, newMarks } from "./delivery.mjs";
 
 const PROBE_MS = 25; // how often a Worker with work in flight is asked for a pong
 const STALL_MS = 20; // a probe unanswered this long: send new fetches to another slot
@@ -67,6 +71,8 @@ class Slot {
     this.up = null; // resolves once the current Worker is ready
     this.live = false;
     this.pending = new Map(); // request id -> sink, until its answer (or a stream's head)
+    this.held = null; // while a replacement is on its way: the sinks of requests waiting for it
+    this.heldTimer = null; // bounds that wait (the request budget)
     this.streams = new Map(); // request id -> sink of a body it streams, until fetch_end
     this.relays = new Map(); // our fetchactor id -> the upstream stream feeding its body
     this.outgoing = 0; // calls this Worker made through the main thread, not yet answered
@@ -81,10 +87,11 @@ class Slot {
   start() {
     const { process_env: extraEnv, ...config } = this.group.config;
     const worker = takeWorker();
+    this.marks = newMarks(); // what this Worker took and began, read once it has ended (onExit)
     // Each Worker has its own process.env: the function's secrets and [env_vars] (spec 2.3).
     // actors_held: its turns wait for `open_actors`; actors_closed: it hosts no actor (handed over).
     const actors = { actors_held: this.group.actorsHeld, actors_closed: this.group.handedOver };
-    worker.postMessage({ config: { ...config, ...actors, slot: this.index, slots: this.group.size }, env: extraEnv });
+    worker.postMessage({ config: { ...config, ...actors, slot: this.index, slots: this.group.size, marks: this.marks }, env: extraEnv });
     this.worker = worker;
     this.ready = false; // this Worker has not answered `ready` yet
     this.exitReason = null;
@@ -100,16 +107,44 @@ class Slot {
 
   send(msg) { this.outbox.push(msg); }
 
-  /** Send [op, id, ...args] to the Worker; `sink` hears the answer. Returns the id. */
+  /** Send [op, id, ...args] (an op of wire.mjs WORKER_REQUESTS) to the Worker; `sink` hears the
+   * answer. While the Worker is being replaced the request waits for the new one. */
   request(op, sink, ...args) {
+    const msg = [op, 0, ...args];
+    sink.sent = msg; // to send again if this Worker ends without beginning it (onExit)
     if (!this.live) {
-      sink.fail(N.ActorIsolateCrashedError, `the isolate for ${this.name} is not running`);
-      return 0;
+      if (!this.held) return sink.fail(N.ActorIsolateCrashedError, `the isolate for ${this.name} is not running`);
+      this.held.push(sink);
+      return this.holdAtMost();
     }
-    const id = this.nextId++;
-    this.pending.set(id, sink);
-    this.outbox.push([op, id, ...args]);
-    return id;
+    msg[1] = this.nextId++;
+    this.pending.set(msg[1], sink);
+    this.outbox.push(msg);
+  }
+
+  /** What waits for the replacement waits at most the request budget. */
+  holdAtMost() {
+    this.heldTimer ??= setTimeout(() => this.failHeld(N.ActorIsolateCrashedError, `the isolate for ${this.name} is not available`), this.group.config.request_timeout_ms);
+  }
+
+  /** The new Worker is ready: send it what waited, in the order it came. */
+  sendHeld() {
+    for (const sink of this.takeHeld()) this.request(sink.sent[0], sink, ...sink.sent.slice(2));
+  }
+
+  failHeld(name, message) {
+    const held = this.takeHeld();
+    for (const sink of held) sink.fail(name, message);
+    if (held.length) this.group.quiet();
+  }
+
+  /** Stop holding: what waited, for the caller to send or fail. */
+  takeHeld() {
+    const held = this.held ?? [];
+    this.held = null;
+    clearTimeout(this.heldTimer);
+    this.heldTimer = null;
+    return held;
   }
 
   get busy() { return this.pending.size + this.streams.size; }
@@ -143,18 +178,37 @@ class Slot {
     const reason = this.exitReason ?? `the isolate for ${this.name} exited (code ${code})`;
     const failName = this.exitReason ? N.ActorMethodTimeoutError : N.ActorIsolateCrashedError;
     this.onFatal(new CallError(N.ActorIsolateCrashedError, this.lastError ? `${reason}: ${this.lastError.message}` : reason));
-    const pending = [...this.pending.values(), ...this.streams.values()];
+    // A Worker that exited while loading is not replaced here: start() (or the replace loop)
+    // hears it through `up`. A group that handed its actors over only runs out its streams:
+    // nothing to replace, and nothing of it is sent again.
+    const replacing = !this.group.stopping && !this.group.handedOver && this.ready;
+    // What this Worker began (and a stream it was sending) fails: it may have had effects and
+    // must not run twice. What it never began waits for the replacement, ahead of what came
+    // meanwhile (requests run in the order they came), unless it was sent again already.
+    const failed = [...this.streams.values()];
+    const again = [];
+    for (const [id, sink] of this.pending) {
+      if (replacing && !sink.resent && !mayHaveBegun(this.marks, id)) {
+        sink.resent = true;
+        again.push(sink);
+      } else {
+        failed.push(sink);
+      }
+    }
     this.pending.clear();
     this.streams.clear();
     this.outgoing = 0;
     for (const relay of this.relays.values()) relay.cancel();
     this.relays.clear();
-    for (const sink of pending) sink.fail(failName, reason);
+    for (const sink of failed) sink.fail(failName, reason);
+    if (replacing) {
+      this.held = [...again, ...(this.held ?? [])];
+      if (this.held.length) this.holdAtMost();
+    } else if (this.group.stopping || this.group.handedOver) {
+      this.failHeld(N.ActorIsolateCrashedError, `the isolate for ${this.name} is stopping`);
+    }
     this.group.quiet();
-    // Exited while loading: start() (or the replace loop) hears it through `up`. A group that
-    // handed its actors over only runs out its streams: nothing to replace.
-    if (this.group.stopping || this.group.handedOver || !this.ready) return;
-    this.group.replace(this, reason);
+    if (replacing) this.group.replace(this, reason);
   }
 
   /** The watchdog: probe a Worker with work in flight; one silent past the budget is replaced. */
@@ -169,6 +223,7 @@ class Slot {
     } else if (now - p.sentAt > budgetMs) {
       this.exitReason = `the isolate for ${this.name} was blocked for more than ${budgetMs} ms (a synchronous loop in user code?) and was replaced`;
       this.live = false;
+      this.held ??= []; // requests from now on wait for the replacement (onExit decides the rest)
       this.worker.terminate();
     }
   }
@@ -176,7 +231,7 @@ class Slot {
 
 // One handler per message of wire.mjs FROM_WORKER, its parameters named as the fields.
 const FROM_WORKER_HANDLERS = {
-  ready: (slot, info) => { slot.ready = true; slot.live = true; slot.info = info; slot.onReady(info); },
+  ready: (slot, info) => { slot.ready = true; slot.live = true; slot.info = info; slot.sendHeld(); slot.onReady(info); },
   fatal: (slot, message) => {
     slot.onFatal(new CallError(N.StartupError, message));
     slot.worker.terminate();
@@ -186,6 +241,7 @@ const FROM_WORKER_HANDLERS = {
   fetch_head: (slot, id, status, headers) => {
     const sink = slot.settle(id);
     if (!sink) return;
+    sink.sent = null; // begun: never sent again (and a long stream does not keep the request body)
     slot.streams.set(id, sink);
     sink.head(status, headers, {
       ack: (bytes) => { if (slot.streams.has(id)) slot.send(["fetch_ack", id, bytes]); },
@@ -345,7 +401,7 @@ export class Group {
 
   get inFlight() {
     let n = 0;
-    for (const slot of this.slots) n += slot.pending.size;
+    for (const slot of this.slots) n += slot.pending.size + (slot.held?.length ?? 0);
     return n;
   }
 
@@ -429,6 +485,7 @@ export class Group {
   async unload(graceMs = 5000) {
     this.stopping = true;
     clearInterval(this.watchdog);
+    for (const slot of this.slots) slot.failHeld(N.ActorIsolateCrashedError, `the isolate for ${this.function} is stopping`);
     const exits = this.slots.filter((s) => s.worker && s.worker.threadId >= 0).map((s) => new Promise((resolve) => {
       s.worker.once("exit", resolve);
       if (graceMs > 0 && s.live) s.send(["stop"]);
@@ -449,7 +506,10 @@ export class Group {
         refillSoon(this.size);
         return;
       } catch (err) {
+        // What waited for this attempt fails with it (what comes next waits for the next one).
+        slot.failHeld(N.ActorIsolateCrashedError, `the isolate for ${this.function} is not available: ${err.message}`);
         if (this.stopping) return;
+        slot.held = [];
         this.router.report(["replaced", this.function, `restart failed: ${err.message}`]);
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 5000);

@@ -10,7 +10,8 @@ import { encodeValue, decodeValue, quickCopy } from "./codec.mjs";
 import * as E from "./errors.mjs";
 import { StatefulActor, env as globalEnv } from "./edge-runtime.mjs";
 import { Activation, findMethod, fmtKey, logError } from "./actors.mjs";
-import { TO_WORKER } from "./wire.mjs";
+import { TO_WORKER, WORKER_REQUESTS } from "./wire.mjs";
+import { began, newMarks, took } from "./delivery.mjs";
 import { slotOf } from "./placement.mjs";
 import { IncomingBodies, ResponseStreams } from "./streams.mjs";
 import { WS_TO_WORKER, forwardUpgrade, isUpgrade, onForwardedUpgrade, stopSockets } from "./actor-sockets.mjs";
@@ -38,6 +39,7 @@ class Host {
     this.alarmMaxRetries = config.alarm_max_retries;
     this.classes = new Map();
     this.slot = config.slot ?? 0;
+    this.marks = config.marks ?? newMarks(); // which requests this Worker took and began (delivery.mjs)
     this.slots = config.slots ?? 1;
     this.problems = [];
     this.activations = new Map();
@@ -121,6 +123,9 @@ class Host {
     if (!act) { act = new Activation(this, type, name); this.activations.set(key, act); }
     return act;
   }
+
+  /** The work of request `id` (a turn's, see WORKER_REQUESTS) begins now: it may have effects. */
+  began(id) { began(this.marks, id); }
 
   /** A retired activation (timeout, failed commit) hands its queue to a fresh one. */
   retired(act) {
@@ -232,7 +237,7 @@ class Host {
       return this.chan.send(["result", id, false, [E.NAMES.ActorReentrancyError, `${[...chain, target].join(" -> ")}: an actor cannot call itself, directly or through other actors`]]);
     }
     this.activation(type, name).enqueue({
-      kind: "call", method, args, chain,
+      kind: "call", method, args, chain, id,
       resolve: (bytes) => this.chan.send(["result", id, true, bytes]),
       reject: (err) => this.chan.send(["result", id, false, errorWire(err)]),
     });
@@ -241,7 +246,7 @@ class Host {
   onAlarm(id, type, name, failures) {
     if (!this.classes.has(type)) return this.chan.send(["result", id, false, [E.NAMES.ActorTypeNotFoundError, `this isolate does not host ${type}`]]);
     this.activation(type, name).enqueue({
-      kind: "alarm", failures, chain: [],
+      kind: "alarm", failures, chain: [], id,
       resolve: (fireMs) => this.chan.send(["result", id, true, fireMs]),
       reject: (err) => this.chan.send(["result", id, false, errorWire(err)]),
     });
@@ -249,14 +254,18 @@ class Host {
 
   onFetchActor(id, type, name, wire, chain) {
     if (!this.classes.has(type)) return this.chan.send(["result", id, false, [E.NAMES.ActorTypeNotFoundError, `this isolate does not host ${type}`]]);
-    if (wire[4]) return onForwardedUpgrade(this, id, type, name, wire);
+    if (wire[4]) {
+      this.began(id); // the socket is taken at once, not in a turn
+      return onForwardedUpgrade(this, id, type, name, wire);
+    }
     const failed = (err) => this.chan.send(["result", id, false, errorWire(err)]);
     // The actor's Response itself: a whole body answers in the result, a stream follows it.
-    this.activation(type, name).enqueue(fetchTurn(wire, chain, (res) => {
+    const turn = fetchTurn(wire, chain, (res) => {
       const h = [];
       for (const [k, v] of res.headers) h.push(k, v);
       this.streams.send(id, res.status, h, res, (body) => this.chan.send(["result", id, true, [res.status, h, body]])).catch(failed);
-    }, failed));
+    }, failed, id);
+    this.activation(type, name).enqueue(turn);
   }
 
   async onFetch(id, method, url, headers, body) {
@@ -320,10 +329,11 @@ function makeStub(host, type, name, caller) {
   });
 }
 
-/** An actor fetch() turn; it resolves with the actor's Response (its body is read by whoever sends it on). */
-function fetchTurn(wire, chain, resolve, reject) {
+/** An actor fetch() turn; it resolves with the actor's Response (its body is read by whoever sends it on).
+ * `id`: the main thread's request id, when it sent the turn. */
+function fetchTurn(wire, chain, resolve, reject, id = undefined) {
   return {
-    kind: "fetch", method: "fetch", chain, resolve, reject,
+    kind: "fetch", method: "fetch", chain, resolve, reject, id,
     request: () => {
       const init = { method: wire[0], headers: pairs(wire[2]) };
       if (wire[3].length && wire[0] !== "GET" && wire[0] !== "HEAD") init.body = wire[3];
@@ -454,6 +464,11 @@ const HANDLERS = {
 function dispatch(host, chan, msg) {
   const handler = HANDLERS[msg[0]];
   if (!handler || !TO_WORKER[msg[0]]) return process.stderr.write(`[isolate] unknown message ${msg[0]}\n`);
+  const begins = WORKER_REQUESTS[msg[0]];
+  if (begins !== undefined) {
+    took(host.marks, msg[1]);
+    if (begins === "taken") began(host.marks, msg[1]); // else its turn marks it (Activation.pump)
+  }
   handler(host, chan, ...msg.slice(1));
 }
 
