@@ -62,7 +62,7 @@ export const TO_WORKER = {
  * work of one begins on the Worker: "taken" as the Worker takes it off its port, "turn" once its
  * actor's mailbox starts its turn. A Worker that hangs or exits has what it never began sent
  * again to its replacement (delivery.mjs); the main thread sends no other request. */
-export const WORKER_REQUESTS = { fetch: "taken", ws_fetch: "taken", explore: "taken", call: "turn", alarm: "turn", fetchactor: "turn" };
+export const WORKER_REQUESTS = { fetch: "taken", ws_fetch: "taken", explore: "taken", close_actors: "taken", call: "turn", alarm: "turn", fetchactor: "turn" };
 
 /** Worker -> main thread. */
 export const FROM_WORKER = {
