@@ -7,6 +7,7 @@ races the process exiting, so a crash fails the test at once instead of timing o
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import queue
 import re
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_FIXTURE = ROOT / "tests" / "fixtures" / "node"
@@ -31,6 +33,17 @@ RUNTIME_PACKAGES = (
     / hashlib.sha256((ROOT / "telnyx_edge" / "runtime" / "node" / "package.json").read_bytes()).hexdigest()[:12]
 )
 READY_RE = re.compile(r"Ready on (http://[^\s]+)")
+
+
+def node_json(script: str, *argv: str, timeout: float = 30) -> Any:
+    """Run the ES module source `script` under Node (`process.argv[1:]` is `argv`) and return the
+    JSON it printed; a non-zero exit fails the test with Node's stderr."""
+    proc = subprocess.run(
+        ["node", "--input-type=module", "-e", script, "--", *argv],
+        capture_output=True, text=True, timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:

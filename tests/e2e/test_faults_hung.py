@@ -84,20 +84,21 @@ def answered(response: httpx.Response) -> Any:
     return body["value"]
 
 
-@pytest.fixture
-def two(project: Path) -> Iterator[ServerProcess]:
-    server = start(project, 2)
+def _running(project: Path, workers: int) -> Iterator[ServerProcess]:
+    server = start(project, workers)
     yield server
     assert close(server) == 0
     assert "unhandled rejection" not in server.output
+
+
+@pytest.fixture
+def two(project: Path) -> Iterator[ServerProcess]:
+    yield from _running(project, 2)
 
 
 @pytest.fixture
 def one(project: Path) -> Iterator[ServerProcess]:
-    server = start(project, 1)
-    yield server
-    assert close(server) == 0
-    assert "unhandled rejection" not in server.output
+    yield from _running(project, 1)
 
 
 def test_calls_waiting_for_a_hung_worker_run_on_its_replacement_once(two: ServerProcess) -> None:

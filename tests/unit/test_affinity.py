@@ -3,13 +3,12 @@ actor call stays local, learned from calls that hopped and predicted from known 
 
 from __future__ import annotations
 
-import json
-import subprocess
 from typing import Any
 
 import pytest
 
 from telnyx_edge.runtime.jsmodule import JS_DIR
+from tests.harness import node_json
 
 _SCRIPT = """
 const { Affinity, namesSegment } = await import(process.argv[1]);
@@ -62,11 +61,7 @@ console.log(JSON.stringify(out));
 
 @pytest.fixture(scope="module")
 def result() -> dict[str, Any]:
-    out = subprocess.run(
-        ["node", "--input-type=module", "-e", _SCRIPT, "--", (JS_DIR / "affinity.mjs").as_uri()],
-        capture_output=True, text=True, check=True, timeout=30,
-    ).stdout
-    parsed: dict[str, Any] = json.loads(out)
+    parsed: dict[str, Any] = node_json(_SCRIPT, (JS_DIR / "affinity.mjs").as_uri())
     return parsed
 
 

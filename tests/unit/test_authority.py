@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from typing import Any
 
 import pytest
 
 from telnyx_edge.runtime.jsmodule import JS_DIR
+from tests.harness import node_json
 
 GOOD = [
     ("10.0.0.255", {"name": "10.0.0.255", "port": None}),
@@ -43,11 +43,7 @@ console.log(JSON.stringify(out));
 @pytest.fixture(scope="module")
 def node() -> dict[str, Any]:
     cases = [raw for raw, _ in GOOD] + BAD
-    out = subprocess.run(
-        ["node", "--input-type=module", "-e", _SCRIPT, "--", (JS_DIR / "authority.mjs").as_uri(), json.dumps(cases)],
-        capture_output=True, text=True, check=True, timeout=30,
-    ).stdout
-    result: dict[str, Any] = json.loads(out)
+    result: dict[str, Any] = node_json(_SCRIPT, (JS_DIR / "authority.mjs").as_uri(), json.dumps(cases))
     return result
 
 

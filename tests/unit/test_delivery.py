@@ -4,13 +4,12 @@ mark to be trusted, may not. Ids compare modulo 2^32."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from typing import Any
 
 import pytest
 
 from telnyx_edge.runtime.jsmodule import JS_DIR
+from tests.harness import node_json
 
 _SCRIPT = """
 const { newMarks, took, began, mayHaveBegun } = await import(process.argv[1]);
@@ -34,11 +33,7 @@ console.log(JSON.stringify({
 
 @pytest.fixture(scope="module")
 def result() -> dict[str, Any]:
-    out = subprocess.run(
-        ["node", "--input-type=module", "-e", _SCRIPT, "--", (JS_DIR / "delivery.mjs").as_uri()],
-        capture_output=True, text=True, check=True, timeout=30,
-    ).stdout
-    parsed: dict[str, Any] = json.loads(out)
+    parsed: dict[str, Any] = node_json(_SCRIPT, (JS_DIR / "delivery.mjs").as_uri())
     return parsed
 
 

@@ -3,12 +3,10 @@ isolate, and what the checks refuse is refused on every call, not only the first
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from typing import Any
 
 from telnyx_edge.runtime.jsmodule import JS_DIR
+from tests.harness import node_json
 
 _SCRIPT = """
 const { SqlStorage } = await import(process.argv[1]);
@@ -48,13 +46,7 @@ console.log(JSON.stringify(out));
 
 
 def _run() -> dict[str, Any]:
-    proc = subprocess.run(
-        ["node", "--input-type=module", "-e", _SCRIPT,
-         str(JS_DIR / "sql.mjs"), str(JS_DIR / "packages.mjs")],
-        capture_output=True, text=True, timeout=60, env=dict(os.environ),
-    )
-    assert proc.returncode == 0, proc.stderr
-    result: dict[str, Any] = json.loads(proc.stdout)
+    result: dict[str, Any] = node_json(_SCRIPT, (JS_DIR / "sql.mjs").as_uri(), (JS_DIR / "packages.mjs").as_uri(), timeout=60)
     return result
 
 

@@ -5,12 +5,11 @@ plane's internal main-thread <-> Worker tables and their handlers (host.mjs, gro
 from __future__ import annotations
 
 import inspect
-import json
 import re
-import subprocess
 
 from telnyx_edge.runtime import dataplane, wire
 from telnyx_edge.runtime.jsmodule import JS_DIR
+from tests.harness import node_json
 
 _SCRIPT = """
 const [wire, host, group, plane] = await Promise.all(process.argv.slice(1).map((url) => import(url)));
@@ -30,11 +29,7 @@ console.log(JSON.stringify({
 
 def _node_side() -> dict[str, dict[str, list[str]]]:
     modules = [(JS_DIR / f).as_uri() for f in ("wire.mjs", "host.mjs", "group.mjs", "dataplane.mjs")]
-    out = subprocess.run(
-        ["node", "--input-type=module", "-e", _SCRIPT, "--", *modules],
-        capture_output=True, text=True, check=True, timeout=30,
-    ).stdout
-    result: dict[str, dict[str, list[str]]] = json.loads(out)
+    result: dict[str, dict[str, list[str]]] = node_json(_SCRIPT, *modules)
     return result
 
 
