@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from telnyx_edge.account import open_account
+from telnyx_edge.account import FunctionRecord, open_account
 from tests.e2e.dev_helpers import copy_project, hosts_of, record_sha256, rewrite, serving_bundle, ship
 from tests.harness import ServerProcess, run_cli, start_server
 
@@ -24,20 +24,20 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def project_dir(name: str) -> str:
+def _record(name: str) -> FunctionRecord:
     account = open_account()
     try:
-        return account.resolve(name).directory
+        return account.resolve(name)
     finally:
         account.close()
+
+
+def project_dir(name: str) -> str:
+    return _record(name).directory
 
 
 def host(name: str) -> str:
-    account = open_account()
-    try:
-        return account.resolve(name).host
-    finally:
-        account.close()
+    return _record(name).host
 
 
 def changed_lines(name: str, revision: str, actual: str, expected: str) -> list[str]:
